@@ -1,0 +1,68 @@
+"""The pre-flight play refuses weak policy values before any host is contacted.
+
+Each run uses a throw-away inventory whose only host can be reached solely through a ProxyCommand that
+leaves a marker file: if Ansible ever tried to connect, the marker exists.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from baseline import REPO_ROOT
+
+
+def _run(tmp_path, override: dict, playbook: str = "playbooks/site.yml"):
+    inv = tmp_path / "inv"
+    (inv / "group_vars").mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "inventory/group_vars/all", inv / "group_vars/all")
+    marker = tmp_path / "contacted"
+    hosts = {"all": {"children": {"linux_servers": {"hosts": {"ghost": {
+        "ansible_host": "127.0.0.1", "ansible_port": 9,
+        "ansible_ssh_common_args": f"-o ProxyCommand='touch {marker}; exit 1'",
+        **override}}}}}}
+    (inv / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "json",
+           "ANSIBLE_CALLBACKS_ENABLED": ""}
+    proc = subprocess.run([shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(inv), playbook],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return proc, marker
+
+
+def _messages(stdout: str) -> str:
+    data = json.loads(stdout[stdout.index("{"):])
+    return "\n".join(str(task["hosts"].get("ghost", {}).get("msg", ""))
+                     for play in data["plays"] for task in play["tasks"])
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "floor", "article"),
+    [("password_min_length", 8, "10", "第十六条(一)"),
+     ("log_retention_days", 180, "365", "第二十条(八)"),
+     ("backup_full_interval_days", 8, "7", "第十八条(三)")],
+)
+def test_weak_value_stops_the_run_before_any_host_is_contacted(tmp_path, variable, value, floor, article):
+    proc, marker = _run(tmp_path, {variable: value})
+    assert proc.returncode != 0
+    message = _messages(proc.stdout)
+    assert f"{variable} = {value}" in message and floor in message and article in message
+    assert not marker.exists(), "a host was contacted although the policy check failed"
+
+
+def test_stricter_value_passes_preflight_without_contacting_hosts(tmp_path):
+    proc, marker = _run(tmp_path, {"password_min_length": 12}, playbook="playbooks/preflight.yml")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "policy values pass their floors" in _messages(proc.stdout)
+    assert not marker.exists()
+
+
+def test_after_preflight_the_run_does_contact_hosts(tmp_path):
+    """The marker mechanism itself works: a play that gathers facts does try to connect."""
+    playbook = tmp_path / "touch.yml"
+    playbook.write_text("- hosts: all\n  gather_facts: true\n  tasks: []\n", encoding="utf-8")
+    proc, marker = _run(tmp_path, {}, playbook=str(playbook))
+    assert proc.returncode != 0
+    assert marker.exists()
