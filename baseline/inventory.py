@@ -1,0 +1,78 @@
+"""Read an Ansible inventory the way Ansible does (same merge rules, vault decrypted) for Python code:
+compliance tests, pyinfra deploys, `scripts/netdev`, `scripts/report`.
+
+    inv = load("inventory/lab")
+    inv.hosts("postgresql_servers")      -> ["db1"]
+    inv.vars("db1")["password_min_length"] -> 10
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from baseline import REPO_ROOT
+
+DEFAULT_INVENTORY = REPO_ROOT / "inventory" / "lab"
+VAULT_PASSWORD_SCRIPT = REPO_ROOT / "scripts" / "vault-password"
+
+
+def inventory_path() -> Path:
+    """The inventory in use: $BASELINE_INVENTORY, else the built-in lab."""
+    return Path(os.environ.get("BASELINE_INVENTORY", DEFAULT_INVENTORY))
+
+
+def vault_password() -> str | None:
+    proc = subprocess.run([str(VAULT_PASSWORD_SCRIPT)], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+@dataclass
+class Inventory:
+    path: Path
+    _manager: Any
+    _variables: Any
+
+    def hosts(self, pattern: str = "all") -> list[str]:
+        return [h.name for h in self._manager.get_hosts(pattern)]
+
+    def groups(self) -> dict[str, list[str]]:
+        return {name: [h.name for h in group.get_hosts()] for name, group in self._manager.groups.items()}
+
+    def vars(self, host: str) -> dict[str, Any]:
+        """Host variables after Ansible's precedence rules, plain Python values, vault values decrypted."""
+        raw = self._variables.get_vars(host=self._manager.get_host(host), include_hostvars=False)
+        return _plain(raw)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "_ciphertext") or type(value).__name__ in ("AnsibleVaultEncryptedUnicode", "EncryptedString"):
+        return str(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+@lru_cache(maxsize=8)
+def load(path: str | os.PathLike | None = None) -> Inventory:
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultSecret
+    from ansible.vars.manager import VariableManager
+
+    source = Path(path) if path else inventory_path()
+    loader = DataLoader()
+    secret = vault_password()
+    if secret:
+        loader.set_vault_secrets([("default", VaultSecret(secret.encode()))])
+    manager = InventoryManager(loader=loader, sources=[str(source)])
+    variables = VariableManager(loader=loader, inventory=manager)
+    return Inventory(path=source, _manager=manager, _variables=variables)
