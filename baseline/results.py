@@ -10,10 +10,11 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 SCHEMA = "baseline.result/1"
 OUTCOMES = ("pass", "fail", "not_applicable", "not_verifiable", "error")
@@ -21,11 +22,11 @@ ASSET_KINDS = ("linux", "postgresql", "mariadb", "network")
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -67,7 +68,7 @@ class CheckResult:
         return json.dumps(asdict(self), ensure_ascii=False, default=str)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
         if data.get("schema") != SCHEMA:
             raise ValueError(f"unknown results schema {data.get('schema')!r}, expected {SCHEMA}")
         return cls(**data)
@@ -110,7 +111,7 @@ def read_results(paths: Iterable[str | os.PathLike]) -> Iterator[CheckResult]:
 class Timer:
     """Context manager measuring a check's duration in seconds."""
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.start = time.monotonic()
         self.seconds = 0.0
         return self
