@@ -1,0 +1,238 @@
+"""`scripts/lab`: the built-in lab of real Debian 12 hosts (systemd-nspawn containers, one optional QEMU VM)
+on a private bridge, plus the network-device simulator. See docs/lab.md."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from baseline import REPO_ROOT
+from baseline.lab import config, hosts, image, outputs, secrets, vm
+from baseline.lab.system import LabError, delete_link, is_mounted, pid_alive, read_pid, stop_process, unmount
+
+REPO_SERVER_PID = config.STATE_DIR / "repo-server.pid"
+DEVSIM = REPO_ROOT / "scripts" / "devsim"
+SSH_READY_TIMEOUT = {"container": 60.0, "vm": 300.0}
+
+
+def log(message: str) -> None:
+    print(f"lab: {message}", flush=True)
+
+
+@contextmanager
+def lab_lock():
+    """One lab user at a time. A process that already holds the lock sets BASELINE_LAB_LOCK_HELD=1."""
+    if os.environ.get("BASELINE_LAB_LOCK_HELD") == "1":
+        yield
+        return
+    config.LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with open(config.LOCK_FILE, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another lab user ({config.LOCK_FILE})")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _known_host_dirs() -> list[str]:
+    base = config.STATE_DIR / "hosts"
+    return sorted(p.name for p in base.iterdir()) if base.is_dir() else []
+
+
+def _running(name: str) -> bool:
+    host = _lookup(name)
+    return vm.is_running(name) if host and host.kind == "vm" else hosts.is_running(name)
+
+
+def _lookup(name: str) -> config.LabHost | None:
+    try:
+        return config.host_by_name(name)
+    except KeyError:
+        return None
+
+
+def recover_leftovers() -> list[str]:
+    """Clean what a killed run left behind: mounts, cgroups, links and state of hosts whose process is gone."""
+    cleaned = []
+    for name in _known_host_dirs():
+        if _running(name):
+            continue
+        host = _lookup(name)
+        (vm.cleanup if host and host.kind == "vm" else hosts.cleanup)(name)
+        cleaned.append(name)
+    with open("/proc/self/mounts", encoding="utf-8") as fh:
+        stale = [line.split()[1] for line in fh if line.split()[1].startswith(str(config.CACHE_DIR) + "/tmp-")]
+    for target in sorted(stale, key=len, reverse=True):
+        unmount(Path(target))
+    return cleaned
+
+
+def start_repo_server(repo: Path) -> None:
+    pid = read_pid(REPO_SERVER_PID)
+    marker = f"--directory {repo}"
+    if pid_alive(pid, marker):
+        return
+    stop_process(pid, "http.server")
+    log_file = open(config.STATE_DIR / "repo-server.log", "wb")  # noqa: SIM115 - handed to the child process
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(config.REPO_PORT), "--bind",
+                             config.CONTROLLER_ADDRESS, "--directory", str(repo)],
+                            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    log_file.close()
+    REPO_SERVER_PID.write_text(str(proc.pid))
+
+
+def stop_repo_server() -> None:
+    stop_process(read_pid(REPO_SERVER_PID), "http.server")
+    REPO_SERVER_PID.unlink(missing_ok=True)
+
+
+def ssh(name: str, *command: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(["ssh", *outputs.ssh_options(), name, *command], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def wait_ready(host: config.LabHost, deadline: float) -> float:
+    """Seconds until the host answers SSH as the automation account with working sudo."""
+    start = time.monotonic()
+    if not hosts.wait_for_port(host.address, 22, deadline):
+        raise LabError(f"{host.name} ({host.address}) did not open SSH in time; see "
+                       f"{hosts.host_dir(host.name) / 'console.log'}")
+    while time.monotonic() < deadline:
+        proc = ssh(host.name, "sudo", "-n", "true", timeout=20)
+        if proc.returncode == 0:
+            return round(time.monotonic() - start, 2)
+        time.sleep(0.3)
+    raise LabError(f"{host.name}: SSH login or sudo failed: {proc.stderr.strip()}")
+
+
+def selected_hosts(args: argparse.Namespace) -> list[config.LabHost]:
+    if args.hosts:
+        return [config.host_by_name(n) for n in args.hosts.split(",")]
+    chosen = list(config.CONTAINER_HOSTS)
+    if args.vm:
+        chosen += list(config.VM_HOSTS)
+    return chosen
+
+
+def cmd_up(args: argparse.Namespace) -> dict:
+    figures: dict = {}
+    with lab_lock():
+        t0 = time.monotonic()
+        cleaned = recover_leftovers()
+        if cleaned:
+            log(f"cleaned leftovers of a previous run: {', '.join(cleaned)}")
+        chosen = selected_hosts(args)
+        public_key = secrets.ensure_ssh_key()
+        vault_password = secrets.ensure_vault_password()
+        base = image.base_image()
+        figures["base_image_build_s"] = base.seconds
+        repo = image.offline_repo(base.path)
+        figures["repo_build_s"] = repo.seconds
+        vm_image = None
+        if any(h.kind == "vm" for h in chosen):
+            vm_image = image.vm_image()
+            figures["vm_image_build_s"] = vm_image.seconds
+        log(f"images ready (base {base.seconds}s, repository {repo.seconds}s"
+            + (f", VM {vm_image.seconds}s)" if vm_image else ")"))
+        from baseline.lab.system import ensure_bridge
+        ensure_bridge(config.BRIDGE, config.CONTROLLER_ADDRESS, config.PREFIX_LEN)
+        config.STATE_DIR.mkdir(parents=True, exist_ok=True)
+        start_repo_server(repo.path)
+        t_boot = time.monotonic()
+        host_keys = {}
+        for host in chosen:
+            if host.kind == "vm":
+                host_keys[host.name] = vm.start(host, vm_image.path, public_key)
+            else:
+                host_keys[host.name] = hosts.start(host, base.path, public_key)
+        all_running = [h for h in config.ALL_HOSTS if h.name in host_keys or _running(h.name)]
+        for host in all_running:
+            if host.name not in host_keys:
+                pub = hosts.host_dir(host.name) / ("ssh_host_ed25519_key.pub" if host.kind == "vm"
+                                                   else "root/etc/ssh/ssh_host_ed25519_key.pub")
+                host_keys[host.name] = pub.read_text().split(" ", 2)[:2]
+        outputs.write_all(all_running, host_keys,
+                          secrets.vault_yaml(secrets.ensure_values(), vault_password))
+        with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+            ready = dict(zip([h.name for h in chosen],
+                             pool.map(lambda h: wait_ready(h, time.monotonic() + SSH_READY_TIMEOUT[h.kind]), chosen),
+                             strict=True))
+        figures["ssh_ready_s"] = round(time.monotonic() - t_boot, 2)
+        figures["per_host_ready_s"] = ready
+        if DEVSIM.exists() and not args.no_devices:
+            subprocess.run([str(DEVSIM), "start"], check=True)
+        figures["up_total_s"] = round(time.monotonic() - t0, 2)
+    log(f"{len(chosen)} hosts SSH-ready in {figures['ssh_ready_s']}s: "
+        + ", ".join(f"{h.name} {h.address}" for h in chosen))
+    log(f"inventory: {config.INVENTORY_DIR / 'hosts.yml'}; ssh: scripts/lab ssh HOST")
+    return figures
+
+
+def cmd_down(_args: argparse.Namespace) -> dict:
+    with lab_lock():
+        t0 = time.monotonic()
+        if DEVSIM.exists():
+            subprocess.run([str(DEVSIM), "stop"], check=False)
+        names = _known_host_dirs()
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            list(pool.map(lambda n: (vm.stop if (_lookup(n) and _lookup(n).kind == "vm") else hosts.stop)(n), names))
+        stop_repo_server()
+        recover_leftovers()
+        delete_link(config.BRIDGE)
+        outputs.remove_all()
+        seconds = round(time.monotonic() - t0, 2)
+    log(f"down: {len(names)} hosts stopped in {seconds}s; no mount, link, cgroup or process of the lab remains")
+    return {"down_s": seconds, "hosts": names}
+
+
+def cmd_status(_args: argparse.Namespace) -> dict:
+    rows = {}
+    for host in config.ALL_HOSTS:
+        running = _running(host.name)
+        rows[host.name] = {"address": host.address, "kind": host.kind, "running": running,
+                           "mounted": is_mounted(hosts.host_dir(host.name) / "root")}
+        print(f"{host.name:8} {host.kind:9} {host.address:13} {'running' if running else 'stopped'}")
+    return rows
+
+
+def cmd_ssh(args: argparse.Namespace) -> None:
+    os.execvp("ssh", ["ssh", *outputs.ssh_options(), args.host, *args.command])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/lab", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print figures as JSON on the last line")
+    sub = parser.add_subparsers(dest="action", required=True)
+    up = sub.add_parser("up", help="build/reuse images, boot the hosts, write the inventories, start the device simulator")
+    up.add_argument("--vm", action="store_true", help="also boot the VM host kern1 (kernel-level controls; slow: TCG)")
+    up.add_argument("--hosts", help="comma-separated subset of hosts to boot (default: all container hosts)")
+    up.add_argument("--no-devices", action="store_true", help="do not start the network-device simulator")
+    sub.add_parser("down", help="stop everything the lab started and remove mounts, links, cgroups and state")
+    sub.add_parser("status", help="show which lab hosts run")
+    sh = sub.add_parser("ssh", help="open an SSH session (or run a command) on a lab host as the automation account")
+    sh.add_argument("host")
+    sh.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0 and args.action in ("up", "down"):
+        parser.error("the lab needs root (systemd-nspawn, mounts, bridges)")
+    try:
+        result = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "ssh": cmd_ssh}[args.action](args)
+    except LabError as exc:
+        print(f"lab: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

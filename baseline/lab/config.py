@@ -1,0 +1,64 @@
+"""What the lab consists of and where its files live."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from baseline import REPO_ROOT
+
+SUBNET_PREFIX = "10.231.0"
+PREFIX_LEN = 24
+BRIDGE = "cblab0"
+CONTROLLER_ADDRESS = f"{SUBNET_PREFIX}.1"
+REPO_PORT = 8780
+AUTOMATION_USER = "automation"
+SUITE = "bookworm"
+
+# Cache shared by every checkout on this machine (base image, offline repository, VM image); rebuilt only when
+# the package lists change. State of running hosts; both survive a killed run so `up` can clean up after it.
+CACHE_DIR = Path(os.environ.get("BASELINE_LAB_CACHE", "/var/cache/baseline-lab"))
+STATE_DIR = Path(os.environ.get("BASELINE_LAB_STATE", "/var/lib/baseline-lab"))
+LOCK_FILE = Path("/run/baseline-lab.lock")
+# Per-checkout secrets: SSH key of the automation account, vault password (never committed).
+SECRETS_DIR = REPO_ROOT / ".lab"
+INVENTORY_DIR = REPO_ROOT / "inventory" / "lab"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    octet: int
+    groups: tuple[str, ...]
+    kind: str = "container"  # container or vm
+    extra_vars: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def address(self) -> str:
+        return f"{SUBNET_PREFIX}.{self.octet}"
+
+
+CONTAINER_HOSTS: tuple[LabHost, ...] = (
+    LabHost("app1", 11, ("app_servers",)),
+    LabHost("db1", 12, ("postgresql_servers",)),
+    LabHost("db2", 13, ("mariadb_servers",)),
+    LabHost("log1", 14, ("log_servers",)),
+    LabHost("bak1", 15, ("backup_servers",)),
+    LabHost("drill1", 16, ("drill_hosts",)),
+)
+VM_HOSTS: tuple[LabHost, ...] = (LabHost("kern1", 20, ("kernel_hosts",), kind="vm"),)
+ALL_HOSTS = CONTAINER_HOSTS + VM_HOSTS
+
+
+def host_by_name(name: str) -> LabHost:
+    for host in ALL_HOSTS:
+        if host.name == name:
+            return host
+    raise KeyError(f"no lab host named {name!r}; lab hosts: {', '.join(h.name for h in ALL_HOSTS)}")
+
+
+def read_package_list(name: str) -> list[str]:
+    lines = (PACKAGE_DIR / name).read_text(encoding="utf-8").splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]

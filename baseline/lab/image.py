@@ -1,0 +1,154 @@
+"""Cached images of the lab: the base root file system (mmdebstrap), the offline apt repository, the VM image.
+
+Each lives in CACHE_DIR under a name carrying the hash of its inputs, so it is rebuilt only when its package
+list changes, and is built in a temporary directory renamed into place at the end, so a killed build never
+leaves a half-made image that looks finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from baseline.lab import config
+from baseline.lab.system import LabError, mount_overlay, run, unmount
+
+MIRROR = os.environ.get("BASELINE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+SECURITY_MIRROR = os.environ.get("BASELINE_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
+SOURCES = [
+    f"deb {MIRROR} {config.SUITE} main",
+    f"deb {MIRROR} {config.SUITE}-updates main",
+    f"deb {SECURITY_MIRROR} {config.SUITE}-security main",
+]
+LAB_SOURCES_LIST = f"deb [trusted=yes] http://{config.CONTROLLER_ADDRESS}:{config.REPO_PORT}/ ./\n"
+SUDOERS_AUTOMATION = (
+    "# The automation account is the documented exception to individual accounts (AC-02): key-only login,\n"
+    "# restricted to the admin network in authorized_keys, used by Ansible, pyinfra and testinfra.\n"
+    f"{config.AUTOMATION_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n"
+)
+
+
+@dataclass(frozen=True)
+class Built:
+    path: Path
+    seconds: float  # 0.0 when taken from the cache
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+def _customize_hooks() -> list[str]:
+    user = config.AUTOMATION_USER
+    return [
+        f'chroot "$1" useradd --create-home --shell /bin/bash --comment "automation account (key-only)" {user}',
+        f'chroot "$1" usermod --password "*" {user}',
+        f"printf '%s' '{SUDOERS_AUTOMATION}' > \"$1/etc/sudoers.d/10-automation\"",
+        'chmod 0440 "$1/etc/sudoers.d/10-automation"',
+        'chroot "$1" visudo -c -q',
+        'rm -f "$1"/etc/ssh/ssh_host_*',
+        'chroot "$1" systemctl enable systemd-networkd',
+        f"printf '%s' '{LAB_SOURCES_LIST}' > \"$1/etc/apt/sources.list\"",
+        'rm -f "$1"/etc/apt/sources.list.d/*',
+        ': > "$1/etc/machine-id"',
+    ]
+
+
+def _mmdebstrap(target: Path, packages: list[str]) -> None:
+    cmd = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(packages)]
+    for hook in _customize_hooks():
+        cmd += ["--customize-hook", hook]
+    cmd += [config.SUITE, str(target), *SOURCES]
+    run(cmd)
+
+
+def _prune(prefix: str, keep: Path) -> None:
+    for old in config.CACHE_DIR.glob(prefix + "-*"):
+        if old != keep and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def base_image() -> Built:
+    """The root file system every container host boots from (lower layer of its overlay)."""
+    packages = config.read_package_list("base-packages.txt")
+    key = _digest(packages, SOURCES, _customize_hooks())
+    final = config.CACHE_DIR / f"base-{key}"
+    if (final / "root" / "usr").is_dir():
+        return Built(final / "root", 0.0)
+    start = time.monotonic()
+    tmp = config.CACHE_DIR / f"tmp-base-{key}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _mmdebstrap(tmp / "root", packages)
+    tmp.rename(final)
+    _prune("base", final)
+    return Built(final / "root", round(time.monotonic() - start, 1))
+
+
+def offline_repo(base: Path) -> Built:
+    """Debian packages the roles install, with dependencies not already in the base image, as a flat repository."""
+    packages = config.read_package_list("repo-packages.txt")
+    key = _digest(packages, SOURCES, str(base))
+    final = config.CACHE_DIR / f"repo-{key}"
+    if (final / "Packages").is_file():
+        return Built(final, 0.0)
+    start = time.monotonic()
+    work = config.CACHE_DIR / f"tmp-repo-{key}"
+    merged = work / "merged"
+    unmount(merged / "proc")
+    unmount(merged)
+    shutil.rmtree(work, ignore_errors=True)
+    mount_overlay(base, work / "upper", work / "work", merged)
+    try:
+        shutil.copy("/etc/resolv.conf", merged / "etc/resolv.conf")
+        (merged / "etc/apt/build.list").write_text("\n".join(SOURCES) + "\n")
+        apt_opts = ["-o", "Dir::Etc::SourceList=/etc/apt/build.list", "-o", "Dir::Etc::SourceParts=-",
+                    "-o", "APT::Sandbox::User=root", "-q"]
+        run(["chroot", str(merged), "apt-get", *apt_opts, "update"])
+        run(["chroot", str(merged), "apt-get", *apt_opts, "install", "--download-only", "--yes", *packages],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        debs = sorted((merged / "var/cache/apt/archives").glob("*.deb"))
+        if not debs:
+            raise LabError("the offline repository came out empty")
+        out = work / "repo"
+        out.mkdir()
+        for deb in debs:
+            shutil.copy2(deb, out / deb.name)
+        index = run(["apt-ftparchive", "packages", "."], cwd=out).stdout
+        (out / "Packages").write_text(index)
+        release = run(["apt-ftparchive", "release", "."], cwd=out).stdout
+        (out / "Release").write_text(release)
+    finally:
+        unmount(merged)
+    shutil.rmtree(final, ignore_errors=True)
+    (work / "repo").rename(final)
+    shutil.rmtree(work, ignore_errors=True)
+    _prune("repo", final)
+    return Built(final, round(time.monotonic() - start, 1))
+
+
+def vm_image() -> Built:
+    """Root file system, kernel and initrd for the VM host kind (kernel-level controls)."""
+    packages = [*config.read_package_list("base-packages.txt"), "linux-image-amd64", "initramfs-tools", "e2fsprogs"]
+    key = _digest(packages, SOURCES, _customize_hooks(), "vm")
+    final = config.CACHE_DIR / f"vm-{key}"
+    if (final / "vmlinuz").is_file():
+        return Built(final, 0.0)
+    start = time.monotonic()
+    tmp = config.CACHE_DIR / f"tmp-vm-{key}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _mmdebstrap(tmp / "root", packages)
+    kernels = sorted((tmp / "root/boot").glob("vmlinuz-*"))
+    initrds = sorted((tmp / "root/boot").glob("initrd.img-*"))
+    if not kernels or not initrds:
+        raise LabError("the VM image has no kernel or initrd in /boot")
+    shutil.copy2(kernels[-1], tmp / "vmlinuz")
+    shutil.copy2(initrds[-1], tmp / "initrd.img")
+    tmp.rename(final)
+    _prune("vm", final)
+    return Built(final, round(time.monotonic() - start, 1))
