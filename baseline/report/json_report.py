@@ -1,0 +1,70 @@
+"""The report for machines: one JSON document (schema `baseline.report/1`) with every cell and its evidence."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from baseline.report import labels
+from baseline.report.build import Cell, Group, Report, remediation
+from baseline.report.text import reasons
+
+SCHEMA = "baseline.report/1"
+
+
+def _counts(counts: Any) -> dict[str, int]:
+    return {k: counts[k] for k in sorted(counts) if counts[k]}
+
+
+def _group(group: Group) -> dict[str, Any]:
+    return {"key": group.key, "verdict": group.verdict, "failing_cells": group.failing, "counts": _counts(group.counts),
+            "met_share": group.met_share, "controls": group.control_ids}
+
+
+def _cell(cell: Cell) -> dict[str, Any]:
+    return {
+        "asset": cell.asset.name, "asset_kind": cell.asset.kind, "verdict": cell.verdict, "failing": cell.failing,
+        "reasons": [{"code": r.code, **r.as_dict()} for r in cell.reasons], "reason": reasons(cell, "en"),
+        "waiver": cell.waiver.to_dict() if cell.waiver else None, "remediation": remediation(cell.control, cell.asset),
+        "checks": [{k: val for k, val in asdict(c).items() if k not in ("schema", "asset", "asset_kind")}
+                   for c in cell.checks],
+    }
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "generated": report.generated,
+        "as_of": report.as_of.isoformat(),
+        "platform": report.platform,
+        "protection_level": report.level,
+        "overall": {"verdict": report.overall, "zh": labels.OVERALL[report.overall][0],
+                    "failing_cells": report.failing_cells, "failing_controls": [r.control.id for r in report.failing_controls],
+                    "counts": _counts(report.counts), "met_share": report.met_share, "exit_code": report.exit_code},
+        "runs": [asdict(run) for run in report.runs],
+        "assets": [{**asdict(a), "key": a.key} for a in report.assets],
+        "summary": {"family": [_group(g) for g in report.by_family], "clause": [_group(g) for g in report.by_clause],
+                    "article": [_group(g) for g in report.by_article], "asset": [_group(g) for g in report.by_asset]},
+        "controls": [
+            {"id": row.control.id, "title": {"zh": row.control.title_zh, "en": row.control.title_en},
+             "family": row.control.family, "status": row.control.status, "severity": row.control.severity,
+             "level": row.control.level, "articles": list(row.control.articles), "clauses": list(row.control.clauses),
+             "owner": row.control.owner, "verdict": row.verdict, "failing": row.failing, "cells": [_cell(c) for c in row.cells]}
+            for row in report.rows
+        ],
+        "waivers": [{**use.waiver.to_dict(), "state": use.state, "applied_to": use.cells} for use in report.waivers],
+        "trend": [{"run_id": p.run.run_id, "time": p.run.last, "counts": _counts(p.counts), "met_share": p.met_share,
+                   "failing_cells": p.failing} for p in report.trend],
+        "changes": [asdict(c) for c in report.changes],
+        "warnings": report.warnings,
+    }
+
+
+def write(report: Report, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(to_dict(report), fh, ensure_ascii=False, default=str)
+    return path

@@ -1,0 +1,55 @@
+"""Plain-text wording of verdict reasons and evidence, shared by the XLSX, JUnit and JSON writers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from baseline.report import labels
+from baseline.report.build import Cell
+from baseline.results import CheckResult, Evidence
+
+MAX_VALUE_CHARS = 2000  # one observed value in a text cell; the HTML and JSON keep what the results hold
+
+
+def clip(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+def reasons(cell: Cell, lang: str) -> str:
+    separator = "；" if lang == "zh" else "; "
+    return separator.join(labels.reason(r.code, r.as_dict(), lang) for r in cell.reasons)
+
+
+def evidence_line(item: Evidence, lang: str) -> str:
+    parts = []
+    if item.command:
+        parts.append(f"{labels.ui('command', lang)}: {clip(item.command)}")
+    if item.observed not in (None, ""):
+        parts.append(f"{labels.ui('observed', lang)}: {clip(item.observed)}")
+    if item.expected not in (None, ""):
+        parts.append(f"{labels.ui('expected', lang)}: {clip(item.expected)}")
+    if item.note:
+        parts.append(f"{labels.ui('note', lang)}: {clip(item.note)}")
+    return " | ".join(parts)
+
+
+def check_text(check: CheckResult, lang: str) -> str:
+    head = f"[{labels.pick(labels.OUTCOME[check.outcome], lang)}] {check.check}"
+    if check.reason:
+        head += f" — {clip(check.reason)}"
+    lines = [head, *("    " + evidence_line(e, lang) for e in check.evidence)]
+    return "\n".join(lines)
+
+
+def record(cell: Cell, lang: str) -> str:
+    """结果记录: the verdict's reasons, then each check with its evidence."""
+    return "\n".join([reasons(cell, lang), *(check_text(c, lang) for c in cell.checks)])
+
+
+_XML_ILLEGAL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
+
+
+def xml_safe(text: str) -> str:
+    """Drop the control characters XML 1.0 (JUnit, XLSX) cannot carry; host output may contain them."""
+    return text.translate(_XML_ILLEGAL)

@@ -1,0 +1,156 @@
+"""The assessment record sheet (测评记录表) as XLSX: one row per control × asset, plus summary, manual controls,
+waivers and trend sheets. Written in openpyxl's write-only mode so that large estates stay fast."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+
+from baseline.report import labels
+from baseline.report import verdicts as v
+from baseline.report.build import Group, Report, remediation
+from baseline.report.text import record, xml_safe
+
+RECORD_COLUMNS = ("category", "control_point", "requirement", "asset", "result_record", "verdict", "risk",
+                  "control_id", "articles", "clauses", "remediation", "waiver_col")
+RECORD_WIDTHS = (16, 14, 50, 24, 70, 11, 9, 11, 22, 22, 40, 30)
+FILL = {
+    v.MET: "C6EFCE", v.PARTIAL: "FFEB9C", v.NOT_MET: "FFC7CE", v.WAIVED: "DDEBF7",
+    v.NOT_VERIFIED: "EDEDED", v.MANUAL: "E4DFEC", v.NOT_APPLICABLE: "FFFFFF",
+}
+MAX_CELL_CHARS = 32000  # Excel's limit is 32,767 characters per cell
+
+
+def _text(value: object) -> str:
+    text = xml_safe("" if value is None else str(value))
+    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
+
+
+def asset_label(name: str, kind: str, lang: str) -> str:
+    return f"{name}（{labels.kind(kind, lang)}）" if lang == "zh" else f"{name} ({labels.kind(kind, lang)})"
+
+
+class _Styles:
+    def __init__(self) -> None:
+        self.bold = Font(bold=True)
+        self.wrap = Alignment(wrap_text=True, vertical="top")
+        self.fills = {k: PatternFill("solid", fgColor=c) for k, c in FILL.items()}
+
+    def header(self, ws, keys, lang):
+        cells = []
+        for key in keys:
+            cell = WriteOnlyCell(ws, labels.ui(key, lang) if key in labels.UI else key)
+            cell.font = self.bold
+            cells.append(cell)
+        return cells
+
+    def verdict(self, ws, verdict: str, lang: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, labels.verdict(verdict, lang))
+        cell.fill = self.fills[verdict]
+        return cell
+
+    def wrapped(self, ws, value: object) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, _text(value))
+        cell.alignment = self.wrap
+        return cell
+
+
+def _group_rows(ws, styles: _Styles, title: str, groups: list[Group], *, label, lang: str) -> None:
+    ws.append([])
+    ws.append(styles.header(ws, [title, *(labels.verdict(k, lang) for k in v.VERDICTS), "met_share"], lang))
+    for g in groups:
+        share = g.met_share
+        ws.append([label(g), *(g.counts[k] for k in v.VERDICTS), None if share is None else round(share, 4)])
+
+
+def _summary(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
+    ws = wb.create_sheet(labels.ui("summary", lang))
+    ws.column_dimensions["A"].width = 36
+    title = WriteOnlyCell(ws, f"{report.platform} {labels.ui('title', lang)}")
+    title.font = Font(bold=True, size=14)
+    ws.append([title])
+    share = report.met_share
+    for key, value in (
+        ("platform", report.platform), ("level", report.level), ("as_of", report.as_of.isoformat()),
+        ("generated", report.generated), ("runs", ", ".join(r.run_id for r in report.runs) or labels.ui("none", lang)),
+        ("overall", labels.pick(labels.OVERALL[report.overall], lang)),
+        ("failing_controls", ", ".join(r.control.id for r in report.failing_controls) or labels.ui("none", lang)),
+        ("met_share", "—" if share is None else f"{share:.1%}"),
+    ):
+        ws.append([*styles.header(ws, [key], lang), _text(value)])
+    ws.append([labels.ui("legend_explain", lang)])
+    _group_rows(ws, styles, "by_family", report.by_family, label=lambda g: f"{g.key} {g.zh if lang == 'zh' else g.en}",
+                lang=lang)
+    _group_rows(ws, styles, "by_asset", report.by_asset, label=lambda g: asset_label(*g.key.split("/", 1), lang), lang=lang)
+    _group_rows(ws, styles, "by_clause", report.by_clause, label=lambda g: g.key, lang=lang)
+    _group_rows(ws, styles, "by_article", report.by_article, label=lambda g: g.key, lang=lang)
+
+
+def _records(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
+    ws = wb.create_sheet("测评记录" if lang == "zh" else "Assessment record")
+    for letter, width in zip("ABCDEFGHIJKL", RECORD_WIDTHS, strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.freeze_panes = "A2"
+    ws.append(styles.header(ws, RECORD_COLUMNS, lang))
+    separator = "、" if lang == "zh" else ", "
+    for row in report.rows:
+        control = row.control
+        requirement = control.requirement_zh if lang == "zh" else control.requirement_en
+        fixed = [row.family.category, control.control_point, requirement]
+        refs = [control.id, separator.join(control.articles), separator.join(control.clauses)]
+        for cell in row.cells:
+            waiver = ""
+            if cell.waiver:
+                waiver = f"{cell.waiver.approved_by} → {cell.waiver.expires.isoformat()}: {cell.waiver.justification}"
+            ws.append([*fixed, asset_label(cell.asset.name, cell.asset.kind, lang), styles.wrapped(ws, record(cell, lang)),
+                       styles.verdict(ws, cell.verdict, lang), control.severity, *refs,
+                       remediation(control, cell.asset), _text(waiver)])
+    ws.auto_filter.ref = f"A1:L{1 + sum(len(r.cells) for r in report.rows)}"
+
+
+def _manual(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
+    ws = wb.create_sheet(labels.ui("manual", lang)[:31])
+    ws.append(styles.header(ws, ("control_id", "control_point", "requirement", "owner", "articles", "clauses"), lang))
+    for row in report.rows:
+        c = row.control
+        if c.status == "manual":
+            ws.append([c.id, c.control_point, c.requirement_zh if lang == "zh" else c.requirement_en, c.owner,
+                       "、".join(c.articles), "、".join(c.clauses)])
+
+
+def _waivers(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
+    ws = wb.create_sheet(labels.ui("waivers", lang))
+    ws.append(styles.header(ws, ("control_id", "asset", "justification", "approved_by", "approved_on", "expires",
+                                 "state"), lang))
+    for use in report.waivers:
+        w = use.waiver
+        state = labels.ui(use.state, lang) if use.cells or use.state == "expired" else labels.ui("unused", lang)
+        ws.append([w.control, ", ".join(w.assets) + (f" ({w.asset_kind})" if w.asset_kind else ""), _text(w.justification),
+                   w.approved_by, w.approved_on.isoformat(), w.expires.isoformat(), state])
+
+
+def _trend(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
+    ws = wb.create_sheet(labels.ui("trend", lang)[:31])
+    ws.append(styles.header(ws, ["run", "time", *(labels.verdict(k, lang) for k in v.VERDICTS), "met_share"], lang))
+    for point in report.trend:
+        share = point.met_share
+        ws.append([point.run.run_id, point.run.last, *(point.counts[k] for k in v.VERDICTS),
+                   None if share is None else round(share, 4)])
+
+
+def write(report: Report, path: str | os.PathLike, lang: str = "zh") -> Path:
+    path = Path(path)
+    wb = Workbook(write_only=True)
+    styles = _Styles()
+    _summary(wb, report, styles, lang)
+    _records(wb, report, styles, lang)
+    _manual(wb, report, styles, lang)
+    _waivers(wb, report, styles, lang)
+    if report.trend:
+        _trend(wb, report, styles, lang)
+    wb.save(path)
+    return path
