@@ -1,0 +1,50 @@
+"""Helpers for the compliance suites in compliance_tests/: which hosts a suite runs on, the inventory
+variables of the host under test (policy values among them), and what kind of host it is.
+
+    from baseline.compliance import hosts_in
+    testinfra_hosts = hosts_in("postgresql_servers")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from baseline import inventory
+
+CONTAINER = "container"
+VM = "vm"
+
+
+def ssh_config_path() -> Path:
+    """SSH client config for the hosts: $BASELINE_SSH_CONFIG, else the one beside the inventory."""
+    return Path(os.environ.get("BASELINE_SSH_CONFIG", inventory.inventory_path() / "ssh_config"))
+
+
+def hosts_in(group: str) -> list[str]:
+    """testinfra host specs for every inventory host of `group` (empty when the group has no hosts)."""
+    try:
+        names = inventory.load(str(inventory.inventory_path())).hosts(group)
+    except Exception:  # noqa: BLE001 - an inventory that cannot be read has no hosts to test
+        return []
+    return [f"ssh://{name}" for name in names]
+
+
+def asset_name(host: Any) -> str:
+    """Inventory name of a testinfra host."""
+    return host.backend.hostname
+
+
+def host_vars(host: Any) -> dict[str, Any]:
+    return inventory.load(str(inventory.inventory_path())).vars(asset_name(host))
+
+
+def host_kind(host: Any) -> str:
+    """container, vm or physical: from the inventory's `host_kind`, else from systemd-detect-virt on the host."""
+    declared = host_vars(host).get("host_kind")
+    if declared:
+        return declared
+    if host.run("systemd-detect-virt --container").rc == 0:
+        return CONTAINER
+    return VM if host.run("systemd-detect-virt --vm").rc == 0 else "physical"

@@ -1,0 +1,54 @@
+"""The lab for integration tests: one `scripts/lab up --vm` per test session, `scripts/lab down` at the end.
+
+The session holds the lab lock (one lab user at a time) and tells child processes so (BASELINE_LAB_LOCK_HELD).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+
+import pytest
+
+from baseline import REPO_ROOT
+from baseline.lab import config
+
+LAB = str(REPO_ROOT / "scripts" / "lab")
+
+
+def run_lab(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run([LAB, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"scripts/lab {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def lab_lock():
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (systemd-nspawn, mounts, bridges)")
+    config.LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with open(config.LOCK_FILE, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        os.environ["BASELINE_LAB_LOCK_HELD"] = "1"
+        try:
+            yield
+        finally:
+            os.environ.pop("BASELINE_LAB_LOCK_HELD", None)
+
+
+@pytest.fixture(scope="session")
+def lab_up(lab_lock):
+    """Boot every lab host (containers and the VM); yield the figures `up` printed; tear down afterwards."""
+    proc = run_lab("--json", "up", "--vm")
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    yield figures
+    run_lab("down")
+
+
+@pytest.fixture()
+def lab():
+    """Run `scripts/lab ARGS...`; fails the test when it exits non-zero (unless check=False)."""
+    return run_lab
