@@ -38,7 +38,7 @@ class Browser:
         self._from_browser, from_browser_w = os.pipe()
         shell = f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w}'
         self.proc = subprocess.Popen(
-            ["sh", "-c", shell, "sh", binary, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
+            ["bash", "-c", shell, "bash", binary, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
              f"--window-size={width},{height}", "about:blank"],
             pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
