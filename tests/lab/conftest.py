@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,22 @@ from baseline import REPO_ROOT
 from baseline.lab import config
 
 LAB = str(REPO_ROOT / "scripts" / "lab")
+
+
+def pytest_collection_modifyitems(items):
+    """The lab's own checks first (they restart hosts), then the suites that build on the hosts, and the
+    teardown check last."""
+
+    here = Path(__file__).parent
+
+    def rank(item):
+        if here not in item.path.parents:
+            return 0
+        if item.get_closest_marker("lab_teardown"):
+            return 3
+        return 1 if item.path.name == "test_lab.py" else 2
+
+    items.sort(key=rank)  # stable: keeps file order within each rank
 
 
 def run_lab(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:

@@ -136,8 +136,9 @@ def test_up_recovers_from_a_killed_run(lab_up, lab):
     assert infra("bak1").check_output("hostname") == "bak1"
 
 
+@pytest.mark.lab_teardown
 def test_down_leaves_nothing_behind(lab_up, lab):
-    """Runs last in this module: stop the lab, check, and boot it again for any later test."""
+    """Runs after every other lab test (tests/lab/conftest.py orders it last): stop the lab and check."""
     lab("down")
     with open("/proc/self/mounts", encoding="utf-8") as fh:
         assert not [line for line in fh if str(config.STATE_DIR) in line or "/tmp-" in line and "baseline-lab" in line]
@@ -148,4 +149,3 @@ def test_down_leaves_nothing_behind(lab_up, lab):
         assert not hosts.is_running(name)
     assert not list((config.STATE_DIR / "hosts").glob("*")) if (config.STATE_DIR / "hosts").exists() else True
     assert not (config.INVENTORY_DIR / "hosts.yml").exists()
-    lab("up", "--vm")
