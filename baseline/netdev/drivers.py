@@ -1,0 +1,119 @@
+"""netmiko connections: the project's driver subclasses and the one place devices are connected.
+
+Stock netmiko's Huawei driver checks for configuration mode by waiting until the channel has been quiet for
+about two seconds (`check_config_mode` without a pattern), three times per `send_config_set`. The project's
+drivers read up to the prompt instead, and find the prompt on login the same way. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from netmiko import BaseConnection, ConnectHandler
+from netmiko.cisco.cisco_ios import CiscoIosSSH
+from netmiko.hp.hp_comware import HPComwareSSH
+from netmiko.huawei.huawei import HuaweiSSH, HuaweiVrpv8SSH
+
+from baseline.netdev.devices import NetDevice
+
+PROMPT = r"[>\]]\s*$"
+ERROR_PATTERNS = {
+    "huawei": r"^\s*Error:.*$",
+    "h3c": r"^\s*% (?:Unrecognized|Incomplete|Wrong|Too many|Ambiguous).*$",
+    "cisco": r"^% (?:Invalid|Incomplete|Ambiguous|Bad).*$",
+}
+
+
+class _PromptHuaweiMixin:
+    """Read to the prompt instead of waiting for silence."""
+
+    def check_config_mode(self, check_string: str = "]", pattern: str = PROMPT, force_regex: bool = False) -> bool:
+        return BaseConnection.check_config_mode(self, check_string=check_string, pattern=pattern)  # type: ignore[arg-type]
+
+    def session_preparation(self) -> None:
+        self.ansi_escape_codes = True  # type: ignore[attr-defined]
+        self.set_base_prompt(pattern=PROMPT)  # type: ignore[attr-defined]
+        self.disable_paging(command="screen-length 0 temporary")  # type: ignore[attr-defined]
+        self.clear_buffer(backoff=False)  # type: ignore[attr-defined]
+
+
+class BaselineHuaweiSSH(_PromptHuaweiMixin, HuaweiSSH):
+    pass
+
+
+class BaselineHuaweiVrpv8SSH(_PromptHuaweiMixin, HuaweiVrpv8SSH):
+    def discard_candidate(self) -> None:
+        """Leave system view without committing (answers VRPv8's uncommitted-changes question with N)."""
+        self.write_channel("return" + self.RETURN)
+        output = self.read_until_pattern(pattern=r"\[Y\(yes\)/N\(no\)/C\(cancel\)\]:|>\s*$")
+        if "Y(yes)" in output:
+            self.write_channel("N" + self.RETURN)
+            self.read_until_pattern(pattern=r">\s*$")
+
+
+class BaselineComwareSSH(HPComwareSSH):
+    """Verifies command echoes (stock Comware turns that off and then waits for silence after every command)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("global_cmd_verify", True)
+        super().__init__(**kwargs)
+
+    def session_preparation(self) -> None:
+        data = self._test_channel_read(pattern=r"to continue|[>\]]")
+        if "continue" in data:
+            self.write_channel(self.RETURN)
+            self._test_channel_read(pattern=r"[>\]]")
+        self.set_base_prompt(pattern=PROMPT)
+        self.disable_paging(command="screen-length disable")
+
+
+class BaselineCiscoIosSSH(CiscoIosSSH):
+    def session_preparation(self) -> None:
+        self._test_channel_read(pattern=r"[>#]")
+        self.set_terminal_width(command="terminal width 511", pattern="terminal width")
+        self.disable_paging()
+        self.set_base_prompt(pattern=r"[>#]\s*$")
+
+
+PROJECT_DRIVERS: dict[str, type[BaseConnection]] = {
+    "huawei": BaselineHuaweiSSH,
+    "huawei_vrpv8": BaselineHuaweiVrpv8SSH,
+    "hp_comware": BaselineComwareSSH,
+    "cisco_ios": BaselineCiscoIosSSH,
+}
+
+
+def connection_params(device: NetDevice) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "device_type": device.device_type,
+        "host": device.host,
+        "port": device.port,
+        "username": device.login_user,
+        "password": device.login_password(),
+        "secret": device.enable_secret(),
+        "conn_timeout": 10,
+        "auth_timeout": 10,
+        "banner_timeout": 10,
+        "allow_agent": False,
+        "use_keys": False,
+        "fast_cli": True,
+    }
+    known_hosts = device.values.get("netdev_known_hosts")
+    if known_hosts:  # production: verify host keys against the recorded ones
+        params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=str(known_hosts))
+    return params
+
+
+def connect(device: NetDevice, stock: bool = False) -> BaseConnection:
+    """Open a session; `stock` uses netmiko's own driver (for comparison in the benchmark)."""
+    params = connection_params(device)
+    conn = ConnectHandler(**params) if stock else PROJECT_DRIVERS[device.device_type](**params)
+    if device.vendor.key == "cisco" and not conn.check_enable_mode():
+        conn.enable()
+    return conn
+
+
+def error_in(vendor_key: str, output: str) -> str | None:
+    m = re.search(ERROR_PATTERNS[vendor_key], output, flags=re.M)
+    return m.group(0).strip() if m else None

@@ -1,0 +1,62 @@
+"""Stateful SSH simulator of Huawei VRP, H3C Comware and Cisco IOS devices (the lab's network devices).
+
+    devices = from_inventory(netdev.devices.load("inventory/lab"), state_dir)
+    sim = Simulator(devices, state_dir); sim.start(); ...; sim.stop()
+
+`scripts/devsim` runs it as a background daemon; tests start it in-process on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from pathlib import Path
+
+import jinja2
+
+from baseline.netdev.devices import NetdevError, NetDevice
+from baseline.netdev.simulator.device import FLAVOURS, Device
+from baseline.netdev.simulator.server import LOOPBACK, Simulator
+
+SEEDS = Path(__file__).parent / "seeds"
+SEED_FILES = {"huawei": "huawei.cfg.j2", "huawei_vrpv8": "huawei.cfg.j2", "hp_comware": "hp_comware.cfg.j2",
+              "cisco_ios": "cisco_ios.cfg.j2"}
+
+__all__ = ["Device", "Simulator", "from_inventory", "seed_text"]
+
+
+def _random_password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(14)) + "#" + secrets.choice(string.ascii_letters)
+
+
+def seed_text(device: NetDevice) -> str:
+    """The non-compliant factory-like configuration a simulated device starts from; it lets the automation in."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SEEDS)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, autoescape=False)  # noqa: S701 - device configuration, not HTML
+    return env.get_template(SEED_FILES[device.device_type]).render(
+        hostname=device.values.get("netdev_hostname", device.name),
+        login_user=device.login_user, login_password=device.login_password(),
+        enable_secret=device.enable_secret() or _random_password(),
+        factory_password=_random_password(), community="public")
+
+
+def from_inventory(devices: list[NetDevice], state_dir: Path | None) -> list[Device]:
+    problems = []
+    simulated = []
+    for device in devices:
+        if device.host != LOOPBACK:
+            problems.append(f"{device.name}: ansible_host {device.host} is not {LOOPBACK}; the simulator serves loopback only")
+        if device.device_type not in FLAVOURS:
+            problems.append(f"{device.name}: the simulator has no {device.device_type} device")
+        if not device.login_password():
+            problems.append(f"{device.name}: no password for {device.login_user} in vault_netdev_passwords")
+        if problems:
+            continue
+        sim = Device(device.name, device.device_type, device.port, state_dir,
+                     source_address=str(device.values.get("netdev_controller_address", "10.231.0.1")))
+        sim.load_or_seed(seed_text(device))
+        simulated.append(sim)
+    if problems:
+        raise NetdevError(problems)
+    return simulated

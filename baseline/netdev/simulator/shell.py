@@ -1,0 +1,378 @@
+"""One CLI session on a simulated device: prompts, views, paging, dialogues and the vendors' error messages.
+
+The session reads characters, echoes each completed line and answers the way the vendor's CLI does, so that
+netmiko's stock drivers (`huawei`, `huawei_vrpv8`, `hp_comware`, `cisco_ios`) work against it unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from baseline.netdev.simulator.device import Device
+from baseline.netdev.simulator.model import CommandError, Config, Node
+
+PAGE_LINES = 24
+VERSIONS = {
+    "huawei": "Huawei Versatile Routing Platform Software\nVRP (R) software, Version 5.170 (S5700 V200R019C10SPC800)",
+    "h3c": "H3C Comware Software, Version 7.1.070, Release 6615\nCopyright (c) 2004-2021 New H3C Technologies Co., Ltd.",
+}
+
+
+def _expand(toks: list[str], command: str) -> bool:
+    """Whether `toks` is `command` typed with the abbreviations the CLIs accept (`dis cur`, `sh run`, `conf t`)."""
+    words = command.split()
+    return len(toks) == len(words) and all(w.startswith(t) and t for t, w in zip(toks, words, strict=True))
+
+
+class Session:
+    def __init__(self, device: Device, username: str, write: Callable[[str], None], close: Callable[[], None]):
+        self.device = device
+        self.vendor = device.vendor
+        self.username = username
+        self._write = write
+        self._close = close
+        account = device.accounts().get(username)
+        self.level = account.level if account else 1
+        self.privileged = self.level >= 15 if self.vendor == "cisco" else True
+        self.path: list[Node] | None = None  # None: user view / exec mode
+        self.candidate: Config | None = None  # VRPv8: configuration being edited until `commit`
+        self.paging = True
+        self.buffer = ""
+        self.last_cr = False
+        self.pending: Callable[[str], None] | None = None  # answer expected by a dialogue
+        self.pager: list[str] = []
+        self.closed = False
+
+    # --- output ------------------------------------------------------------------------------------------------------
+    def write(self, text: str) -> None:
+        self._write(text.replace("\r\n", "\n").replace("\n", "\r\n"))
+
+    def prompt(self) -> str:
+        host = self.device.hostname
+        if self.vendor == "cisco":
+            if self.path is None:
+                return f"{host}{'#' if self.privileged else '>'}"
+            node = self.path[-1]
+            view = self.device.grammar.views[node.view or "config"]
+            return f"{host[:20]}({view.prompt(host, node.text)})#"
+        if self.path is None:
+            return f"<{host}>"
+        node = self.path[-1]
+        view = self.device.grammar.views[node.view or "system"]
+        inner = view.prompt(host, node.text)
+        if self.device.flavour == "vrpv8":
+            inner = ("*" if self._uncommitted() else "~") + inner
+        return f"[{inner}]"
+
+    def banner(self) -> None:
+        if self.vendor == "huawei":
+            self.write("\nInfo: The max number of VTY users is 10, and the number\n"
+                       "      of current VTY users on line is 1.\n"
+                       f"      The current login time is {time.strftime('%Y-%m-%d %H:%M:%S')}.\n")
+        elif self.vendor == "h3c":
+            self.write("\n" + "*" * 78 + "\n* Copyright (c) 2004-2021 New H3C Technologies Co., Ltd. All rights reserved.*\n"
+                       "* Without the owner's prior written consent,                                 *\n"
+                       "* no decompiling or reverse-engineering shall be allowed.                    *\n" + "*" * 78 + "\n\n")
+        else:
+            self.write("\n")
+        self.write(self.prompt())
+
+    def output(self, text: str) -> None:
+        """Command output, paged unless paging was turned off for this session."""
+        lines = text.rstrip("\n").split("\n") if text else []
+        if not self.paging or len(lines) <= PAGE_LINES:
+            if lines:
+                self.write("\n".join(lines) + "\n")
+            return
+        self.write("\n".join(lines[:PAGE_LINES]) + "\n")
+        self.pager = lines[PAGE_LINES:]
+        self._more()
+
+    def _more(self) -> None:
+        self.write("  ---- More ----" if self.vendor != "cisco" else " --More-- ")
+
+    def _page_key(self, char: str) -> None:
+        self.write("\x1b[16D                \x1b[16D" if self.vendor != "cisco" else "\b" * 9 + " " * 9 + "\b" * 9)
+        if char in ("q", "Q", "\x03"):
+            self.pager = []
+        else:
+            count = 1 if char in ("\r", "\n") else PAGE_LINES
+            chunk, self.pager = self.pager[:count], self.pager[count:]
+            self.write("\n".join(chunk) + "\n")
+        if self.pager:
+            self._more()
+        else:
+            self.write(self.prompt())
+
+    # --- input -------------------------------------------------------------------------------------------------------
+    def feed(self, data: str) -> None:
+        for char in data:
+            if self.closed:
+                return
+            if self.pager:
+                if not (char == "\n" and self.last_cr):
+                    self._page_key(char)
+                self.last_cr = char == "\r"
+                continue
+            if char in ("\r", "\n"):
+                if char == "\n" and self.last_cr:
+                    self.last_cr = False
+                    continue
+                self.last_cr = char == "\r"
+                line, self.buffer = self.buffer, ""
+                self._line(line)
+            elif char == "\x1a":  # Ctrl+Z
+                self.buffer = ""
+                self.write("\n")
+                self._leave_config()
+                self.write(self.prompt())
+            elif char in ("\x08", "\x7f"):
+                self.buffer = self.buffer[:-1]
+            else:
+                self.last_cr = False
+                self.buffer += char
+
+    def _line(self, line: str) -> None:
+        if self.pending:
+            handler, self.pending = self.pending, None
+            self.write(line + "\n" if handler.__name__ != "_enable_password" else "\n")
+            handler(line.strip())
+        else:
+            self.write(line + "\n")
+            self.command(line.strip())
+        if not self.closed and not self.pending and not self.pager:
+            self.write(self.prompt())
+
+    # --- commands ------------------------------------------------------------------------------------------------------
+    def command(self, line: str) -> None:
+        toks = line.split()
+        if not toks:
+            return
+        if self.vendor == "cisco":
+            self._cisco(line, toks)
+        else:
+            self._vrp(line, toks)
+
+    def _error(self, exc: CommandError, line: str) -> None:
+        toks = line.split()
+        column = len(self.prompt()) + (len(" ".join(toks[: exc.position])) + (1 if exc.position else 0))
+        if self.vendor == "cisco":
+            if exc.kind == "incomplete":
+                self.write("% Incomplete command.\n\n")
+            else:
+                self.write(" " * column + "^\n% Invalid input detected at '^' marker.\n\n")
+            return
+        word = {"incomplete": "Incomplete", "wrong": "Wrong parameter"}.get(exc.kind, "Unrecognized")
+        marker = "Error: " if self.vendor == "huawei" else " % "
+        suffix = " command found at '^' position." if word != "Wrong parameter" else " found at '^' position."
+        self.write(" " * column + "^\n" + marker + word + suffix + "\n")
+
+    def _running_view(self) -> Config:
+        return self.candidate if self.candidate is not None else self.device.running
+
+    def _uncommitted(self) -> bool:
+        return self.candidate is not None and self.candidate.render() != self.device.running.render()
+
+    def _config_line(self, line: str) -> None:
+        config = self._running_view()
+        assert self.path is not None
+        try:
+            with self.device.lock:
+                self.path = config.execute(self.path, line)
+        except CommandError as exc:
+            self._error(exc, line)
+
+    def _leave_config(self) -> None:
+        if self.path is None:
+            return
+        self.path = None
+        self.candidate = None
+        self.device.persist()
+
+    # --- Huawei VRP and H3C Comware ----------------------------------------------------------------------------------------
+    def _vrp(self, line: str, toks: list[str]) -> None:
+        huawei = self.vendor == "huawei"
+        if self._display(toks):
+            return
+        if self.path is None:
+            if _expand(toks, "system-view"):
+                self.path = [self.device.running.root]
+                if self.device.flavour == "vrpv8":
+                    self.candidate = self.device.running.copy()
+                    self.path = [self.candidate.root]
+                self.write("Enter system view, return user view with Ctrl+Z.\n" if huawei
+                           else "System View: return to User View with Ctrl+Z.\n")
+            elif _expand(toks, "screen-length 0 temporary") or _expand(toks, "screen-length disable"):
+                self.paging = False
+                if huawei:
+                    self.write("Info: The configuration takes effect on the current user terminal interface only.\n")
+            elif toks[0] in ("quit", "logout"):
+                self._quit()
+            elif toks == ["return"]:
+                pass
+            elif toks[0] == "save":
+                self._save(toks)
+            else:
+                self._error(CommandError("unrecognized", 0), line)
+            return
+        if toks in (["quit"], ["return"]):
+            if toks == ["quit"] and len(self.path) > 1:
+                self.path = self.path[:-1]
+            elif self._uncommitted():
+                self.write("Warning: Uncommitted configurations found. Are you sure to commit them before exiting? "
+                           "[Y(yes)/N(no)/C(cancel)]:")
+                self.pending = self._uncommitted_answer
+            else:
+                self._leave_config()
+            return
+        if self.device.flavour == "vrpv8" and toks[0] == "commit":
+            self._commit()
+            return
+        if toks[0] == "save" and self.vendor == "h3c":
+            self._save(toks)
+            return
+        self._config_line(line)
+
+    def _display(self, toks: list[str]) -> bool:
+        if _expand(toks, "display current-configuration") or _expand(toks, "display this") and self.path is None:
+            self.output(self.device.running.render())
+        elif _expand(toks, "display this"):
+            assert self.path is not None
+            config = self._running_view()
+            node = self.path[-1]
+            text = "\n".join(" " * d + n.text for d, n in config.lines(node)) if node.text else config.render()
+            self.output(("#\n" + node.text + "\n" + "\n".join(" " + ln for ln in text.split("\n")) + "\n#\nreturn")
+                        if node.text else text)
+        elif _expand(toks, "display saved-configuration"):
+            self.output(self.device.saved)
+        elif _expand(toks, "display configuration candidate") and self.candidate is not None:
+            self.output(self.candidate.render())
+        elif _expand(toks, "display version"):
+            self.output(VERSIONS[self.vendor])
+        else:
+            return False
+        return True
+
+    def _commit(self) -> None:
+        assert self.candidate is not None and self.path is not None
+        with self.device.lock:
+            self.device.running = self.candidate.copy()
+        depth_texts = [n.text for n in self.path[1:]]
+        self.candidate = self.device.running.copy()
+        path = [self.candidate.root]
+        for text in depth_texts:
+            node = next((c for c in path[-1].children if c.text == text), None)
+            if node is None:
+                break
+            path.append(node)
+        self.path = path
+        self.device.persist()
+
+    def _uncommitted_answer(self, answer: str) -> None:
+        choice = answer[:1].lower()
+        if choice == "y":
+            self._commit()
+            self._leave_config()
+        elif choice == "n":
+            self._leave_config()
+
+    def _save(self, toks: list[str]) -> None:
+        if toks[1:] == ["force"]:
+            self.device.save()
+            self.write("Validating file. Please wait...\nSaved the current configuration to mainboard device successfully.\n"
+                       if self.vendor == "h3c" else "Info: Save the configuration successfully.\n")
+            return
+        if self.vendor == "huawei":
+            self.write("Warning: The current configuration will be written to the device. Continue? [Y/N]:")
+            self.pending = self._save_answer
+        else:
+            self.write("The current configuration will be written to the device. Are you sure? [Y/N]:")
+            self.pending = self._h3c_save_answer
+
+    def _save_answer(self, answer: str) -> None:
+        if answer[:1].lower() != "y":
+            self.write("Info: The configuration was not saved.\n" if self.vendor == "huawei" else "")
+            return
+        self.device.save()
+        self.write("Now saving the current configuration to the slot 0.\nInfo: Save the configuration successfully.\n")
+
+    def _h3c_save_answer(self, answer: str) -> None:
+        if answer[:1].lower() != "y":
+            return
+        self.write("Please input the file name(*.cfg)[flash:/startup.cfg]\n(To leave the existing filename unchanged, "
+                   "press the enter key):")
+        self.pending = self._h3c_save_file
+
+    def _h3c_save_file(self, answer: str) -> None:
+        self.write("flash:/startup.cfg exists, overwrite? [Y/N]:")
+        self.pending = self._h3c_save_overwrite
+
+    def _h3c_save_overwrite(self, answer: str) -> None:
+        if answer[:1].lower() == "y":
+            self.device.save()
+            self.write("Validating file. Please wait...\nSaved the current configuration to mainboard device successfully.\n")
+
+    def _quit(self) -> None:
+        self.device.persist()
+        self.closed = True
+        self._close()
+
+    # --- Cisco IOS ---------------------------------------------------------------------------------------------------------
+    def _cisco(self, line: str, toks: list[str]) -> None:
+        if self.path is not None:
+            if toks[0] == "do" and len(toks) > 1:
+                self._cisco_exec(" ".join(toks[1:]), toks[1:])
+            elif toks == ["end"]:
+                self._leave_config()
+            elif toks == ["exit"]:
+                if len(self.path) > 1:
+                    self.path = self.path[:-1]
+                else:
+                    self._leave_config()
+            else:
+                self._config_line(line)
+            return
+        self._cisco_exec(line, toks)
+
+    def _cisco_exec(self, line: str, toks: list[str]) -> None:
+        if _expand(toks, "show running-config") and self.privileged:
+            self.output(self.device.running.render())
+        elif _expand(toks, "show startup-config") and self.privileged:
+            self.output(self.device.saved)
+        elif _expand(toks, "show version"):
+            self.output("Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E8, RELEASE SOFTWARE (fc1)")
+        elif _expand(toks, "terminal length 0"):
+            self.paging = False
+        elif toks[:2] == ["terminal", "width"] or _expand(toks[:2], "terminal width"):
+            pass
+        elif _expand(toks, "enable"):
+            if not self.privileged:
+                self.write("Password: ")
+                self.pending = self._enable_password
+        elif _expand(toks, "disable"):
+            self.privileged = False
+        elif _expand(toks, "configure terminal") and self.privileged:
+            self.path = [self.device.running.root]
+            self.write("Enter configuration commands, one per line.  End with CNTL/Z.\n")
+        elif (_expand(toks, "write memory") or toks == ["write"] or _expand(toks, "write")) and self.privileged:
+            self.device.save()
+            self.write("Building configuration...\n[OK]\n")
+        elif _expand(toks, "copy running-config startup-config") and self.privileged:
+            self.write("Destination filename [startup-config]? ")
+            self.pending = self._copy_answer
+        elif toks[0] in ("exit", "logout", "quit"):
+            self._quit()
+        else:
+            self._error(CommandError("unrecognized", 0), line)
+
+    def _enable_password(self, answer: str) -> None:
+        stored = self.device.enable_secret()
+        if stored and self.device.grammar.verify(answer, stored):
+            self.privileged = True
+        else:
+            self.write("% Bad secrets\n\n")
+
+    def _copy_answer(self, answer: str) -> None:
+        self.device.save()
+        self.write("Building configuration...\n[OK]\n")
