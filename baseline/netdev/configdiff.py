@@ -190,10 +190,12 @@ def commands(vendor: Vendor, finding: Finding) -> list[str]:
     """The CLI lines to send, grouped by section; additions first, so that an account is never removed before
     its successor exists."""
     out: list[str] = []
+    seen: set[tuple[tuple[str, ...], str]] = set()
     for group in (finding.missing, [(p, neg) for p, _, neg in finding.unexpected]):
         by_parents: dict[tuple[str, ...], list[str]] = {}
         for parents, text in group:
-            if text not in by_parents.get(parents, []):
+            if (parents, text) not in seen:
+                seen.add((parents, text))
                 by_parents.setdefault(parents, []).append(text)
         for parents, lines in by_parents.items():
             out += list(parents) + lines + [vendor.exit_word] * len(parents)

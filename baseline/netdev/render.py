@@ -93,6 +93,29 @@ def context(device: NetDevice, with_secrets: bool = True) -> dict[str, Any]:
     }
 
 
+def merge_sections(text: str) -> str:
+    """Merge repeated sections (templates are organised by control, so `aaa` may open more than once)."""
+    root: dict[str, dict] = {}
+    stack: list[tuple[int, dict[str, dict]]] = [(-1, root)]
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip(" "))
+        while stack[-1][0] >= depth:
+            stack.pop()
+        children = stack[-1][1].setdefault(line.strip(), {})
+        stack.append((depth, children))
+
+    def emit(node: dict[str, dict], depth: int) -> list[str]:
+        out = []
+        for text_line, children in node.items():
+            out.append(" " * depth + text_line)
+            out += emit(children, depth + 1)
+        return out
+
+    return "\n".join(emit(root, 0)) + "\n"
+
+
 def split_sections(marked: str) -> tuple[str, dict[str, str]]:
     """Separate marker lines from configuration: (plain text, control ID -> text of its sections)."""
     plain: list[str] = []
@@ -107,7 +130,7 @@ def split_sections(marked: str) -> tuple[str, dict[str, str]]:
         plain.append(line.rstrip())
         for cid in current:
             sections.setdefault(cid, []).append(line.rstrip())
-    return "\n".join(plain) + "\n", {cid: "\n".join(lines) + "\n" for cid, lines in sections.items()}
+    return merge_sections("\n".join(plain)), {cid: merge_sections("\n".join(lines)) for cid, lines in sections.items()}
 
 
 def render(device: NetDevice, with_secrets: bool = True, templates: Path = TEMPLATES) -> Rendered:

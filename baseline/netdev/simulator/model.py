@@ -175,8 +175,9 @@ class Config:
             return False
 
         node.children = [c for c in node.children if not matches(c)]
-        if rule.default_on:
-            node.children.append(Node(f"{self.grammar.negation} {text}", rule.order))
+        negation = f"{self.grammar.negation} {text}"
+        if rule.default_on and not any(c.text == negation for c in node.children):
+            node.children.append(Node(negation, rule.order))
 
     # --- text -------------------------------------------------------------------------------------------------
     def load_text(self, text: str) -> None:

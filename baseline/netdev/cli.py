@@ -1,0 +1,243 @@
+"""`scripts/netdev`: render, backup, push and audit network device baselines (NW-01..NW-08).
+
+Devices are handled in parallel; each finished device prints one progress line on stderr. The exit status is
+non-zero when any device failed, any check failed, or the inventory was refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import TypeVar
+
+from baseline import REPO_ROOT, policy
+from baseline.netdev import audit, backup, push
+from baseline.netdev.devices import NetDevice, NetdevError, backup_root, load
+from baseline.netdev.drivers import connect
+from baseline.netdev.render import Rendered, render
+from baseline.results import ResultWriter, new_run_id
+
+T = TypeVar("T")
+
+
+def run_parallel(devices: list[NetDevice], work: Callable[[NetDevice], T], workers: int,
+                 describe: Callable[[T], str], quiet: bool = False) -> dict[str, T | BaseException]:
+    """Run `work` on every device with `workers` threads; print `[n/total] device: description (seconds)`."""
+    results: dict[str, T | BaseException] = {}
+    total = len(devices)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, total or 1))) as pool:
+        started = {pool.submit(_timed, work, d): d for d in devices}
+        for done, future in enumerate(as_completed(started), 1):
+            device = started[future]
+            value, seconds = future.result()
+            results[device.name] = value
+            text = f"ERROR {type(value).__name__}: {value}" if isinstance(value, BaseException) else describe(value)
+            if not quiet:
+                print(f"[{done}/{total}] {device.name}: {text} ({seconds:.2f} s)", file=sys.stderr, flush=True)
+    return results
+
+
+def _timed(work: Callable[[NetDevice], T], device: NetDevice) -> tuple[T | BaseException, float]:
+    start = time.monotonic()
+    try:
+        value: T | BaseException = work(device)
+    except Exception as exc:  # noqa: BLE001 - reported per device; the others carry on
+        value = exc
+    return value, time.monotonic() - start
+
+
+def _preflight(devices: list[NetDevice], with_secrets: bool) -> dict[str, Rendered]:
+    """Render every device first: weak or missing secrets and policy violations stop the run before any contact."""
+    rendered, problems = {}, []
+    for device in devices:
+        try:
+            rendered[device.name] = render(device, with_secrets=with_secrets)
+        except NetdevError as exc:
+            problems += exc.problems
+    if problems:
+        raise NetdevError(problems)
+    return rendered
+
+
+def _check_login(devices: list[NetDevice]) -> None:
+    problems = [f"{d.name}: {v}" for d in devices for v in policy.violations(d.values)]
+    problems += [f"{d.name}: no password for {d.login_user} in vault_netdev_passwords" for d in devices if not d.login_password()]
+    if problems:
+        raise NetdevError(problems)
+
+
+def cmd_render(args: argparse.Namespace, devices: list[NetDevice]) -> int:
+    rendered = _preflight(devices, with_secrets=not args.mask_secrets)
+    for name, item in rendered.items():
+        if args.out:
+            target = Path(args.out) / f"{name}.cfg"
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            target.write_text(item.text, encoding="utf-8")
+            target.chmod(0o600)
+            print(f"{name}: {target}")
+        else:
+            print(f"### {name}\n{item.text}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, devices: list[NetDevice]) -> int:
+    _check_login(devices)
+    roots = {backup_root(d.values) if not args.backup_dir else Path(args.backup_dir) for d in devices}
+    archives = {root: backup.Archive(root, "backup") for root in roots}
+
+    def work(device: NetDevice) -> str:
+        root = Path(args.backup_dir) if args.backup_dir else backup_root(device.values)
+        conn = connect(device, stock=args.stock_driver)
+        try:
+            running, saved = push.read_configs(conn, device)
+        finally:
+            conn.disconnect()
+        diff = archives[root].add(device.name, running, saved)
+        changed = sum(1 for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---"))
+        return f"backed up, {changed} changed lines since the previous backup" if diff else "backed up, unchanged"
+
+    results = run_parallel(devices, work, args.parallel, str, args.quiet)
+    failed = False
+    for archive in archives.values():
+        path = archive.close()
+        problems = backup.verify(path)
+        failed = failed or bool(problems)
+        print(f"archive {path}: {'manifest verified' if not problems else '; '.join(problems)}")
+        for device in devices:
+            diff = path / f"{device.name}.diff"
+            if args.show_diff and diff.exists() and diff.stat().st_size:
+                print(diff.read_text(encoding="utf-8"))
+    errors = [n for n, r in results.items() if isinstance(r, BaseException)]
+    return 1 if errors or failed else 0
+
+
+def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
+    rendered = _preflight(devices, with_secrets=True)
+    roots = {backup_root(d.values) if not args.backup_dir else Path(args.backup_dir) for d in devices}
+    archives = {root: backup.Archive(root, "push") for root in roots}
+
+    def work(device: NetDevice) -> push.PushResult:
+        root = Path(args.backup_dir) if args.backup_dir else backup_root(device.values)
+        return push.push_device(device, rendered[device.name], archives[root], dry_run=args.dry_run,
+                                rotate=args.rotate_secrets, stock=args.stock_driver)
+
+    def describe(result: push.PushResult) -> str:
+        if result.status == "failed":
+            restored = "restored to the backup" if result.restored else "NOT restored, check the device"
+            return f"FAILED: {result.error} ({restored})"
+        return {"compliant": "compliant, nothing sent", "would_change": f"would send {len(result.sent)} lines",
+                "changed": f"sent {len(result.sent)} lines, saved, verified"}[result.status]
+
+    results = run_parallel(devices, work, args.parallel, describe, args.quiet)
+    for archive in archives.values():
+        print(f"backup before push: {archive.close()}")
+    failed = False
+    for name, result in sorted(results.items()):
+        if isinstance(result, BaseException):
+            failed = True
+            print(f"{name}: error: {result}", file=sys.stderr)
+            continue
+        if result.status == "failed":
+            failed = True
+            print(f"{name}: push failed: {result.error}", file=sys.stderr)
+        if args.show_commands and result.sent:
+            print(f"### {name}\n" + "\n".join(result.sent))
+    return 1 if failed else 0
+
+
+def cmd_audit(args: argparse.Namespace, devices: list[NetDevice]) -> int:
+    _check_login(devices)
+    rendered = _preflight(devices, with_secrets=False)
+    run_id = new_run_id()
+    writer = ResultWriter(args.results or REPO_ROOT / "results" / f"{run_id}.jsonl", run_id=run_id)
+
+    def work(device: NetDevice) -> list[tuple[audit.AuditCheck, audit.Outcome, float]]:
+        def read() -> tuple[str, str]:
+            conn = connect(device, stock=args.stock_driver)
+            try:
+                return push.read_configs(conn, device)
+            finally:
+                conn.disconnect()
+        checks = audit.audit_device(device, rendered[device.name], args.source, read)
+        for check, outcome, seconds in checks:
+            writer.record(asset=device.name, asset_kind="network", control_ids=list(check.control_ids),
+                          check=f"netdev.{check.name}", outcome=outcome.outcome, reason=outcome.reason,
+                          evidence=outcome.evidence, duration_s=seconds, host_kind=device.host_kind,
+                          vendor=device.vendor.result_name)
+        return checks
+
+    def describe(checks: list[tuple[audit.AuditCheck, audit.Outcome, float]]) -> str:
+        failed = [c.control_ids[0] for c, o, _ in checks if o.outcome in ("fail", "error")]
+        return "all checks pass" if not failed else "FAIL " + ", ".join(failed)
+
+    results = run_parallel(devices, work, args.parallel, describe, args.quiet)
+    print(f"results: {writer.path}")
+    bad = False
+    for name, value in sorted(results.items()):
+        if isinstance(value, BaseException):
+            bad = True
+            print(f"{name}: error: {value}", file=sys.stderr)
+            continue
+        for check, outcome, _ in value:
+            if outcome.outcome in ("fail", "error"):
+                bad = True
+                print(f"{name} {'/'.join(check.control_ids)} {outcome.outcome}: {outcome.reason}")
+    return 1 if bad else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scripts/netdev", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-i", "--inventory", help="inventory path (default: $BASELINE_INVENTORY or inventory/lab)")
+    p.add_argument("-l", "--limit", action="append", default=[],
+                   help="only these devices or groups (repeatable, e.g. -l h3c_devices -l sw-acc-01)")
+    p.add_argument("-j", "--parallel", type=int, default=0,
+                   help="devices handled at the same time (default: netdev_parallel from the inventory, else 16)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-device progress lines")
+    p.add_argument("--stock-driver", action="store_true",
+                   help="use netmiko's own drivers instead of the project's (slower on Huawei; for comparison)")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("render", help="print each device's baseline after checking secrets against the policy")
+    r.add_argument("--out", help="write <device>.cfg files (mode 0600) into this directory instead of printing")
+    r.add_argument("--mask-secrets", action="store_true", help="render <secret> placeholders instead of vault values")
+    b = sub.add_parser("backup", help="archive running and saved configs offline with SHA-256 manifest and diff (NW-08)")
+    b.add_argument("--backup-dir", help="archive root (default: netdev_backup_dir from the inventory)")
+    b.add_argument("--show-diff", action="store_true", help="print each device's diff against its previous backup")
+    u = sub.add_parser("push", help="back up, send only the missing baseline lines, save and verify; restore on error")
+    u.add_argument("--dry-run", action="store_true", help="back up and show what would be sent; change nothing")
+    u.add_argument("--rotate-secrets", action="store_true",
+                   help="send password and key lines even when the device already has them (rotation)")
+    u.add_argument("--show-commands", action="store_true", help="print the lines sent (or to be sent) per device")
+    u.add_argument("--backup-dir", help="archive root for the pre-push backup (default: netdev_backup_dir)")
+    a = sub.add_parser("audit", help="check NW-01..NW-08 and write results (JSON Lines, the shared results format)")
+    a.add_argument("--source", choices=("running", "saved"), default="running",
+                   help="audit the running configuration (default) or the saved one (what a restart would load)")
+    a.add_argument("--results", help="results file (default: results/<run id>.jsonl)")
+    return p
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, list[NetDevice]], int]] = {
+    "render": cmd_render, "backup": cmd_backup, "push": cmd_push, "audit": cmd_audit}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        devices = load(args.inventory, args.limit or None)
+        if not devices:
+            print("no devices in network_devices (check --inventory and --limit)", file=sys.stderr)
+            return 2
+        if not args.parallel:
+            args.parallel = int(devices[0].values.get("netdev_parallel", 16))
+        return COMMANDS[args.command](args, devices)
+    except NetdevError as exc:
+        print("refused before contacting any device:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Push a baseline to one device: back up, send only what is missing, save, re-read and verify; on any error
+restore the backed-up configuration and say so (CM-01 style: preview, change, verify, roll back).
+
+With VRPv8's two-stage configuration a failed change is discarded before commit, so the running configuration
+is never touched; the other systems apply each line at once and are restored with the inverse commands.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from netmiko import BaseConnection
+from netmiko.exceptions import ConfigInvalidException
+
+from baseline.netdev import configdiff
+from baseline.netdev.backup import Archive
+from baseline.netdev.devices import NetDevice
+from baseline.netdev.drivers import ERROR_PATTERNS, connect, error_in
+from baseline.netdev.render import Rendered
+from baseline.netdev.vendors import config_body
+
+
+@dataclass
+class PushResult:
+    device: str
+    status: str  # compliant | would_change | changed | failed
+    sent: list[str] = field(default_factory=list)
+    error: str = ""
+    restored: bool | None = None  # after a failure: running config identical to the backup again
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+def read_configs(conn: BaseConnection, device: NetDevice) -> tuple[str, str]:
+    running = conn.send_command(device.vendor.show_running, read_timeout=120)
+    saved = conn.send_command(device.vendor.show_saved, read_timeout=120)
+    return running, saved
+
+
+def read_running(conn: BaseConnection, device: NetDevice) -> str:
+    return conn.send_command(device.vendor.show_running, read_timeout=120)
+
+
+def send(conn: BaseConnection, device: NetDevice, lines: list[str]) -> str | None:
+    """Send configuration lines; stop at the first line the device refuses. Returns the device's error or None."""
+    two_stage = device.device_type == "huawei_vrpv8"
+    try:
+        output = conn.send_config_set(lines, error_pattern=ERROR_PATTERNS[device.vendor.key], cmd_verify=True,
+                                      exit_config_mode=not two_stage, read_timeout=60)
+    except ConfigInvalidException as exc:
+        if two_stage:
+            conn.discard_candidate()  # type: ignore[attr-defined]
+        else:
+            conn.exit_config_mode()
+        return str(exc)
+    if two_stage:
+        output += conn.commit()
+    return error_in(device.vendor.key, output)
+
+
+def restore(conn: BaseConnection, device: NetDevice, backup_running: str) -> tuple[bool, str]:
+    """Bring the running configuration back to `backup_running`; (identical again, problem if not)."""
+    current = read_running(conn, device)
+    if config_body(current) == config_body(backup_running):
+        return True, ""
+    lines = configdiff.rollback(device.vendor, current, backup_running)
+    error = send(conn, device, lines) if lines else None
+    after = read_running(conn, device)
+    if config_body(after) == config_body(backup_running):
+        return True, ""
+    return False, error or "the running configuration still differs from the backup after the restore"
+
+
+def push_device(device: NetDevice, rendered: Rendered, archive: Archive, *, dry_run: bool = False,
+                rotate: bool = False, stock: bool = False) -> PushResult:
+    start = time.monotonic()
+    result = PushResult(device.name, "failed")
+    conn = connect(device, stock=stock)
+    try:
+        running, saved = read_configs(conn, device)
+        archive.add(device.name, running, saved)
+        lines = configdiff.missing(device.vendor, running, rendered.text, device.values, rotate=rotate)
+        result.sent = lines
+        if not lines:
+            result.status = "compliant"
+        elif dry_run:
+            result.status = "would_change"
+        else:
+            error = send(conn, device, lines)
+            if error is None:
+                after = read_running(conn, device)
+                remaining = configdiff.missing(device.vendor, after, rendered.text, device.values)
+                if remaining:
+                    error = "verification failed, still missing after the push: " + "; ".join(remaining[:10])
+            if error:
+                result.error = error
+                result.restored, problem = restore(conn, device, running)
+                if problem:
+                    result.error += f" | restore: {problem}"
+            else:
+                conn.save_config()
+                archive.add_after(device.name, read_running(conn, device))
+                result.status = "changed"
+    finally:
+        conn.disconnect()
+        result.seconds = round(time.monotonic() - start, 3)
+    return result
