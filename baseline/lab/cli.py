@@ -205,7 +205,7 @@ def cmd_status(_args: argparse.Namespace) -> dict:
 
 
 def cmd_ssh(args: argparse.Namespace) -> None:
-    os.execvp("ssh", ["ssh", *outputs.ssh_options(), args.host, *args.command])
+    os.execvp("ssh", ["ssh", *outputs.ssh_options(), args.host, *args.command])  # noqa: S606 - replaces this process
 
 
 def main(argv: list[str] | None = None) -> int:

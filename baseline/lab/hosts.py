@@ -99,8 +99,9 @@ def start(host: config.LabHost, base: Path, public_key: str) -> list[str]:
     log = open(hdir / "console.log", "wb")  # noqa: SIM115 - handed to the child process
     cmd = ["systemd-nspawn", "--boot", f"--directory={root}", nspawn_marker(host.name), "--register=no",
            "--keep-unit", f"--network-bridge={config.BRIDGE}", "--console=read-only", "--quiet"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,  # noqa: PLW1509
-                            start_new_session=True, preexec_fn=lambda: enter_cgroup(host.name))
+    # the child enters the host's own cgroup before exec; the lab CLI starts hosts from one thread
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, preexec_fn=lambda: enter_cgroup(host.name))  # noqa: PLW1509
     log.close()
     (hdir / "pid").write_text(str(proc.pid))
     return host_key
