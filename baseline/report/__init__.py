@@ -1,30 +1,60 @@
 """Compliance reports for assessors and CI: verdicts (pure rules), then HTML, XLSX, JSON and JUnit writers.
 
-    report = build.build(results, catalog, assets, waivers, as_of, generated, platform, level)
+    report = build.build(results, catalog, assets, waivers, as_of=..., generated=..., platform=..., level=...)
     paths = write_all(report, out_dir, lang="zh")
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from baseline.report.build import Report
 
 OUTPUTS = {"html": "report.html", "xlsx": "report.xlsx", "json": "report.json", "junit": "junit.xml"}
+# Written in a child process while the parent writes the rest: the XLSX takes as long as the others together.
+SEPARATE = ("xlsx",)
 
 
-def write_all(report: Report, out_dir: str | os.PathLike, lang: str = "zh",
-              formats: tuple[str, ...] = tuple(OUTPUTS)) -> dict[str, Path]:
-    """Write the chosen outputs into `out_dir`; return their paths by format."""
+def _writers(report: Report, lang: str) -> dict[str, Callable[[Path], Path]]:
     from baseline.report import html, json_report, junit, xlsx
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    writers = {
+    return {
         "html": lambda p: html.write(report, p, lang),
         "xlsx": lambda p: xlsx.write(report, p, lang),
         "json": lambda p: json_report.write(report, p),
         "junit": lambda p: junit.write(report, p),
     }
-    return {fmt: writers[fmt](out / OUTPUTS[fmt]) for fmt in formats}
+
+
+def write_all(report: Report, out_dir: str | os.PathLike, lang: str = "zh",
+              formats: tuple[str, ...] = tuple(OUTPUTS), parallel: bool | None = None) -> dict[str, Path]:
+    """Write the chosen outputs into `out_dir`; return their paths by format.
+
+    With `parallel` (default: when the machine has more than one CPU and can fork), the XLSX is written by a
+    forked child process at the same time as the other outputs; the report is shared by fork, not copied.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    writers = _writers(report, lang)
+    paths = {fmt: out / OUTPUTS[fmt] for fmt in formats}
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+    children = []
+    if parallel and len(formats) > 1:
+        context = multiprocessing.get_context("fork")
+        for fmt in (f for f in formats if f in SEPARATE):
+            child = context.Process(target=writers[fmt], args=(paths[fmt],), name=f"report-{fmt}")
+            child.start()
+            children.append((fmt, child))
+    started = {fmt for fmt, _ in children}
+    for fmt in formats:
+        if fmt not in started:
+            writers[fmt](paths[fmt])
+    for fmt, child in children:
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"writing the {fmt} report to {paths[fmt]} failed (exit code {child.exitcode})")
+    return paths

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -39,7 +40,7 @@ class Asset:
     vendor: str = ""
     in_inventory: bool = True
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"{self.name}/{self.kind}"
 

@@ -253,9 +253,13 @@ def summaries(catalog: Catalog, rows: list[ControlRow], assets: Sequence[Asset])
             by_article[article].append(row)
     families = [_group(key, [r for r in rows if r.control.family == key], fam.zh, fam.en)
                 for key, fam in catalog.families.items() if any(r.control.family == key for r in rows)]
+    cells_of: dict[str, list[Cell]] = defaultdict(list)
+    for row in rows:
+        for c in row.cells:
+            cells_of[c.asset.key].append(c)
     per_asset = []
     for asset in assets:
-        cells = [c for row in rows for c in row.cells if c.asset.key == asset.key]
+        cells = cells_of[asset.key]
         counts = Counter(c.verdict for c in cells)
         per_asset.append(Group(asset.key, [c.control.id for c in cells], counts, v.combine(counts.elements()),
                                sum(c.failing for c in cells)))

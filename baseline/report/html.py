@@ -37,10 +37,13 @@ def environment() -> Environment:
     return env
 
 
+@lru_cache(maxsize=8192)
+def _reasons_markup(reasons: tuple[v.Reason, ...]) -> Markup:
+    return bi(labels.reasons(reasons, "zh"), labels.reasons(reasons, "en"))
+
+
 def cell_reason(cell: Cell) -> Markup:
-    zh = "；".join(labels.reason(r.code, r.as_dict(), "zh") for r in cell.reasons)
-    en = "; ".join(labels.reason(r.code, r.as_dict(), "en") for r in cell.reasons)
-    return bi(zh, en)
+    return _reasons_markup(cell.reasons)
 
 
 def render(report: Report, lang: str = "zh") -> str:
@@ -53,6 +56,7 @@ def render(report: Report, lang: str = "zh") -> str:
         "remediation": remediation, "verdicts": v.VERDICTS,
         "family_chart": charts.family_bars(report.by_family, labels.VERDICT),
         "trend_chart": charts.trend_line(report.trend) if len(report.trend) > 1 else Markup(""),
+        "outcome_words": labels.OUTCOME, "UI": labels.UI,
         "manual_rows": [row for row in report.rows if row.control.status == "manual"],
     }
     return environment().get_template("report.html.j2").render(context)

@@ -11,6 +11,7 @@ from typing import Any
 from baseline.report import labels
 from baseline.report.build import Cell, Group, Report, remediation
 from baseline.report.text import reasons
+from baseline.results import CheckResult
 
 SCHEMA = "baseline.report/1"
 
@@ -29,9 +30,15 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "asset": cell.asset.name, "asset_kind": cell.asset.kind, "verdict": cell.verdict, "failing": cell.failing,
         "reasons": [{"code": r.code, **r.as_dict()} for r in cell.reasons], "reason": reasons(cell, "en"),
         "waiver": cell.waiver.to_dict() if cell.waiver else None, "remediation": remediation(cell.control, cell.asset),
-        "checks": [{k: val for k, val in asdict(c).items() if k not in ("schema", "asset", "asset_kind")}
-                   for c in cell.checks],
+        "checks": [_check(c) for c in cell.checks],
     }
+
+
+def _check(c: CheckResult) -> dict[str, Any]:
+    """A results record without what the cell already says (asset, kind); built by hand: asdict() is slow."""
+    return {"run_id": c.run_id, "check": c.check, "control_ids": c.control_ids, "outcome": c.outcome,
+            "reason": c.reason, "evidence": [dict(e.__dict__) for e in c.evidence], "duration_s": c.duration_s,
+            "time": c.time, "host_kind": c.host_kind, "vendor": c.vendor}
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -65,6 +72,6 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 def write(report: Report, path: str | os.PathLike) -> Path:
     path = Path(path)
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(to_dict(report), fh, ensure_ascii=False, default=str)
+    # dumps() uses the C encoder; dump() to a file would encode piece by piece in Python
+    path.write_text(json.dumps(to_dict(report), ensure_ascii=False, default=str), encoding="utf-8")
     return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from baseline.report import verdicts as v
 
 LANGS = ("zh", "en")
@@ -145,6 +147,12 @@ def verdict(code: str, lang: str) -> str:
 def reason(code: str, params: dict, lang: str) -> str:
     zh, en = REASON[code]
     return (zh if lang == "zh" else en).format(**params)
+
+
+@lru_cache(maxsize=8192)
+def reasons(items: tuple[v.Reason, ...], lang: str) -> str:
+    """All reasons of a verdict in one line (cached: most cells share their reasons)."""
+    return ("；" if lang == "zh" else "; ").join(reason(r.code, r.as_dict(), lang) for r in items)
 
 
 def ui(key: str, lang: str) -> str:

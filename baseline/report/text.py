@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from baseline.report import labels
@@ -17,8 +18,7 @@ def clip(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
 
 
 def reasons(cell: Cell, lang: str) -> str:
-    separator = "；" if lang == "zh" else "; "
-    return separator.join(labels.reason(r.code, r.as_dict(), lang) for r in cell.reasons)
+    return labels.reasons(cell.reasons, lang)
 
 
 def evidence_line(item: Evidence, lang: str) -> str:
@@ -47,9 +47,9 @@ def record(cell: Cell, lang: str) -> str:
     return "\n".join([reasons(cell, lang), *(check_text(c, lang) for c in cell.checks)])
 
 
-_XML_ILLEGAL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def xml_safe(text: str) -> str:
     """Drop the control characters XML 1.0 (JUnit, XLSX) cannot carry; host output may contain them."""
-    return text.translate(_XML_ILLEGAL)
+    return _XML_ILLEGAL.sub("", text)

@@ -58,10 +58,6 @@ class CellVerdict:
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
 
 
-def tally(outcomes: Iterable[str]) -> Counter:
-    return Counter(outcomes)
-
-
 def cell_verdict(control: Control, asset_level: int, outcomes: Sequence[tuple[str, str]],
                  waiver: Waiver | None = None, as_of: date | None = None) -> CellVerdict:
     """Verdict of `control` on one asset from its checks' (outcome, reason) pairs.
@@ -72,10 +68,17 @@ def cell_verdict(control: Control, asset_level: int, outcomes: Sequence[tuple[st
         return CellVerdict(NOT_APPLICABLE, False, (Reason.of("level", level=control.level, asset_level=asset_level),))
     if control.status == "manual":
         return CellVerdict(MANUAL, False, (Reason.of("manual", owner=control.owner),))
-    counts = tally(outcome for outcome, _ in outcomes)
-    passed = counts["pass"]
-    bad = sum(counts[o] for o in FAILING_OUTCOMES)
-    unverifiable = [reason for outcome, reason in outcomes if outcome == "not_verifiable"]
+    passed = bad = not_applicable = 0
+    unverifiable: list[str] = []
+    for outcome, reason in outcomes:
+        if outcome == "pass":
+            passed += 1
+        elif outcome in FAILING_OUTCOMES:
+            bad += 1
+        elif outcome == "not_verifiable":
+            unverifiable.append(reason)
+        else:
+            not_applicable += 1
     decisive = passed + bad + len(unverifiable)
     reasons: list[Reason] = []
     expired = waiver is not None and as_of is not None and waiver.expired(as_of)
@@ -91,7 +94,7 @@ def cell_verdict(control: Control, asset_level: int, outcomes: Sequence[tuple[st
             reasons.insert(0, Reason.of("failed", failed=failed, total=decisive))
         return CellVerdict(PARTIAL if passed else NOT_MET, True, tuple(reasons))
     if decisive == 0:
-        if counts["not_applicable"]:
+        if not_applicable:
             notes = sorted({reason for outcome, reason in outcomes if outcome == "not_applicable" and reason})
             return CellVerdict(NOT_APPLICABLE, False, (Reason.of("checks_not_applicable", reasons="; ".join(notes)),))
         code = "planned" if control.status == "planned" else "no_result"

@@ -35,10 +35,25 @@ def asset_label(name: str, kind: str, lang: str) -> str:
 
 
 class _Styles:
+    """Styles resolved once per sheet: assigning a style object to each cell re-hashes it every time, which
+    dominates the writing time of a large sheet; cells copy the resolved style array of a template instead."""
+
     def __init__(self) -> None:
         self.bold = Font(bold=True)
         self.wrap = Alignment(wrap_text=True, vertical="top")
         self.fills = {k: PatternFill("solid", fgColor=c) for k, c in FILL.items()}
+        self._resolved: dict[tuple[int, str], object] = {}
+
+    def _styled(self, ws, value: object, key: str, **style: object) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, value)
+        resolved = self._resolved.get((id(ws), key))
+        if resolved is None:
+            for name, obj in style.items():
+                setattr(cell, name, obj)
+            self._resolved[(id(ws), key)] = cell._style
+        else:
+            cell._style = resolved  # shared, never changed after resolution
+        return cell
 
     def header(self, ws, keys, lang):
         cells = []
@@ -49,14 +64,10 @@ class _Styles:
         return cells
 
     def verdict(self, ws, verdict: str, lang: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(ws, labels.verdict(verdict, lang))
-        cell.fill = self.fills[verdict]
-        return cell
+        return self._styled(ws, labels.verdict(verdict, lang), f"verdict:{verdict}", fill=self.fills[verdict])
 
     def wrapped(self, ws, value: object) -> WriteOnlyCell:
-        cell = WriteOnlyCell(ws, _text(value))
-        cell.alignment = self.wrap
-        return cell
+        return self._styled(ws, _text(value), "wrap", alignment=self.wrap)
 
 
 def _group_rows(ws, styles: _Styles, title: str, groups: list[Group], *, label, lang: str) -> None:
@@ -103,12 +114,12 @@ def _records(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
         fixed = [row.family.category, control.control_point, requirement]
         refs = [control.id, separator.join(control.articles), separator.join(control.clauses)]
         for cell in row.cells:
-            waiver = ""
+            waiver = None
             if cell.waiver:
-                waiver = f"{cell.waiver.approved_by} → {cell.waiver.expires.isoformat()}: {cell.waiver.justification}"
+                waiver = _text(f"{cell.waiver.approved_by} → {cell.waiver.expires.isoformat()}: {cell.waiver.justification}")
+            fix = remediation(control, cell.asset) if cell.failing or cell.verdict == v.NOT_MET else None
             ws.append([*fixed, asset_label(cell.asset.name, cell.asset.kind, lang), styles.wrapped(ws, record(cell, lang)),
-                       styles.verdict(ws, cell.verdict, lang), control.severity, *refs,
-                       remediation(control, cell.asset), _text(waiver)])
+                       styles.verdict(ws, cell.verdict, lang), control.severity, *refs, fix, waiver])
     ws.auto_filter.ref = f"A1:L{1 + sum(len(r.cells) for r in report.rows)}"
 
 
