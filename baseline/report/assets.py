@@ -81,6 +81,22 @@ def organisation(name: str, level: int) -> Asset:
     return Asset(name=name, kind="organisation", level=level, host_kind="organisation")
 
 
+# The only inventory variables the report reads; none of them is a secret.
+REPORT_VARIABLES = ("protection_level", "host_kind", "platform_name", *VENDOR_VARIABLES)
+
+
+def _report_vars(inv: object, host: str) -> dict:
+    """The host's variables the report needs. Falls back to reading them undecrypted when a vault value of the
+    host cannot be decrypted in this process (the report needs no secret)."""
+    try:
+        return inv.vars(host)  # type: ignore[attr-defined]
+    except (ReferenceError, ValueError) as exc:
+        raw = inv._variables.get_vars(host=inv._manager.get_host(host), include_hostvars=False)  # type: ignore[attr-defined]
+        picked = {k: raw[k] for k in REPORT_VARIABLES if k in raw and isinstance(raw[k], (str, int))}
+        picked["_vault_error"] = str(exc)
+        return picked
+
+
 def from_inventory(path: str | os.PathLike, level: int | None = None) -> tuple[list[Asset], dict]:
     """Assets of an Ansible inventory, and the variables of its `all` group (platform name, level).
 
@@ -95,7 +111,7 @@ def from_inventory(path: str | os.PathLike, level: int | None = None) -> tuple[l
     assets: list[Asset] = []
     common: dict = {}
     for host in inv.hosts("all"):
-        hostvars = inv.vars(host)
+        hostvars = _report_vars(inv, host)
         common = common or hostvars
         host_level = level if level is not None else int(hostvars.get("protection_level", default_level()))
         host_kind = str(hostvars.get("host_kind", ""))
