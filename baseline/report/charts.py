@@ -55,14 +55,14 @@ def family_bars(groups: Sequence[Group], verdict_names: dict[str, tuple[str, str
 
 def trend_line(points: Sequence[TrendPoint]) -> Markup:
     """Share met after each run (line, left axis 0-100 %), failing cells as labels."""
-    width, height, left, top, bottom = 760, 220, 48, 16, 40
-    inner_w, inner_h = width - left - 20, height - top - bottom
+    width, height, left, right, top, bottom = 760, 220, 60, 60, 16, 40
+    inner_w, inner_h = width - left - right, height - top - bottom
     step = inner_w / max(1, len(points) - 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}">']
     for pct in (0, 25, 50, 75, 100):
         y = top + inner_h * (1 - pct / 100)
-        parts.append(f'<line x1="{left}" x2="{width - 20}" y1="{y:.0f}" y2="{y:.0f}" stroke="#ddd"/>'
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.0f}" y2="{y:.0f}" stroke="#ddd"/>'
                      f'<text x="{left - 6}" y="{y + 4:.0f}" text-anchor="end">{pct}%</text>')
     coords = []
     for i, point in enumerate(points):
