@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from baseline import REPO_ROOT, policy
 from baseline.netdev import audit, backup, push
-from baseline.netdev.devices import NetDevice, NetdevError, backup_root, load
+from baseline.netdev.devices import NetdevError, NetDevice, backup_root, load
 from baseline.netdev.drivers import connect
 from baseline.netdev.render import Rendered, render
 from baseline.results import ResultWriter, new_run_id

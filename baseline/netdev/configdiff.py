@@ -29,7 +29,7 @@ from baseline.netdev.vendors import Vendor, config_body
 DEFAULT_ON = {  # features that are on unless the configuration says otherwise
     "cisco": ("service pad", "ip bootp server", "ip http server", "ip http secure-server", "cdp run", "ip source-route"),
     "h3c": ("ip http enable", "info-center enable"),
-    "huawei": ("info-center enable",),
+    "huawei": ("info-center enable", "ntp-service enable"),
 }
 
 
@@ -149,6 +149,10 @@ def _walk(vendor: Vendor, running: HConfig | HConfigChild | None, intended: HCon
                 found.missing.append((parents, text))
             continue
         match = have.get(vendor.mask(text))
+        if child.is_leaf and text in DEFAULT_ON[vendor.key]:
+            if running is not None and f"{vendor.negation} {text}" in have:
+                found.missing.append((parents, text))
+            continue
         if child.is_leaf:
             if match is not None and not (rotate and vendor.has_secret(text)):
                 continue

@@ -123,6 +123,8 @@ class Config:
         text = " ".join(toks)
         negation_text = f"{self.grammar.negation} {text}"
         node.children = [c for c in node.children if c.text != negation_text]
+        if rule.default_on:
+            return None  # back to the default: the device prints nothing
         existing = next((c for c in node.children if c.text == text), None)
         if existing is None:
             if rule.numbered:
