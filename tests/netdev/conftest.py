@@ -3,55 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from baseline import REPO_ROOT
 from baseline.netdev import devices as devices_mod
-from baseline.netdev import lab_secrets
 from baseline.netdev.simulator import Simulator, from_inventory, seed_text
 from baseline.netdev.simulator.model import Config
+from baseline.netdev.simulator.testbed import make_inventory
 
-VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def make_inventory(root: Path, vault_password: str, overrides: dict | None = None,
-                   secrets_override: dict | None = None) -> Path:
-    """Copy of the lab's device inventory on free ports, the shared group_vars, and a vault file of fresh secrets."""
-    inv = root / "inventory"
-    (inv / "group_vars" / "all").mkdir(parents=True)
-    data = yaml.safe_load((REPO_ROOT / "inventory/lab/devices.yml").read_text(encoding="utf-8"))
-    for group in data["network_devices"]["children"].values():
-        for host in group["hosts"].values():
-            host["ansible_port"] = free_port()
-    (inv / "devices.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
-    values: dict = {}
-    for path in sorted((REPO_ROOT / "inventory/group_vars/all").glob("*.yml")):
-        shutil.copy(path, inv / "group_vars/all" / path.name)
-        values.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    local = {"netdev_backup_dir": str(root / "backups"), **(overrides or {})}
-    (inv / "group_vars/all/zz-test.yml").write_text(yaml.safe_dump(local), encoding="utf-8")
-    secrets = {**lab_secrets(values), **(secrets_override or {})}
-    vault = inv / "group_vars/all/vault.yml"
-    vault.write_text(yaml.safe_dump(secrets), encoding="utf-8")
-    env = {**os.environ, "BASELINE_VAULT_PASSWORD": vault_password, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
-    subprocess.run([str(VENV_BIN / "ansible-vault"), "encrypt", str(vault)], check=True, capture_output=True,
-                   env=env, cwd=REPO_ROOT)
-    return inv
-
+__all__ = ["Lab", "make_inventory"]
 
 @dataclass
 class Lab:

@@ -1,0 +1,61 @@
+"""Throw-away inventories for the simulator (tests, benchmark): devices on free loopback ports, the shared
+group_vars, and a vault file of fresh compliant secrets, encrypted with the given vault password."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from baseline import REPO_ROOT
+from baseline.netdev import lab_secrets
+
+LAB_DEVICES = REPO_ROOT / "inventory" / "lab" / "devices.yml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def many_devices(count: int) -> dict[str, Any]:
+    """An inventory document with `count` devices, vendors and roles in turn."""
+    kinds = [("huawei_devices", "huawei_vrp", "huawei", "access"), ("h3c_devices", "h3c_comware", "hp_comware", "access"),
+             ("cisco_devices", "cisco_ios", "cisco_ios", "core"), ("huawei_devices", "huawei_vrp", "huawei_vrpv8", "core")]
+    children: dict[str, Any] = {}
+    for index in range(count):
+        group, vendor, device_type, role = kinds[index % len(kinds)]
+        hosts = children.setdefault(group, {"vars": {"vendor": vendor}, "hosts": {}})["hosts"]
+        hosts[f"dev-{index + 1:03d}"] = {"ansible_host": "127.0.0.1", "ansible_port": 0, "host_kind": "simulator",
+                                         "netmiko_device_type": device_type, "device_role": role}
+    return {"network_devices": {"children": children}}
+
+
+def make_inventory(root: Path, vault_password: str, *, devices: dict[str, Any] | None = None,
+                   overrides: dict[str, Any] | None = None, secrets_override: dict[str, Any] | None = None) -> Path:
+    inv = root / "inventory"
+    (inv / "group_vars" / "all").mkdir(parents=True)
+    data = devices or yaml.safe_load(LAB_DEVICES.read_text(encoding="utf-8"))
+    for group in data["network_devices"]["children"].values():
+        for host in group["hosts"].values():
+            host["ansible_port"] = free_port()
+    (inv / "devices.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    values: dict[str, Any] = {}
+    for path in sorted((REPO_ROOT / "inventory/group_vars/all").glob("*.yml")):
+        shutil.copy(path, inv / "group_vars/all" / path.name)
+        values.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    local = {"netdev_backup_dir": str(root / "backups"), **(overrides or {})}
+    (inv / "group_vars/all/zz-local.yml").write_text(yaml.safe_dump(local), encoding="utf-8")
+    vault = inv / "group_vars/all/vault.yml"
+    vault.write_text(yaml.safe_dump({**lab_secrets(values), **(secrets_override or {})}), encoding="utf-8")
+    env = {**os.environ, "BASELINE_VAULT_PASSWORD": vault_password, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
+    subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "encrypt", str(vault)], check=True,
+                   capture_output=True, env=env, cwd=REPO_ROOT)
+    return inv
