@@ -70,6 +70,27 @@ def _check_login(devices: list[NetDevice]) -> None:
         raise NetdevError(problems)
 
 
+def _archives(args: argparse.Namespace, devices: list[NetDevice], kind: str) -> tuple[
+        dict[Path, backup.Archive], Callable[[NetDevice], backup.Archive]]:
+    """One archive per backup root (--backup-dir, else each device's netdev_backup_dir) and a look-up by device."""
+    def root_of(device: NetDevice) -> Path:
+        return Path(args.backup_dir) if args.backup_dir else backup_root(device.values)
+    archives = {root: backup.Archive(root, kind) for root in {root_of(d) for d in devices}}
+    return archives, lambda device: archives[root_of(device)]
+
+
+def _successes(results: dict[str, T | BaseException]) -> tuple[list[tuple[str, T]], bool]:
+    """Results of the devices that finished, and whether any device raised (printed on stderr)."""
+    done, errors = [], False
+    for name, value in sorted(results.items()):
+        if isinstance(value, BaseException):
+            errors = True
+            print(f"{name}: error: {value}", file=sys.stderr)
+        else:
+            done.append((name, value))
+    return done, errors
+
+
 def cmd_render(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     rendered = _preflight(devices, with_secrets=not args.mask_secrets)
     for name, item in rendered.items():
@@ -86,17 +107,15 @@ def cmd_render(args: argparse.Namespace, devices: list[NetDevice]) -> int:
 
 def cmd_backup(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     _check_login(devices)
-    roots = {backup_root(d.values) if not args.backup_dir else Path(args.backup_dir) for d in devices}
-    archives = {root: backup.Archive(root, "backup") for root in roots}
+    archives, archive_of = _archives(args, devices, "backup")
 
     def work(device: NetDevice) -> str:
-        root = Path(args.backup_dir) if args.backup_dir else backup_root(device.values)
         conn = connect(device, stock=args.stock_driver)
         try:
             running, saved = push.read_configs(conn, device)
         finally:
             conn.disconnect()
-        diff = archives[root].add(device.name, running, saved)
+        diff = archive_of(device).add(device.name, running, saved)
         changed = sum(1 for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---"))
         return f"backed up, {changed} changed lines since the previous backup" if diff else "backed up, unchanged"
 
@@ -111,18 +130,16 @@ def cmd_backup(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             diff = path / f"{device.name}.diff"
             if args.show_diff and diff.exists() and diff.stat().st_size:
                 print(diff.read_text(encoding="utf-8"))
-    errors = [n for n, r in results.items() if isinstance(r, BaseException)]
+    _, errors = _successes(results)
     return 1 if errors or failed else 0
 
 
 def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     rendered = _preflight(devices, with_secrets=True)
-    roots = {backup_root(d.values) if not args.backup_dir else Path(args.backup_dir) for d in devices}
-    archives = {root: backup.Archive(root, "push") for root in roots}
+    archives, archive_of = _archives(args, devices, "push")
 
     def work(device: NetDevice) -> push.PushResult:
-        root = Path(args.backup_dir) if args.backup_dir else backup_root(device.values)
-        return push.push_device(device, rendered[device.name], archives[root], dry_run=args.dry_run,
+        return push.push_device(device, rendered[device.name], archive_of(device), dry_run=args.dry_run,
                                 rotate=args.rotate_secrets, stock=args.stock_driver)
 
     def describe(result: push.PushResult) -> str:
@@ -135,12 +152,8 @@ def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     results = run_parallel(devices, work, args.parallel, describe, args.quiet)
     for archive in archives.values():
         print(f"backup before push: {archive.close()}")
-    failed = False
-    for name, result in sorted(results.items()):
-        if isinstance(result, BaseException):
-            failed = True
-            print(f"{name}: error: {result}", file=sys.stderr)
-            continue
+    done, failed = _successes(results)
+    for name, result in done:
         if result.status == "failed":
             failed = True
             print(f"{name}: push failed: {result.error}", file=sys.stderr)
@@ -176,12 +189,8 @@ def cmd_audit(args: argparse.Namespace, devices: list[NetDevice]) -> int:
 
     results = run_parallel(devices, work, args.parallel, describe, args.quiet)
     print(f"results: {writer.path}")
-    bad = False
-    for name, value in sorted(results.items()):
-        if isinstance(value, BaseException):
-            bad = True
-            print(f"{name}: error: {value}", file=sys.stderr)
-            continue
+    done, bad = _successes(results)
+    for name, value in done:
         for check, outcome, _ in value:
             if outcome.outcome in ("fail", "error"):
                 bad = True
