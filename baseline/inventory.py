@@ -50,29 +50,34 @@ class Inventory:
 
 
 def _plain(value: Any) -> Any:
+    """Ansible's tagged and encrypted values as plain Python values (vault values decrypted)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if hasattr(value, "_ciphertext") or type(value).__name__ in ("AnsibleVaultEncryptedUnicode", "EncryptedString"):
-        return str(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
+    if isinstance(value, bool) or value is None:
+        return value
+    for plain in (int, float):
+        if isinstance(value, plain):
+            return plain(value)
+    return str(value)  # str subclasses, and EncryptedString, which decrypts on str()
 
 
 @lru_cache(maxsize=8)
 def load(path: str | os.PathLike | None = None) -> Inventory:
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
-    from ansible.parsing.vault import VaultSecret
+    from ansible.parsing.vault import VaultSecret, VaultSecretsContext
     from ansible.vars.manager import VariableManager
 
     source = Path(path) if path else inventory_path()
     loader = DataLoader()
     secret = vault_password()
     if secret:
-        loader.set_vault_secrets([("default", VaultSecret(secret.encode()))])
+        secrets = [("default", VaultSecret(secret.encode()))]
+        loader.set_vault_secrets(secrets)
+        if VaultSecretsContext.current(optional=True) is None:  # once per process, as ansible's CLI does
+            VaultSecretsContext.initialize(VaultSecretsContext(secrets))
     manager = InventoryManager(loader=loader, sources=[str(source)])
     variables = VariableManager(loader=loader, inventory=manager)
     return Inventory(path=source, _manager=manager, _variables=variables)
