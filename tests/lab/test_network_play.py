@@ -35,19 +35,19 @@ def fresh_devices(lab_up):
 
 
 def test_network_play_pushes_then_is_idempotent(fresh_devices, tmp_path):
-    before = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results-file", str(tmp_path / "before.jsonl"))
+    before = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results", str(tmp_path / "before.jsonl"))
     assert before.returncode != 0, "the seed configuration should fail the audit"
 
     check = run(str(BIN / "ansible-playbook"), "playbooks/network.yml", "--check")
     assert check.returncode == 0, check.stdout[-3000:]
     assert "would send" in check.stdout + check.stderr or recap_changed(check.stdout) >= 1
-    still = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results-file", str(tmp_path / "still.jsonl"))
+    still = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results", str(tmp_path / "still.jsonl"))
     assert still.returncode != 0, "check mode must not change the devices"
 
     first = run(str(BIN / "ansible-playbook"), "playbooks/network.yml")
     assert first.returncode == 0, first.stdout[-3000:]
     assert recap_changed(first.stdout) >= 1
-    after = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results-file", str(tmp_path / "after.jsonl"))
+    after = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results", str(tmp_path / "after.jsonl"))
     assert after.returncode == 0, after.stdout[-3000:] + after.stderr[-3000:]
 
     archives = REPO_ROOT / ".lab/netdev-backups"
