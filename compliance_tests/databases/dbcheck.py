@@ -83,3 +83,25 @@ def ungranted_table(values: dict, name: str) -> str:
         if table["name"] not in granted:
             return table["name"]
     raise LookupError(f"{name} is granted every table; nothing to prove least privilege with")
+
+
+def expected_grants(values: dict) -> list[str]:
+    """`account|table|PRIVILEGE` for every privilege the inventory grants, sorted."""
+    return sorted(f"{a['name']}|{table}|{p.upper()}" for a in values["database_accounts"]
+                  for table, privileges in (a.get("grants") or {}).items() for p in privileges)
+
+
+def account_names(values: dict) -> str:
+    """The inventory's database accounts, comma-joined for SQL."""
+    return ident(*(a["name"] for a in values["database_accounts"]))
+
+
+def departed_staff(values: dict) -> str:
+    """User names of departed staff, comma-joined for SQL."""
+    return ident(*(p["username"] for p in values["staff"] if p["status"] == "departed"))
+
+
+def application_probe(values: dict) -> tuple[str, str, str]:
+    """(account, password, table) of the application account and a table it was granted nothing on."""
+    name, password = account(values, "application")
+    return name, password, ident(ungranted_table(values, name))

@@ -2,6 +2,7 @@
 backup, the off-site copy, the retention, the last verified drill — each against the inventory's policy values."""
 
 import json
+import shlex
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_pgbackrest_retention_follows_the_policy(host, engine, policy, evidence)
 def test_latest_backup_has_an_encrypted_off_site_copy(host, engine, policy, evidence):
     command = (". /etc/baseline/backup/backup.env && RESTIC_PASSWORD_FILE=$RESTIC_PASSWORD_FILE "
                f"restic -r \"$RESTIC_REPOSITORY\" -o sftp.command=\"$SFTP_COMMAND\" snapshots --json --latest 1 --tag {engine}")
-    raw = host.run(f"sudo bash -c {json.dumps(command)}")
+    raw = host.run(f"sudo bash -c {shlex.quote(command)}")
     snapshots = json.loads(raw.stdout or "[]")
     state = _state(host, engine)
     evidence.record(command=f"restic snapshots --latest 1 --tag {engine}", observed=[s.get("time") for s in snapshots],

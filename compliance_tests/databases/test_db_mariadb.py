@@ -6,7 +6,7 @@
 import time
 
 import pytest
-from dbcheck import account, ident, mariadb_local, mariadb_remote, ungranted_table
+from dbcheck import account, account_names, application_probe, departed_staff, expected_grants, mariadb_local, mariadb_remote
 
 from baseline import compliance
 
@@ -87,7 +87,7 @@ def test_no_anonymous_users_no_test_database_no_remote_root(host, evidence):
 
 @pytest.mark.control("DB-04")
 def test_departed_staff_accounts_are_locked(host, policy, evidence):
-    departed = ident(*(p["username"] for p in policy["staff"] if p["status"] == "departed"))
+    departed = departed_staff(policy)
     open_accounts = mariadb_local(host, "SELECT CONCAT(user, '@', host) FROM mysql.global_priv WHERE "
                                         f"FIND_IN_SET(user, '{departed}') AND "
                                         "IFNULL(JSON_VALUE(priv, '$.account_locked'), 0) <> 1")
@@ -97,8 +97,7 @@ def test_departed_staff_accounts_are_locked(host, policy, evidence):
 
 @pytest.mark.control("DB-05")
 def test_application_account_cannot_read_a_table_it_was_not_granted(host, address, policy, evidence):
-    name, password = account(policy, "application")
-    table = ident(ungranted_table(policy, name))
+    name, password, table = application_probe(policy)
     result = mariadb_remote(host, address, name, password, sql=f"SELECT COUNT(*) FROM {table}", database=policy["database_name"])
     evidence.record(command=result.shown, observed=result.err or result.out, expected="ERROR 1142 … command denied")
     assert not result.ok and "1142" in result.err
@@ -106,9 +105,7 @@ def test_application_account_cannot_read_a_table_it_was_not_granted(host, addres
 
 @pytest.mark.control("DB-05")
 def test_table_privileges_are_exactly_those_of_the_inventory(host, policy, evidence):
-    expected = sorted(f"{a['name']}|{t}|{p.upper()}" for a in policy["database_accounts"]
-                      for t, privs in (a.get("grants") or {}).items() for p in privs)
-    names = ident(*(a["name"] for a in policy["database_accounts"]))
+    expected, names = expected_grants(policy), account_names(policy)
     held = mariadb_local(host, "SELECT DISTINCT CONCAT(SUBSTRING_INDEX(TRIM(BOTH '''' FROM grantee), '''@', 1), '|', "
                                "table_name, '|', privilege_type) FROM information_schema.table_privileges WHERE "
                                f"FIND_IN_SET(SUBSTRING_INDEX(TRIM(BOTH '''' FROM grantee), '''@', 1), '{names}') ORDER BY 1")

@@ -6,7 +6,7 @@
 import time
 
 import pytest
-from dbcheck import account, ident, psql_local, psql_remote, ungranted_table
+from dbcheck import account, account_names, application_probe, departed_staff, expected_grants, ident, psql_local, psql_remote
 
 from baseline import compliance
 from baseline.compliance_plugin import not_verifiable
@@ -102,8 +102,7 @@ def test_superuser_cannot_log_in_from_the_network(host, address, policy, evidenc
 
 @pytest.mark.control("DB-04")
 def test_departed_staff_cannot_log_in(host, policy, evidence):
-    departed = [p["username"] for p in policy["staff"] if p["status"] == "departed"]
-    names = ident(*departed)
+    names = departed_staff(policy)
     result = psql_local(host, "SELECT rolname FROM pg_roles WHERE rolcanlogin AND "
                               f"rolname = ANY(string_to_array('{names}', ','))")
     evidence.record(command=result.shown, observed=result.out.splitlines(), expected=[])
@@ -112,8 +111,7 @@ def test_departed_staff_cannot_log_in(host, policy, evidence):
 
 @pytest.mark.control("DB-05")
 def test_application_account_cannot_read_a_table_it_was_not_granted(host, address, policy, evidence):
-    name, password = account(policy, "application")
-    table = ident(ungranted_table(policy, name))
+    name, password, table = application_probe(policy)
     result = psql_remote(host, address, name, password, sql=f"SELECT count(*) FROM {table}", database=policy["database_name"])
     evidence.record(command=result.shown, observed=result.err or result.out, expected="permission denied")
     assert not result.ok and "permission denied" in result.err
@@ -121,9 +119,7 @@ def test_application_account_cannot_read_a_table_it_was_not_granted(host, addres
 
 @pytest.mark.control("DB-05")
 def test_table_privileges_are_exactly_those_of_the_inventory(host, policy, evidence):
-    expected = sorted(f"{a['name']}|{t}|{p.upper()}" for a in policy["database_accounts"]
-                      for t, privs in (a.get("grants") or {}).items() for p in privs)
-    names = ident(*(a["name"] for a in policy["database_accounts"]))
+    expected, names = expected_grants(policy), account_names(policy)
     held = psql_local(host, "SELECT grantee || '|' || table_name || '|' || privilege_type FROM "
                             "information_schema.role_table_grants WHERE table_schema = 'public' AND "
                             f"grantee = ANY(string_to_array('{names}', ',')) ORDER BY 1", policy["database_name"])
