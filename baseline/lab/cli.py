@@ -161,7 +161,8 @@ def cmd_up(args: argparse.Namespace) -> dict:
                                                    else "root/etc/ssh/ssh_host_ed25519_key.pub")
                 host_keys[host.name] = pub.read_text().split(" ", 2)[:2]
         outputs.write_all(all_running, host_keys,
-                          secrets.vault_yaml(secrets.ensure_values(), vault_password))
+                          secrets.vault_yaml(secrets.ensure_values(), vault_password),
+                          {"staff_ssh_keys": secrets.ensure_staff_keys()})
         with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
             ready = dict(zip([h.name for h in chosen],
                              pool.map(lambda h: wait_ready(h, time.monotonic() + SSH_READY_TIMEOUT[h.kind]), chosen),

@@ -24,6 +24,7 @@ LOCK_FILE = Path("/run/baseline-lab.lock")
 # Per-checkout secrets: SSH key of the automation account, vault password (never committed).
 SECRETS_DIR = REPO_ROOT / ".lab"
 INVENTORY_DIR = REPO_ROOT / "inventory" / "lab"
+REPO_ROOT_INVENTORY = REPO_ROOT / "inventory"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 

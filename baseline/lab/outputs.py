@@ -54,7 +54,7 @@ def write_ssh_config(hosts: list[config.LabHost]) -> None:
     ssh_config_path().write_text("\n".join(blocks))
 
 
-def ansible_inventory(hosts: list[config.LabHost]) -> dict:
+def ansible_inventory(hosts: list[config.LabHost], extra_vars: dict | None = None) -> dict:
     children: dict[str, dict] = {}
     for host in hosts:
         for group in host.groups:
@@ -71,6 +71,7 @@ def ansible_inventory(hosts: list[config.LabHost]) -> dict:
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "lab_controller_address": config.CONTROLLER_ADDRESS,
                 "lab_apt_repository": f"http://{config.CONTROLLER_ADDRESS}:{config.REPO_PORT}/",
+                **(extra_vars or {}),
             },
             "children": {LINUX_GROUP: {"children": children}},
         }
@@ -102,12 +103,13 @@ def pyinfra_inventory(hosts: list[config.LabHost]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_all(hosts: list[config.LabHost], host_keys: dict[str, list[str]], vault_block: str = "") -> None:
-    """Write every output; `vault_block` (lines `    name: !vault |...`) goes under all.vars."""
+def write_all(hosts: list[config.LabHost], host_keys: dict[str, list[str]], vault_block: str = "",
+              extra_vars: dict | None = None) -> None:
+    """Write every output; `vault_block` (lines `    name: !vault |...`) and `extra_vars` go under all.vars."""
     config.INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
     write_known_hosts(host_keys)
     write_ssh_config(hosts)
-    text = yaml.safe_dump(ansible_inventory(hosts), sort_keys=False, allow_unicode=True)
+    text = yaml.safe_dump(ansible_inventory(hosts, extra_vars), sort_keys=False, allow_unicode=True)
     text = text.replace("  vars:\n", "  vars:\n" + vault_block, 1)
     path = config.INVENTORY_DIR / "hosts.yml"
     path.write_text(GENERATED + text)

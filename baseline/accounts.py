@@ -1,0 +1,41 @@
+"""Accounts made from the staff roster: which persons get an account, and each person's initial password.
+
+The initial password is derived from a vault seed and the user name, so it differs per person, is never stored
+in plain text, and can be handed over out of band (and recomputed by a test that needs to log in). Used by the
+Ansible filter plugin `baseline_initial_password` (plugins/filter/baseline.py) and by the compliance tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def initial_password(seed: str, username: str) -> str:
+    """Policy-compliant initial password of `username`: 18 characters with letters, digits and specials."""
+    if not seed:
+        raise ValueError("accounts_initial_password_seed is empty; set it in the vault (see roles/accounts/README.md)")
+    digest = hashlib.sha256(f"{seed}:{username}".encode()).hexdigest()
+    return f"Ib-{digest[:14]}#"
+
+
+def persons(staff: Sequence[Mapping[str, Any]], status: str) -> list[Mapping[str, Any]]:
+    """Roster entries with the given status (active or departed)."""
+    return [p for p in staff if p.get("status") == status]
+
+
+def local_accounts(getent_passwd: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """`ansible_facts.getent_passwd` as records: name, uid (int), gid (int), home, shell."""
+    found = []
+    for name, fields in getent_passwd.items():
+        uid, gid = (int(v) if str(v).isdigit() else -1 for v in fields[1:3])
+        found.append({"name": name, "uid": uid, "gid": gid, "home": fields[4], "shell": fields[5]})
+    return sorted(found, key=lambda a: (a["uid"], a["name"]))
+
+
+def unknown_accounts(accounts: Sequence[Mapping[str, Any]], staff: Sequence[Mapping[str, Any]],
+                     exceptions: Sequence[str], uid_min: int = 1000, uid_max: int = 59999) -> list[str]:
+    """Login-range accounts (uid_min..uid_max) that are neither in the roster nor documented exceptions."""
+    known = {p["username"] for p in staff} | set(exceptions)
+    return [a["name"] for a in accounts if uid_min <= a["uid"] <= uid_max and a["name"] not in known]

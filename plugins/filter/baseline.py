@@ -1,0 +1,25 @@
+"""Filters for the baseline roles (the logic lives in the baseline package, shared with the tests)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from baseline.accounts import initial_password, local_accounts, unknown_accounts  # noqa: E402
+from baseline.linux import services_for  # noqa: E402
+
+
+def baseline_initial_password(username: str, seed: str) -> str:
+    return initial_password(seed, username)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "baseline_initial_password": baseline_initial_password,
+            "baseline_local_accounts": local_accounts,
+            "baseline_unknown_accounts": unknown_accounts,
+            "baseline_services_for": services_for,
+        }
