@@ -1,5 +1,6 @@
 """baseline.inventory reads variables with Ansible's merge rules and decrypts vault values."""
 
+import secrets
 import shutil
 
 import yaml
@@ -9,16 +10,17 @@ from baseline.lab.secrets import vault_yaml
 
 
 def test_vault_values_are_decrypted_and_host_vars_win(tmp_path, monkeypatch):
-    password = "correct horse battery staple"
+    password = secrets.token_urlsafe(16)  # a throw-away vault password for this test only
+    value = "S3cret!" + secrets.token_hex(4)
     monkeypatch.setenv("BASELINE_VAULT_PASSWORD", password)
     inv = tmp_path / "inv"
     shutil.copytree(REPO_ROOT / "inventory/group_vars", inv / "group_vars")
     hosts = yaml.safe_dump({"all": {"hosts": {"h1": {"password_min_length": 12}, "h2": None}, "vars": {}}})
-    hosts = hosts.replace("  vars: {}\n", "  vars:\n" + vault_yaml({"db_password": "S3cret!value"}, password))
+    hosts = hosts.replace("  vars: {}\n", "  vars:\n" + vault_yaml({"db_password": value}, password))
     (inv / "hosts.yml").write_text(hosts)
     loaded = inventory.load(str(inv))
     assert sorted(loaded.hosts()) == ["h1", "h2"]
     assert loaded.vars("h1")["password_min_length"] == 12
     assert loaded.vars("h2")["password_min_length"] == 10
     assert type(loaded.vars("h2")["password_min_length"]) is int
-    assert loaded.vars("h2")["db_password"] == "S3cret!value"
+    assert loaded.vars("h2")["db_password"] == value
