@@ -7,6 +7,8 @@ leaves a marker file: if Ansible ever tried to connect, the marker exists.
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -25,7 +27,7 @@ def _run(tmp_path, override: dict, playbook: str = "playbooks/site.yml"):
         **override}}}}}}
     (inv / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    proc = subprocess.run([shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(inv), playbook],
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inv), playbook],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     return proc, marker
 
