@@ -1,0 +1,61 @@
+"""One rendering of the roles' templates for Ansible and pyinfra alike.
+
+Templates are plain Jinja2. Ansible's template module renders with trim_blocks on; pyinfra's files.template and
+`get_template` take Jinja2 options as `jinja_env_kwargs`, so both are handed RENDER_OPTIONS and produce the same
+bytes (tests/unit/test_templates.py proves it per template). Values are the role's defaults under the host's
+inventory variables, with Jinja expressions in them resolved by Ansible's own rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from baseline import REPO_ROOT
+
+RENDER_OPTIONS: dict[str, Any] = {"trim_blocks": True, "lstrip_blocks": False}
+
+
+def template_path(role: str, name: str) -> Path:
+    return REPO_ROOT / "roles" / role / "templates" / name
+
+
+def role_values(role: str, host_vars: dict[str, Any]) -> dict[str, Any]:
+    """The role's defaults under `host_vars` (inventory wins), expressions such as "{{ password_min_length }}"
+    resolved. A value whose expression cannot be resolved outside a play (facts, registered results) is left out."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    from baseline.inventory import _plain
+
+    defaults_file = REPO_ROOT / "roles" / role / "defaults" / "main.yml"
+    defaults = yaml.safe_load(defaults_file.read_text(encoding="utf-8")) or {} if defaults_file.exists() else {}
+    merged = {**defaults, **host_vars}
+    templar = Templar(loader=DataLoader(), variables=merged)
+    resolved = {}
+    for key, value in merged.items():
+        try:
+            resolved[key] = _plain(templar.template(value))
+        except Exception:  # noqa: BLE001, S112 - facts and registered values exist only inside a play
+            continue
+    return resolved
+
+
+def render(path: Path, values: dict[str, Any]) -> str:
+    """Render as pyinfra does (its own template loader), with the options Ansible uses."""
+    from pyinfra.api.util import get_template
+
+    return get_template(str(path), dict(RENDER_OPTIONS)).render(values)
+
+
+def render_with_ansible(path: Path, values: dict[str, Any]) -> str:
+    """Render as Ansible's template action does (same overrides, same trailing-newline handling)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    templar = Templar(loader=DataLoader(), variables=values)
+    overrides = {**RENDER_OPTIONS, "newline_sequence": "\n"}
+    source = trust_as_template(path.read_text(encoding="utf-8"))
+    return templar.template(source, escape_backslashes=False, overrides=overrides)
