@@ -1,0 +1,44 @@
+"""pyinfra deploy of the authentication baseline (IA-02, IA-03, IA-04, IA-05): the same templates and the same
+inventory values as roles/accounts, rendered to the same bytes (baseline/templates.py).
+
+    pyinfra inventory/lab/pyinfra_inventory.py playbooks/pyinfra/accounts.py [--limit app1] [--dry]
+
+Policy values are checked against the floors before any host is touched. The sshd drop-in is validated with
+`sshd -t` before it replaces the installed one; Ansible's role adds the real-login PAM test and the roster.
+"""
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.operations import files, server
+
+from baseline import inventory, policy, templates
+
+ROLE = "accounts"
+SSHD_DROPIN = "/etc/ssh/sshd_config.d/50-baseline.conf"
+
+values = templates.role_values(ROLE, inventory.load().vars(host.name))
+policy.validate(values, where=host.name)
+
+
+def rendered(name: str) -> StringIO:
+    return StringIO(templates.render(templates.template_path(ROLE, name), values))
+
+
+for item in values["accounts_pam_files"]:
+    files.put(name=f"IA-02 | {item['dest']}", src=rendered(item["src"]), dest=item["dest"],
+              user="root", group="root", mode="644")
+
+files.put(name="IA-04 | Shell idle timeout and umask", src=rendered("tmout.sh.j2"),
+          dest="/etc/profile.d/50-baseline.sh", user="root", group="root", mode="644")
+files.put(name="IA-05 | Login banner", src=rendered("issue.net.j2"), dest="/etc/issue.net",
+          user="root", group="root", mode="644")
+
+staged = files.put(name="IA-05 | Stage the sshd drop-in", src=rendered("sshd-baseline.conf.j2"),
+                   dest=SSHD_DROPIN + ".staged", user="root", group="root", mode="600")
+server.shell(
+    name="IA-05 | Install the sshd drop-in after sshd -t accepts it, then reload",
+    commands=[f"/usr/sbin/sshd -t -f {SSHD_DROPIN}.staged && cp -p {SSHD_DROPIN}.staged {SSHD_DROPIN} "
+              "&& /usr/sbin/sshd -t && systemctl reload ssh"],
+    _if=staged.did_change,
+)
