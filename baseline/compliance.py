@@ -48,3 +48,9 @@ def host_kind(host: Any) -> str:
     if host.run("systemd-detect-virt --container").rc == 0:
         return CONTAINER
     return VM if host.run("systemd-detect-virt --vm").rc == 0 else "physical"
+
+
+def root_file(host: Any, path: str) -> str:
+    """Content of a file as root reads it (many baseline files are readable by root only, as they should be)."""
+    with host.sudo():
+        return host.file(path).content_string

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 
@@ -20,6 +21,13 @@ def _groups(asset):
     return [g for g, members in inv.groups().items() if asset in members]
 
 
+def _resolve(value, policy) -> str:
+    """An inventory value as Ansible templates it: `{{ name }}` is the variable `name` of the host."""
+    text = str(value)
+    match = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", text)
+    return _resolve(policy[match.group(1)], policy) if match else text
+
+
 @pytest.mark.control("IP-01", "IA-05")
 def test_forbidden_packages_absent(host, evidence):
     installed = [p for p in FORBIDDEN if host.package(p).is_installed]
@@ -29,7 +37,8 @@ def test_forbidden_packages_absent(host, evidence):
 
 @pytest.mark.control("IP-02")
 def test_only_allowlisted_listeners(host, policy, asset, evidence, sudo_run):
-    allowed = {(str(s["proto"]), str(s["port"])) for s in services_for(policy["server_inbound_services"], _groups(asset))}
+    allowed = {(str(s["proto"]), _resolve(s["port"], policy))
+               for s in services_for(policy["server_inbound_services"], _groups(asset))}
     lines = sudo_run("ss -Hltunp").stdout.splitlines()
     unexpected = []
     for line in lines:
@@ -96,7 +105,7 @@ def test_aide_detects_a_changed_binary(host, evidence, sudo_run):
         changed = sudo_run("aide --config /etc/aide/baseline.conf --check")
     finally:
         sudo_run(f"cat /root/.bl-tac > {target} && touch -r /root/.bl-tac {target} && rm -f /root/.bl-tac")
-    cron = host.file("/etc/cron.d/baseline-aide").content_string
+    cron = compliance.root_file(host, "/etc/cron.d/baseline-aide")
     evidence.record(command="aide --check before and after appending a byte to /usr/bin/tac",
                     observed={"clean_rc": clean.rc, "changed_rc": changed.rc, "mentions": target in changed.stdout},
                     expected={"clean_rc": 0, "changed_rc": "non-zero", "mentions": True})
@@ -107,8 +116,8 @@ def test_aide_detects_a_changed_binary(host, evidence, sudo_run):
 
 @pytest.mark.control("RI-01")
 def test_no_core_dumps_and_tmp_cleared(host, policy, evidence):
-    limits = host.file("/etc/security/limits.d/50-baseline.conf").content_string
-    tmp = host.file("/etc/tmpfiles.d/tmp.conf").content_string
+    limits = compliance.root_file(host, "/etc/security/limits.d/50-baseline.conf")
+    tmp = compliance.root_file(host, "/etc/tmpfiles.d/tmp.conf")
     evidence.record(command="limits.d; tmpfiles.d/tmp.conf", observed={"limits": limits, "tmp": tmp})
     assert "* hard core 0" in limits
     assert any(line.startswith("D /tmp ") for line in tmp.splitlines())
@@ -134,7 +143,7 @@ def test_departed_homes_wiped_and_no_secret_in_files(host, policy, evidence, sud
 @pytest.mark.control("AC-04")
 def test_sensitive_file_permissions_and_umask(host, evidence):
     modes = {p: oct(host.file(p).mode) for p in ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/crontab")}
-    umask = host.file("/etc/login.defs").content_string
+    umask = compliance.root_file(host, "/etc/login.defs")
     evidence.record(command="stat", observed=modes, expected={"/etc/shadow": "0o640", "/etc/crontab": "0o600"})
     assert modes["/etc/shadow"] == "0o640" and modes["/etc/gshadow"] == "0o640"
     assert modes["/etc/sudoers"] == "0o440" and modes["/etc/crontab"] == "0o600"
