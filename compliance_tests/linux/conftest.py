@@ -49,6 +49,7 @@ def sudo_run(host):
     return run
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the marker into the node id's group suffix
 def pytest_collection_modifyitems(items):
     """Under pytest-xdist (`-n N --dist loadgroup`), the checks of one host run one after another on one worker:
     hosts in parallel, never two checks on the same host at once (the integrity check must not see another
