@@ -48,14 +48,3 @@ def sudo_run(host):
             return host.run(command, *args)
     return run
 
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the marker into the node id's group suffix
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`-n N --dist loadgroup`), the checks of one host run one after another on one worker:
-    hosts in parallel, never two checks on the same host at once (the integrity check must not see another
-    check's probe account)."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        host = callspec.params.get("_testinfra_host") if callspec else None
-        if host is not None:
-            item.add_marker(pytest.mark.xdist_group(host.backend.get_pytest_id()))

@@ -99,8 +99,7 @@ def first_run(fresh_check):
 
 @pytest.fixture(scope="module")
 def verified(first_run, tmp_path_factory):
-    # hosts in parallel, the checks of one host one after another (compliance_tests/linux/conftest.py)
-    return compliance(tmp_path_factory.mktemp("compliance"), "after-first-run", "-n", "4", "--dist", "loadgroup")
+    return compliance(tmp_path_factory.mktemp("compliance"), "after-first-run")
 
 
 def test_check_mode_on_a_fresh_host_reports_changes_and_alters_nothing(fresh_check):
