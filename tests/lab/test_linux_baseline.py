@@ -5,22 +5,19 @@ its own tests fail until the role runs again."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from lab_run import SSH, on, playbook, recap
 
 from baseline import REPO_ROOT, catalog
 from baseline.lab import config
 from baseline.results import read_results
 
 pytestmark = pytest.mark.lab
-BIN = Path(shutil.which("ansible-playbook") or "ansible-playbook").parent
-SSH = ["ssh", "-F", str(config.INVENTORY_DIR / "ssh_config")]
 LINUX = ["playbooks/preflight.yml", "playbooks/linux.yml"]
 FRESH = "app1"  # checked in check mode before the first run touches it
 # Files and directories the Linux roles manage: their digests must not move in check mode.
@@ -28,25 +25,6 @@ MANAGED = ("/etc/ssh/sshd_config /etc/ssh/sshd_config.d /etc/pam.d /etc/security
            "/etc/sudoers.d /etc/profile.d /etc/issue.net /etc/nftables.conf /etc/sysctl.d /etc/rsyslog.conf "
            "/etc/rsyslog.d /etc/clamav /etc/aide /etc/cron.d /etc/apt/apt.conf.d /etc/passwd /etc/group /etc/shadow "
            "/etc/tmpfiles.d /usr/local/sbin")
-
-
-def playbook(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-
-
-def on(host: str, command: str, timeout: float = 300) -> str:
-    proc = subprocess.run([*SSH, host, command], capture_output=True, text=True, timeout=timeout, check=False)
-    assert proc.returncode == 0, f"{host}: {command}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    found = {}
-    for host, fields in re.findall(r"^(\S+)\s+: (ok=.*)$", output, re.M):
-        found[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return found
 
 
 def linux_hosts() -> list[str]:

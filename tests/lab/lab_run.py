@@ -1,0 +1,37 @@
+"""Helpers of the lab tests that drive the lab's hosts: ansible-playbook runs, their PLAY RECAP, SSH commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from baseline import REPO_ROOT
+from baseline.lab import config
+
+BIN = Path(shutil.which("ansible-playbook") or "ansible-playbook").parent
+SSH = ["ssh", "-F", str(config.INVENTORY_DIR / "ssh_config")]
+
+
+def playbook(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`ansible-playbook ARGS...` from the repository root with its ansible.cfg; output captured, never raises."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def on(host: str, command: str, timeout: float = 300) -> str:
+    """Run a command on a lab host as the automation account; fails the test when it exits non-zero."""
+    proc = subprocess.run([*SSH, host, command], capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"{host}: {command}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP figures per host (the last recap wins when several playbooks ran)."""
+    found = {}
+    for host, fields in re.findall(r"^(\S+)\s+: (ok=.*)$", output, re.M):
+        found[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
+    return found
