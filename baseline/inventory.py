@@ -76,8 +76,11 @@ def load(path: str | os.PathLike | None = None) -> Inventory:
     if secret:
         secrets = [("default", VaultSecret(secret.encode()))]
         loader.set_vault_secrets(secrets)
-        if VaultSecretsContext.current(optional=True) is None:  # once per process, as ansible's CLI does
+        context = VaultSecretsContext.current(optional=True)
+        if context is None:  # initialised once per process, as ansible's CLI does
             VaultSecretsContext.initialize(VaultSecretsContext(secrets))
+        else:  # another inventory (another vault password) in the same process: try the newest first
+            context.secrets = [*secrets, *context.secrets]
     manager = InventoryManager(loader=loader, sources=[str(source)])
     variables = VariableManager(loader=loader, inventory=manager)
     return Inventory(path=source, _manager=manager, _variables=variables)

@@ -24,3 +24,16 @@ def test_vault_values_are_decrypted_and_host_vars_win(tmp_path, monkeypatch):
     assert loaded.vars("h2")["password_min_length"] == 10
     assert type(loaded.vars("h2")["password_min_length"]) is int
     assert loaded.vars("h2")["db_password"] == value
+
+
+def test_inventories_with_different_vault_passwords_in_one_process(tmp_path, monkeypatch):
+    """The vault secrets context is process-wide; a second inventory with another password still decrypts."""
+    for number in (1, 2):
+        password = secrets.token_urlsafe(16)
+        value = f"Value!{number}{secrets.token_hex(4)}"
+        monkeypatch.setenv("BASELINE_VAULT_PASSWORD", password)
+        inv = tmp_path / f"inv{number}"
+        inv.mkdir()
+        hosts = yaml.safe_dump({"all": {"hosts": {"h": None}, "vars": {}}})
+        (inv / "hosts.yml").write_text(hosts.replace("  vars: {}\n", "  vars:\n" + vault_yaml({"s": value}, password)))
+        assert inventory.load(str(inv)).vars("h")["s"] == value
