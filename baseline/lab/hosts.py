@@ -89,8 +89,9 @@ def start(host: config.LabHost, base: Path, public_key: str) -> list[str]:
     """Prepare and boot one container host; return its SSH host key (type, base64)."""
     hdir = host_dir(host.name)
     if is_running(host.name):
-        pub = (hdir / "root/etc/ssh/ssh_host_ed25519_key.pub").read_text().split(" ", 2)[:2]
-        return pub
+        if started_with_key(host.name, public_key):
+            return (hdir / "root/etc/ssh/ssh_host_ed25519_key.pub").read_text().split(" ", 2)[:2]
+        stop(host.name)  # booted by another checkout, with another automation key: boot it afresh
     cleanup(host.name)
     hdir.mkdir(parents=True, exist_ok=True)
     root = hdir / "root"
@@ -104,7 +105,16 @@ def start(host: config.LabHost, base: Path, public_key: str) -> list[str]:
                             start_new_session=True, preexec_fn=lambda: enter_cgroup(host.name))  # noqa: PLW1509
     log.close()
     (hdir / "pid").write_text(str(proc.pid))
+    (hdir / "automation_key.pub").write_text(public_key.strip() + "\n")
     return host_key
+
+
+def started_with_key(name: str, public_key: str) -> bool:
+    """Whether the running host was booted with this checkout's automation key."""
+    try:
+        return (host_dir(name) / "automation_key.pub").read_text().strip() == public_key.strip()
+    except OSError:
+        return False
 
 
 def stop(name: str) -> None:

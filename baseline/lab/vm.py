@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from baseline.lab import config
-from baseline.lab.hosts import configure_root, host_dir
+from baseline.lab.hosts import configure_root, host_dir, started_with_key
 from baseline.lab.system import delete_link, mount_overlay, pid_alive, read_pid, run, stop_process, unmount
 
 DISK_SIZE = "4G"
@@ -29,7 +29,9 @@ def is_running(name: str) -> bool:
 def start(host: config.LabHost, image: Path, public_key: str) -> list[str]:
     hdir = host_dir(host.name)
     if is_running(host.name):
-        return (hdir / "ssh_host_ed25519_key.pub").read_text().split(" ", 2)[:2]
+        if started_with_key(host.name, public_key):
+            return (hdir / "ssh_host_ed25519_key.pub").read_text().split(" ", 2)[:2]
+        stop(host.name)  # booted by another checkout, with another automation key: boot it afresh
     cleanup(host.name)
     merged = hdir / "root"
     mount_overlay(image / "root", hdir / "upper", hdir / "work", merged)
@@ -55,6 +57,7 @@ def start(host: config.LabHost, image: Path, public_key: str) -> list[str]:
          "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
          "-display", "none", "-monitor", "none", "-serial", f"file:{hdir / 'console.log'}",
          "-daemonize", "-pidfile", str(hdir / "pid")])
+    (hdir / "automation_key.pub").write_text(public_key.strip() + "\n")
     return host_key
 
 
