@@ -10,39 +10,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from lab_run import BIN, on, playbook, recap
 
 from baseline import REPO_ROOT
-from baseline.lab import config
 from baseline.results import read_results
 
 pytestmark = pytest.mark.lab
-BIN = Path(shutil.which("ansible-playbook") or "ansible-playbook").parent
-SSH = ["ssh", "-F", str(config.INVENTORY_DIR / "ssh_config")]
 ROWS = {"enterprise_credit": 2000, "public_notice": 500, "credit_record": 300}
-
-
-def playbook(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-
-
-def on(host: str, command: str, timeout: float = 300) -> str:
-    proc = subprocess.run([*SSH, host, command], capture_output=True, text=True, timeout=timeout, check=False)
-    assert proc.returncode == 0, f"{host}: {command}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    found = {}
-    for host, fields in re.findall(r"^(\S+)\s+: (ok=.*)$", output, re.M):
-        found[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return found
 
 
 @pytest.fixture(scope="module")
