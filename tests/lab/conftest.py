@@ -15,6 +15,7 @@ import pytest
 
 from baseline import REPO_ROOT
 from baseline.lab import config
+from baseline.results import new_run_id
 
 LAB = str(REPO_ROOT / "scripts" / "lab")
 
@@ -26,10 +27,11 @@ def pytest_collection_modifyitems(items):
     here = Path(__file__).parent
 
     def rank(item):
-        if here not in item.path.parents:
-            return 0
         if item.get_closest_marker("lab_teardown"):
-            return 3
+            return 4
+        if here not in item.path.parents:
+            # lab-marked tests elsewhere (the report of the lab run) come after the lab suites
+            return 3 if item.get_closest_marker("lab") else 0
         return 1 if item.path.name == "test_lab.py" else 2
 
     items.sort(key=rank)  # stable: keeps file order within each rank
@@ -63,6 +65,21 @@ def lab_up(lab_lock):
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     yield figures
     run_lab("down")
+
+
+@pytest.fixture(scope="session")
+def lab_results(lab_up):
+    """The lab run's results file (results/lab-<time>.jsonl): compliance suites run by the lab tests add their
+    records with keep_results(), and the report test renders it."""
+    path = REPO_ROOT / "results" / f"lab-{new_run_id()}.jsonl"
+    path.parent.mkdir(exist_ok=True)
+
+    def keep_results(source: Path) -> None:
+        if source.exists():
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(source.read_text(encoding="utf-8"))
+
+    return keep_results
 
 
 @pytest.fixture()

@@ -83,8 +83,11 @@ def second_run(first_run):
 
 
 @pytest.fixture(scope="module")
-def verified(second_run, tmp_path_factory):
-    return compliance(tmp_path_factory.mktemp("compliance"), "after-two-runs")
+def verified(second_run, tmp_path_factory, lab_results):
+    tmp = tmp_path_factory.mktemp("compliance")
+    outcome = compliance(tmp, "after-two-runs")
+    lab_results(tmp / "after-two-runs.jsonl")
+    return outcome
 
 
 def test_check_mode_on_a_fresh_host_reports_changes_and_alters_nothing(fresh_check):

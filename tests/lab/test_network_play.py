@@ -34,7 +34,7 @@ def fresh_devices(lab_up):
     subprocess.run([devsim, "start", "--reset"], check=True, capture_output=True)
 
 
-def test_network_play_pushes_then_is_idempotent(fresh_devices, tmp_path):
+def test_network_play_pushes_then_is_idempotent(fresh_devices, tmp_path, lab_results):
     before = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results", str(tmp_path / "before.jsonl"))
     assert before.returncode != 0, "the seed configuration should fail the audit"
 
@@ -49,6 +49,7 @@ def test_network_play_pushes_then_is_idempotent(fresh_devices, tmp_path):
     assert recap_changed(first.stdout) >= 1
     after = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results", str(tmp_path / "after.jsonl"))
     assert after.returncode == 0, after.stdout[-3000:] + after.stderr[-3000:]
+    lab_results(tmp_path / "after.jsonl")
 
     archives = REPO_ROOT / ".lab/netdev-backups"
     before_count = len(list(archives.rglob("SHA256SUMS")))
