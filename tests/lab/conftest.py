@@ -49,6 +49,10 @@ def lab_lock():
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (systemd-nspawn, mounts, bridges)")
     config.LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    # The lab brings its own inventory and vault password; settings other tests left in the environment
+    # (session fixtures of the device tests set a vault password of their own) must not reach the lab's tools.
+    saved = {name: os.environ.pop(name) for name in ("BASELINE_VAULT_PASSWORD", "BASELINE_INVENTORY",
+                                                     "BASELINE_SSH_CONFIG") if name in os.environ}
     with open(config.LOCK_FILE, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         os.environ["BASELINE_LAB_LOCK_HELD"] = "1"
@@ -56,6 +60,7 @@ def lab_lock():
             yield
         finally:
             os.environ.pop("BASELINE_LAB_LOCK_HELD", None)
+            os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
