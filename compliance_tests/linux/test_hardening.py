@@ -129,14 +129,20 @@ def test_departed_homes_wiped_and_no_secret_in_files(host, policy, evidence, sud
     homes = [u for u in departed if host.file(f"/home/{u}").exists]
     names = compliance.inventory.REPO_ROOT.joinpath("baseline/lab/secret-variables.txt").read_text().split()
     values = [str(policy[n]) for n in names if n in policy and not n.startswith("#")]
-    leaked = []
+    found = set()
     for value in values:
         out = sudo_run(f"grep -rlF -- {value!r} /etc /var/lib/baseline /usr/local/sbin /home 2>/dev/null").stdout.split()
-        leaked += out
+        found.update(out)
+    # A tool's own key file (restic's password file, pgBackRest's cipher pass) must hold its secret; it may do so
+    # only where no other user can read it. A secret anywhere else, or readable by others, is residue.
+    key_files, leaked = [], []
+    for path in sorted(found):
+        mode = int(sudo_run(f"stat -c %a {path}").stdout.strip() or "777", 8)
+        (key_files if mode & 0o007 == 0 and not path.startswith("/home/") else leaked).append(f"{path} ({mode:o})")
     evidence.record(command="ls /home/<departed>; grep -rlF <each vault value> /etc /var/lib/baseline /usr/local/sbin /home",
-                    observed={"homes_left": homes, "files_with_secrets": leaked}, expected={"homes_left": [],
-"files_with_secrets": []},
-                    note=f"{len(values)} vault values searched")
+                    observed={"homes_left": homes, "files_with_secrets": leaked, "protected_key_files": key_files},
+                    expected={"homes_left": [], "files_with_secrets": []},
+                    note=f"{len(values)} vault values searched; key files readable by their owner only are allowed")
     assert homes == [] and leaked == []
 
 
