@@ -42,10 +42,10 @@ class LabHost:
 
 
 CONTAINER_HOSTS: tuple[LabHost, ...] = (
-    LabHost("app1", 11, ("app_servers",)),
-    LabHost("db1", 12, ("postgresql_servers",)),
-    LabHost("db2", 13, ("mariadb_servers",)),
-    LabHost("log1", 14, ("log_servers",)),
+    LabHost("app1", 11, ("app_servers", "backup_clients")),
+    LabHost("db1", 12, ("postgresql_servers", "backup_clients")),
+    LabHost("db2", 13, ("mariadb_servers", "backup_clients")),
+    LabHost("log1", 14, ("log_servers", "backup_clients")),
     LabHost("bak1", 15, ("backup_servers",)),
     LabHost("drill1", 16, ("drill_hosts",)),
 )
