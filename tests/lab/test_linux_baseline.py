@@ -1,7 +1,8 @@
 """The Linux server baseline on the lab (IA, AC, AU, IP, MP, RI): check mode on a fresh host reports changes and
 alters nothing, the roles converge, the compliance suite passes (kernel controls on kern1), a second run changes
 nothing, the automation account can still log in after every run, and a control removed by hand makes exactly
-its own tests fail until the role runs again."""
+its own tests fail until the role runs again. The suite runs after databases.yml, as in site.yml: file backups of
+every backup client and a clean integrity check after both playbooks are part of what it verifies."""
 
 from __future__ import annotations
 
@@ -83,7 +84,16 @@ def second_run(first_run):
 
 
 @pytest.fixture(scope="module")
-def verified(second_run, tmp_path_factory, lab_results):
+def site_order(second_run):
+    """The databases and backups play after the server baseline, in site.yml's order: it backs up every backup
+    client's files (BR-01, BR-02) and approves what it wrote in the integrity database (IP-05)."""
+    proc = playbook("playbooks/databases.yml")
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def verified(site_order, tmp_path_factory, lab_results):
     tmp = tmp_path_factory.mktemp("compliance")
     outcome = compliance(tmp, "after-two-runs")
     lab_results(tmp / "after-two-runs.jsonl")
