@@ -36,8 +36,23 @@ def asset_name(host: Any) -> str:
     return host.backend.hostname
 
 
-def host_vars(host: Any) -> dict[str, Any]:
-    return inventory.load(str(inventory.inventory_path())).vars(asset_name(host))
+class HostVars(dict):
+    """A host's inventory variables. They hold decrypted vault secrets, so the representation that pytest prints
+    for a failing test's arguments names the host and the number of variables, never a value."""
+
+    def __init__(self, host: str, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.host = host
+
+    def __repr__(self) -> str:
+        return f"<inventory variables of {self.host}: {len(self)} names, values not shown>"
+
+    __str__ = __repr__
+
+
+def host_vars(host: Any) -> HostVars:
+    name = asset_name(host)
+    return HostVars(name, inventory.load(str(inventory.inventory_path())).vars(name))
 
 
 def host_kind(host: Any) -> str:

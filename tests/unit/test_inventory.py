@@ -2,6 +2,8 @@
 
 import secrets
 import shutil
+import subprocess
+import sys
 
 import yaml
 
@@ -37,3 +39,20 @@ def test_inventories_with_different_vault_passwords_in_one_process(tmp_path, mon
         hosts = yaml.safe_dump({"all": {"hosts": {"h": None}, "vars": {}}})
         (inv / "hosts.yml").write_text(hosts.replace("  vars: {}\n", "  vars:\n" + vault_yaml({"s": value}, password)))
         assert inventory.load(str(inv)).vars("h")["s"] == value
+
+
+def test_a_failing_compliance_test_never_prints_the_host_variables(tmp_path):
+    """pytest prints a failing test's arguments; the `policy` fixture holds decrypted secrets."""
+    value = "Vault!" + secrets.token_hex(6)
+    (tmp_path / "test_leak.py").write_text(
+        "import pytest\n"
+        "from baseline.compliance import HostVars\n\n"
+        "@pytest.fixture()\n"
+        f"def policy():\n    return HostVars('app1', {{'password_min_length': 10, 'db_password': {value!r}}})\n\n"
+        "def test_fails(policy):\n    assert policy['password_min_length'] == 11\n\n"
+        "def test_fails_on_the_mapping(policy):\n    assert 'absent' in policy\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--tb=long", "-vv", str(tmp_path)],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 1 and "2 failed" in proc.stdout, proc.stdout[-2000:]
+    assert "inventory variables of app1: 2 names, values not shown" in proc.stdout
+    assert value not in proc.stdout + proc.stderr
