@@ -5,6 +5,7 @@ encrypted, on the store. Database backups are checked by compliance_tests/databa
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from datetime import UTC, datetime
 
@@ -53,13 +54,19 @@ def test_file_backup_timer_runs_daily(backup_client, policy, evidence):
     unit = "baseline-backup@files.timer"
     shown = backup_client.run(f"systemctl show {unit} -p UnitFileState -p ActiveState -p TimersCalendar")
     values = dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
+    calendars = re.findall(r"OnCalendar=([^;]+?) ;", values.get("TimersCalendar", ""))
+    wanted = backup_client.run(f"systemd-analyze calendar {shlex.quote(policy['backup_files_calendar'])}")
+    normalised = re.search(r"Normalized form: (.+)", wanted.stdout)
     paths = backup_client.run(f"sudo sed -n 's/^FILE_PATHS=//p' {ENV}").stdout.strip().strip("'\"").split()
-    evidence.record(command=f"systemctl show {unit}; FILE_PATHS in {ENV}", observed={**values, "paths": paths},
-                    expected={"state": "active, enabled", "calendar": policy["backup_files_calendar"],
+    evidence.record(command=f"systemctl show {unit}; FILE_PATHS in {ENV}",
+                    observed={"state": [values.get("ActiveState"), values.get("UnitFileState")], "calendar": calendars,
+                              "paths": paths},
+                    expected={"state": ["active", "enabled"], "calendar": policy["backup_files_calendar"],
                               "paths": policy["backup_file_paths"]})
     assert values.get("UnitFileState") == "enabled" and values.get("ActiveState") == "active"
-    # systemd prints the calendar normalised; the daily rule means every day of the week, no weekday filter
-    assert "OnCalendar=" in values.get("TimersCalendar", "") and " *-*-* " in f" {values['TimersCalendar']} "
+    assert normalised and calendars == [normalised.group(1).strip()]
+    # daily: every day of every month, no weekday filter
+    assert calendars[0].startswith("*-*-* ")
     assert sorted(paths) == sorted(policy["backup_file_paths"])
 
 
