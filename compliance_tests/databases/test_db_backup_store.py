@@ -1,5 +1,7 @@
 """The off-site store (BR-02): it holds the database backups, and cannot read them."""
 
+import re
+
 import pytest
 
 from baseline import compliance
@@ -31,6 +33,12 @@ def test_backups_on_the_store_cannot_be_read_without_the_key(host, policy, evide
 def test_client_accounts_can_only_use_sftp(host, policy, evidence):
     root = policy["backup_store_root"]
     keys = host.run(f"sudo sh -c 'cat {root}/*/.ssh/authorized_keys'").stdout.splitlines()
-    evidence.record(command=f"cat {root}/*/.ssh/authorized_keys", observed=[k.split(" ssh-")[0] for k in keys],
-                    expected='restrict,command="…sftp-server…" on every key')
-    assert keys and all(k.startswith('restrict,command="') and "sftp-server" in k.split(" ")[0] for k in keys)
+    shells = dict(line.split(":")[0::6] for line in host.run("getent passwd").stdout.splitlines()
+                  if line.startswith("bk-"))
+    evidence.record(command=f"cat {root}/*/.ssh/authorized_keys; getent passwd bk-*",
+                    observed={"options": [k.split(" ssh-")[0] for k in keys], "shells": shells},
+                    expected={"options": 'restrict,command="internal-sftp" (drill hosts: "… -R") on every key',
+                              "shells": "no login shell"})
+    forced = re.compile(r'restrict,command="(internal-sftp|/\S+/sftp-server)( -R)?" ssh-')
+    assert keys and all(forced.match(k) for k in keys)
+    assert shells and all(shell.endswith(("/nologin", "/false")) for shell in shells.values())
