@@ -15,7 +15,8 @@ import subprocess
 import pytest
 from lab_run import BIN, on, playbook, recap
 
-from baseline import REPO_ROOT
+from baseline import REPO_ROOT, inventory
+from baseline.lab import config
 from baseline.results import read_results
 
 pytestmark = pytest.mark.lab
@@ -51,6 +52,21 @@ def test_second_run_changes_nothing_and_check_mode_alters_nothing(first_run):
     assert check.returncode == 0, check.stdout[-3000:]
     assert {h: r["changed"] for h, r in recap(check.stdout).items() if r["changed"]} == {}
     assert on("db1", "sudo md5sum /etc/postgresql/15/main/pg_hba.conf /etc/postgresql/15/main/conf.d/*") == before
+
+
+
+def test_a_store_run_without_its_clients_stops_before_any_key_is_dropped(first_run):
+    root = inventory.load(str(config.INVENTORY_DIR / "hosts.yml")).vars("bak1")["backup_store_root"]
+    keys = f"sudo sh -c 'md5sum {root}/*/.ssh/authorized_keys'"
+    before = on("bak1", keys)
+    assert "app1/.ssh/authorized_keys" in before and "db1/.ssh/authorized_keys" in before
+    for limited in (["--limit", "bak1"], ["--tags", "backup", "--limit", "bak1,db1"]):
+        proc = playbook("playbooks/databases.yml", *limited)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert "no backup key was read from app1" in proc.stdout, proc.stdout[-3000:]
+        assert "db1" not in re.search(r"no backup key was read from ([^(]*)", proc.stdout).group(1)
+        assert all(r["changed"] == 0 for r in recap(proc.stdout).values())
+        assert on("bak1", keys) == before
 
 
 COLUMNS = {  # generated values for each table's columns; {n} is the row number, {text} its cast to text
