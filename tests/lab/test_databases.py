@@ -56,17 +56,24 @@ def test_second_run_changes_nothing_and_check_mode_alters_nothing(first_run):
 
 
 def test_a_store_run_without_its_clients_stops_before_any_key_is_dropped(first_run):
-    root = inventory.load(str(config.INVENTORY_DIR / "hosts.yml")).vars("bak1")["backup_store_root"]
+    inv = inventory.load(str(config.INVENTORY_DIR / "hosts.yml"))
+    root = inv.vars("bak1")["backup_store_root"]
     keys = f"sudo sh -c 'md5sum {root}/*/.ssh/authorized_keys'"
     before = on("bak1", keys)
     assert "app1/.ssh/authorized_keys" in before and "db1/.ssh/authorized_keys" in before
-    for limited in (["--limit", "bak1"], ["--tags", "backup", "--limit", "bak1,db1"]):
+    key_holders = set(inv.hosts("backup_clients")) | set(inv.hosts("drill_hosts"))
+    limited_runs = {("--limit", "bak1"): key_holders, ("--tags", "backup", "--limit", "bak1,db1"): key_holders - {"db1"}}
+    for limited, missing in limited_runs.items():
         proc = playbook("playbooks/databases.yml", *limited)
         assert proc.returncode != 0, proc.stdout[-3000:]
-        assert "no backup key was read from app1" in proc.stdout, proc.stdout[-3000:]
-        assert "db1" not in re.search(r"no backup key was read from ([^(]*)", proc.stdout).group(1)
+        named = re.search(r"no backup key was read from (.*?) in this run", proc.stdout)
+        assert named and set(named.group(1).split(", ")) == missing, proc.stdout[-3000:]
         assert all(r["changed"] == 0 for r in recap(proc.stdout).values())
         assert on("bak1", keys) == before
+    client_only = playbook("playbooks/databases.yml", "--tags", "backup", "--limit", "db1")
+    assert client_only.returncode != 0, client_only.stdout[-3000:]
+    assert "the off-site store bak1 was not prepared in this run" in client_only.stdout, client_only.stdout[-3000:]
+    assert recap(client_only.stdout)["db1"]["changed"] == 0
 
 
 COLUMNS = {  # generated values for each table's columns; {n} is the row number, {text} its cast to text
