@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from lab_run import BIN, on, playbook, recap
 
-from baseline import REPO_ROOT, inventory
+from baseline import REPO_ROOT, inventory, templates
 from baseline.lab import config
 from baseline.results import read_results
 
@@ -55,25 +55,49 @@ def test_second_run_changes_nothing_and_check_mode_alters_nothing(first_run):
 
 
 
-def test_a_store_run_without_its_clients_stops_before_any_key_is_dropped(first_run):
+def test_limited_runs_keep_the_keys_of_the_hosts_they_leave_out(first_run, tmp_path):
+    """The store's authorized_keys are exclusive: a run limited to some hosts manages the accounts whose keys it
+    read and leaves the others as they are; a client run without the store pins the store's key all the same,
+    and stops when the client's key is new (the store has not authorised it)."""
     inv = inventory.load(str(config.INVENTORY_DIR / "hosts.yml"))
     root = inv.vars("bak1")["backup_store_root"]
-    keys = f"sudo sh -c 'md5sum {root}/*/.ssh/authorized_keys'"
-    before = on("bak1", keys)
-    assert "app1/.ssh/authorized_keys" in before and "db1/.ssh/authorized_keys" in before
-    key_holders = set(inv.hosts("backup_clients")) | set(inv.hosts("drill_hosts"))
-    limited_runs = {("--limit", "bak1"): key_holders, ("--tags", "backup", "--limit", "bak1,db1"): key_holders - {"db1"}}
-    for limited, missing in limited_runs.items():
-        proc = playbook("playbooks/databases.yml", *limited)
-        assert proc.returncode != 0, proc.stdout[-3000:]
-        named = re.search(r"no backup key was read from (.*?) in this run", proc.stdout)
-        assert named and set(named.group(1).split(", ")) == missing, proc.stdout[-3000:]
-        assert all(r["changed"] == 0 for r in recap(proc.stdout).values())
-        assert on("bak1", keys) == before
+    client_key = templates.role_values("backup_client", inv.vars("db1"))["backup_client_ssh_key"]
+
+    def keys(host: str) -> str:
+        return on("bak1", f"sudo cat {root}/{host}/.ssh/authorized_keys")
+
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stale@left-over", "-f", str(tmp_path / "k")],
+                   check=True)
+    stale = 'restrict,command="internal-sftp" ' + (tmp_path / "k.pub").read_text().strip()
+    for host in ("app1", "db1"):
+        on("bak1", f"echo '{stale}' | sudo tee -a {root}/{host}/.ssh/authorized_keys >/dev/null")
+    app1_before = keys("app1")
+
+    part = playbook("playbooks/databases.yml", "--tags", "backup", "--limit", "bak1,db1,drill1")
+    assert part.returncode == 0, part.stdout[-3000:]
+    assert "stale@left-over" not in keys("db1") and keys("app1") == app1_before
+    left = re.search(r"authorized_keys left unchanged for (.*?): no key was read from (.*?) in this run", part.stdout)
+    left_out = set(inv.hosts("backup_clients")) - {"db1"}
+    assert left, part.stdout[-3000:]
+    assert set(left.group(1).split(", ")) == {f"bk-{h}" for h in left_out} and set(left.group(2).split(", ")) == left_out
+
+    store_only = playbook("playbooks/databases.yml", "--limit", "bak1")
+    assert store_only.returncode == 0, store_only.stdout[-3000:]
+    assert recap(store_only.stdout)["bak1"]["changed"] == 0 and keys("app1") == app1_before
+
     client_only = playbook("playbooks/databases.yml", "--tags", "backup", "--limit", "db1")
-    assert client_only.returncode != 0, client_only.stdout[-3000:]
-    assert "the off-site store bak1 was not prepared in this run" in client_only.stdout, client_only.stdout[-3000:]
+    assert client_only.returncode == 0, client_only.stdout[-3000:]
     assert recap(client_only.stdout)["db1"]["changed"] == 0
+
+    on("db1", f"sudo rm {client_key} {client_key}.pub")
+    new_key = playbook("playbooks/databases.yml", "--tags", "backup", "--limit", "db1")
+    assert new_key.returncode != 0
+    assert "db1 has a new backup key that the store bak1 has not authorised" in new_key.stdout, new_key.stdout[-3000:]
+
+    full = playbook("playbooks/databases.yml", "--tags", "BR-02")
+    assert full.returncode == 0, full.stdout[-3000:]
+    assert "stale@left-over" not in keys("app1")
+    assert on("db1", f"sudo cat {client_key}.pub").split()[1] in keys("db1")
 
 
 COLUMNS = {  # generated values for each table's columns; {n} is the row number, {text} its cast to text
