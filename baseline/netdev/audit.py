@@ -3,6 +3,7 @@
 Expected values come from the device's rendered baseline (inventory policy values, never literals): each
 check takes the template sections marked with its control, and the owned areas of that control. Numeric
 settings pass when they meet the policy (a stricter device passes); secrets compare without their values.
+Evidence names the command read, the device's own lines for the control and the baseline's lines.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from baseline.netdev import backup, configdiff
 from baseline.netdev.devices import NetDevice, backup_root
 from baseline.netdev.render import Rendered
-from baseline.netdev.vendors import config_body
+from baseline.netdev.vendors import Vendor, config_body
 from baseline.results import Evidence
 
 
@@ -62,9 +63,12 @@ def _baseline_check(ctx: AuditContext, control: str, what: str) -> Outcome:
         return Outcome("not_applicable", f"the {ctx.device.role} baseline has no {control} section")
     found = configdiff.findings(vendor, ctx.config, section, ctx.device.values, owned_only=[control])
     command = vendor.show_running if ctx.source == "running" else vendor.show_saved
-    expected = [vendor.mask(line) for line in section.splitlines()]
+    expected = [_masked(vendor, line) for line in section.splitlines()]
     if not found:
-        return Outcome("pass", f"{what}: every baseline line present", [Evidence(command, "as expected", expected)])
+        observed = configdiff.shown(vendor, ctx.config, section, ctx.device.values)
+        return Outcome("pass", f"{what}: every baseline line present", [Evidence(
+            command, observed, expected, note=f"{ctx.source} configuration of {ctx.device.name}: the device's lines "
+                                              f"for each of the {len(expected)} baseline lines")])
     missing = [" > ".join((*p, t)) for p, t in found.missing]
     unexpected = [" > ".join((*p, vendor.mask(t))) for p, t, _ in found.unexpected]
     observed = _related(ctx, found)
@@ -75,6 +79,12 @@ def _baseline_check(ctx: AuditContext, control: str, what: str) -> Outcome:
         reasons.append("present but not allowed: " + "; ".join(unexpected))
     return Outcome("fail", f"{what}: " + " | ".join(reasons),
                    [Evidence(command, observed, expected, note="; ".join(reasons))])
+
+
+def _masked(vendor: Vendor, line: str) -> str:
+    """A configuration line with its secret hidden, indentation kept."""
+    body = line.lstrip(" ")
+    return line[:len(line) - len(body)] + vendor.mask(body)
 
 
 def _related(ctx: AuditContext, found: configdiff.Finding) -> list[str]:

@@ -95,16 +95,22 @@ def _masked_children(vendor: Vendor, node: HConfig | HConfigChild) -> dict[str, 
     return {vendor.mask(c.text): c for c in node.children}
 
 
-def _tolerated(vendor: Vendor, text: str, candidates: Iterable[HConfigChild], values: dict[str, Any]) -> bool:
+def tolerated_by(vendor: Vendor, text: str, candidates: Iterable[HConfigChild],
+                 values: dict[str, Any]) -> HConfigChild | None:
+    """The device line that meets the numeric baseline line `text` without being equal to it (a stricter value)."""
     for pattern, checks in TOLERANCES[vendor.key]:
         if not re.match(pattern, text):
             continue
         for child in candidates:
             m = re.match(pattern, child.text)
             if m and all(_OPS[op](get(m), _limit(values, var)) for get, op, var in checks):
-                return True
-        return False
-    return False
+                return child
+        return None
+    return None
+
+
+def _tolerated(vendor: Vendor, text: str, candidates: Iterable[HConfigChild], values: dict[str, Any]) -> bool:
+    return tolerated_by(vendor, text, candidates, values) is not None
 
 
 def _limit(values: dict[str, Any], var: str) -> int:
@@ -161,6 +167,39 @@ def _walk(vendor: Vendor, running: HConfig | HConfigChild | None, intended: HCon
             found.missing.append((parents, text))
             continue
         _walk(vendor, match, child, parents + (text,), values=values, rotate=rotate, found=found)
+
+
+def shown(vendor: Vendor, running_text: str, intended_text: str, values: dict[str, Any]) -> list[str]:
+    """The device's own lines for each baseline line, in the baseline's order and indentation, secrets masked:
+    the equal line, the stricter line that meets a numeric setting, the explicit negation, or a note in
+    parentheses where the device shows nothing (a feature that is absent, one on by default, a missing line)."""
+    out: list[str] = []
+    _shown(vendor, parse(vendor, running_text), parse(vendor, intended_text), values, out)
+    return out
+
+
+def _shown(vendor: Vendor, running: HConfig | HConfigChild | None, intended: HConfig | HConfigChild,
+           values: dict[str, Any], out: list[str], *, depth: int = 0) -> None:
+    pad = " " * depth
+    children = list(running.children) if running is not None else []
+    have = {vendor.mask(c.text): c for c in children}
+    for child in intended.children:
+        text = child.text
+        if text.startswith(vendor.negation + " "):
+            feature = text[len(vendor.negation) + 1:]
+            present = [c.text for c in children if c.text in (text, feature) or c.text.startswith(feature + " ")]
+            out += [pad + vendor.mask(line) for line in present] or [f"{pad}(no {feature!r} line)"]
+            continue
+        match = have.get(vendor.mask(text))
+        if match is None and child.is_leaf and running is not None:
+            match = tolerated_by(vendor, text, children, values)
+        if match is None:
+            note = "on by default, not shown" if child.is_leaf and text in DEFAULT_ON[vendor.key] else "missing"
+            out.append(f"{pad}({vendor.mask(text)}: {note})")
+            continue
+        out.append(pad + vendor.mask(match.text))
+        if not child.is_leaf:
+            _shown(vendor, match, child, values, out, depth=depth + 1)
 
 
 def _owned(vendor: Vendor, running: HConfig, intended: HConfig, rule: tuple[str, str], found: Finding) -> None:
