@@ -61,6 +61,11 @@ def default_level() -> int:
     return int(_group_var(POLICY_FILE, "protection_level", 3))  # type: ignore[arg-type]
 
 
+def policy_value(name: str, default: object = None) -> object:
+    """A value of the committed policy file (inventory/group_vars/all/policy.yml), for when no inventory says."""
+    return _group_var(POLICY_FILE, name, default)
+
+
 def platform_name() -> str:
     return str(_group_var(PLATFORM_FILE, "platform_name", "platform"))
 
@@ -82,7 +87,7 @@ def organisation(name: str, level: int) -> Asset:
 
 
 # The only inventory variables the report reads; none of them is a secret.
-REPORT_VARIABLES = ("protection_level", "host_kind", "platform_name", *VENDOR_VARIABLES)
+REPORT_VARIABLES = ("protection_level", "host_kind", "platform_name", "inspection_interval_hours", *VENDOR_VARIABLES)
 
 
 def _report_vars(inv: object, host: str) -> dict:

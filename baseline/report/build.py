@@ -1,8 +1,9 @@
 """Assemble a report from results, catalog, assets and waivers. Pure: no files read or written here.
 
 Several results files may name the same check; the latest record of each check on each asset counts
-(a re-run replaces what it re-checked and leaves the rest). Each run also gives a point of the trend: the
-state after that run, so the report shows how compliance moved between runs.
+(a re-run replaces what it re-checked and leaves the rest). With an evidence window, a latest record older
+than the window is stale: left out of the verdicts and listed. Each run also gives a point of the trend: the
+state after that run (judged as of that run's time), so the report shows how compliance moved between runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import date
 from baseline.catalog import Catalog, Control, Family
 from baseline.report import verdicts as v
 from baseline.report.assets import Asset
+from baseline.report.evidence import Window, parse_time, split
 from baseline.results import CheckResult
 from baseline.waivers import Waiver, find
 
@@ -31,12 +33,35 @@ class Cell:
     verdict: str
     failing: bool
     reasons: tuple[v.Reason, ...]
-    checks: list[CheckResult]
+    checks: list[CheckResult]  # current results only; stale ones are left out
     waiver: Waiver | None = None
 
     @property
     def duration_s(self) -> float:
         return round(sum(c.duration_s for c in self.checks), 4)
+
+    @property
+    def in_scope(self) -> bool:
+        return self.verdict != v.NOT_APPLICABLE
+
+    @property
+    def evidenced(self) -> bool:
+        """A current result shows the control's state here (passed or failed; not merely not verifiable)."""
+        return any(c.outcome in v.EVIDENCE_OUTCOMES for c in self.checks)
+
+    @property
+    def missing_evidence(self) -> bool:
+        """In scope, automated or partly automated, and no current result at all: the evidence is missing."""
+        return self.in_scope and self.control.status in ("automated", "partial") and not self.checks
+
+    @property
+    def finding(self) -> bool:
+        return self.in_scope and v.is_finding(self.verdict, self.failing)
+
+    @property
+    def risk(self) -> str | None:
+        """high / medium / low for a finding (from the control's severity), else None."""
+        return v.risk_level(self.control.severity) if self.finding else None
 
 
 @dataclass
@@ -120,7 +145,14 @@ class Report:
     warnings: list[str]
     counts: Counter
     failing_cells: int
-    overall: str
+    conclusion: v.Conclusion
+    window: Window | None = None
+    stale: list[CheckResult] = field(default_factory=list)  # latest records left out for their age
+
+    @property
+    def overall(self) -> str:
+        """pass / pass_with_gaps / fail / inconclusive (符合 / 基本符合 / 不符合 / 无法得出结论)."""
+        return self.conclusion.code
 
     @property
     def failing_controls(self) -> list[ControlRow]:
@@ -131,8 +163,20 @@ class Report:
         return v.met_share(self.counts)
 
     @property
+    def findings(self) -> list[Cell]:
+        """Failing or waived cells, each with its risk level: the security problems found."""
+        return [c for row in self.rows for c in row.cells if c.finding]
+
+    @property
+    def missing_evidence(self) -> list[Cell]:
+        return [c for row in self.rows for c in row.cells if c.missing_evidence]
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.failing_cells else 0
+        """2 no conclusion can be drawn; 1 a cell fails or the conclusion is 不符合; 0 otherwise."""
+        if self.overall == v.INCONCLUSIVE:
+            return 2
+        return 1 if self.failing_cells or self.overall == v.NOT_COMPLIANT else 0
 
 
 def latest(results: Iterable[CheckResult]) -> list[CheckResult]:
@@ -177,10 +221,15 @@ def _index(results: Iterable[CheckResult], catalog: Catalog, warnings: list[str]
 
 
 def evaluate(catalog: Catalog, assets: Sequence[Asset], results: Iterable[CheckResult], waivers: Sequence[Waiver],
-             *, as_of: date, warnings: list[str] | None = None) -> list[ControlRow]:
-    """Verdicts of every control on every asset of a kind it targets."""
+             *, as_of: date, warnings: list[str] | None = None, stale: Iterable[CheckResult] = ()) -> list[ControlRow]:
+    """Verdicts of every control on every asset of a kind it targets, from the current `results`; `stale`
+    results are only named in the reasons of their cells."""
     warnings = warnings if warnings is not None else []
     by_cell = _index(results, catalog, warnings)
+    stale_times: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in stale:
+        for cid in r.control_ids:
+            stale_times[(cid, f"{r.asset}/{r.asset_kind}")].append(r.time)
     by_kind: dict[str, list[Asset]] = defaultdict(list)
     for asset in assets:
         by_kind[asset.kind].append(asset)
@@ -193,7 +242,8 @@ def evaluate(catalog: Catalog, assets: Sequence[Asset], results: Iterable[CheckR
                 checks = by_cell.get((control.id, asset.key), [])
                 used.add((control.id, asset.key))
                 waiver = find(waivers, control.id, asset.name, asset.kind)
-                cv = v.cell_verdict(control, asset.level, [(c.outcome, c.reason) for c in checks], waiver, as_of)
+                cv = v.cell_verdict(control, asset.level, [(c.outcome, c.reason) for c in checks], waiver, as_of,
+                                    stale=stale_times.get((control.id, asset.key), ()))
                 cells.append(Cell(control, asset, cv.verdict, cv.failing, cv.reasons, checks,
                                   waiver if cv.verdict == v.WAIVED or cv.failing else None))
         verdicts = [c.verdict for c in cells] or ([v.MANUAL] if control.status == "manual" else [v.NOT_APPLICABLE])
@@ -275,20 +325,56 @@ def _cell_map(rows: Iterable[ControlRow]) -> dict[tuple[str, str], str]:
     return {(c.control.id, c.asset.key): c.verdict for row in rows for c in row.cells}
 
 
+def conclusion_of(rows: Iterable[ControlRow]) -> v.Conclusion:
+    """The overall conclusion of judged rows: verdict counts, findings' risks, evidence present and missing.
+
+    One pass over the cells (the same tests as Cell.finding, .evidenced and .missing_evidence, inlined: a large
+    estate has tens of thousands of cells)."""
+    counts: Counter = Counter()
+    findings: list[str] = []
+    evidenced = missing = 0
+    for row in rows:
+        status, risk = row.control.status, v.risk_level(row.control.severity)
+        for c in row.cells:
+            counts[c.verdict] += 1
+            if c.verdict == v.NOT_APPLICABLE:
+                continue
+            if v.is_finding(c.verdict, c.failing):
+                findings.append(risk)
+            if not c.checks:
+                missing += status in ("automated", "partial")
+            elif any(ch.outcome in v.EVIDENCE_OUTCOMES for ch in c.checks):
+                evidenced += 1
+    return v.conclude(counts, findings, evidenced=evidenced, missing=missing)
+
+
+def _stale_warning(stale: Sequence[CheckResult], window: Window) -> str:
+    last = max(stale, key=lambda r: r.time).time
+    return (f"{len(stale)} result record(s) older than the evidence window ({window.hours:g} h before "
+            f"{window.reference.isoformat(timespec='seconds')}, from {window.source}) left out of the verdicts; "
+            f"the newest of them is from {last}; see the stale evidence list")
+
+
 def build(results: Sequence[CheckResult], catalog: Catalog, assets: Sequence[Asset], waivers: Sequence[Waiver],
-          *, as_of: date, generated: str, platform: str, level: int, warnings: Sequence[str] = ()) -> Report:
+          *, as_of: date, generated: str, platform: str, level: int, warnings: Sequence[str] = (),
+          window: Window | None = None) -> Report:
+    """The report. With `window`, the latest record of a check older than the window is left out (stale)."""
     warnings = list(warnings)
     runs = runs_of(results)
-    current = latest(results)
-    rows = evaluate(catalog, assets, current, waivers, as_of=as_of, warnings=warnings)
+    current, stale = split(latest(results), window)
+    rows = evaluate(catalog, assets, current, waivers, as_of=as_of, warnings=warnings, stale=stale)
     trend: list[TrendPoint] = []
     changes: list[Change] = []
     if len(runs) > 1:
         run_order = {run.run_id: i for i, run in enumerate(runs)}
         previous_rows: list[ControlRow] = []
         for i, run in enumerate(runs):
-            upto = rows if i == len(runs) - 1 else evaluate(
-                catalog, assets, latest(r for r in results if run_order[r.run_id] <= i), waivers, as_of=as_of)
+            if i == len(runs) - 1:
+                upto = rows
+            else:  # the state after this run, judged as of this run's last result
+                run_window = window.at(parse_time(run.last) or window.reference) if window else None
+                then, then_stale = split(latest(r for r in results if run_order[r.run_id] <= i), run_window)
+                upto = evaluate(catalog, assets, then, waivers, as_of=as_of, stale=then_stale)
             counts = Counter(c.verdict for row in upto for c in row.cells)
             trend.append(TrendPoint(run, counts, sum(c.failing for row in upto for c in row.cells)))
             if i == len(runs) - 1:
@@ -306,9 +392,12 @@ def build(results: Sequence[CheckResult], catalog: Catalog, assets: Sequence[Ass
     missing = [name for w in waivers for name in w.assets if name not in {a.name for a in assets}]
     warnings.extend(f"waiver for {name} names an asset that is neither in the inventory nor in the results"
                     for name in sorted(set(missing)))
+    if stale and window is not None:
+        warnings.append(_stale_warning(stale, window))
     return Report(
         generated=generated, as_of=as_of, platform=platform, level=level, catalog=catalog,
         assets=list(assets), rows=rows, by_family=groups["family"], by_clause=groups["clause"],
         by_article=groups["article"], by_asset=groups["asset"], waivers=uses, runs=runs, trend=trend,
-        changes=changes, warnings=warnings, counts=counts, failing_cells=failing, overall=v.overall(counts, failing),
+        changes=changes, warnings=warnings, counts=counts, failing_cells=failing, conclusion=conclusion_of(rows),
+        window=window, stale=sorted(stale, key=lambda r: (r.asset, r.asset_kind, r.control_ids, r.check)),
     )

@@ -58,6 +58,11 @@ def render(report: Report, lang: str = "zh") -> str:
         "trend_chart": charts.trend_line(report.trend) if len(report.trend) > 1 else Markup(""),
         "outcome_words": labels.OUTCOME, "UI": labels.UI,
         "manual_rows": [row for row in report.rows if row.control.status == "manual"],
+        "risk_level": _pairs(labels.RISK), "risk_findings": _pairs(labels.RISK_FINDINGS), "risks": v.RISKS,
+        "conclusion_rule": bi(labels.conclusion_rule(report.conclusion, "zh"),
+                              labels.conclusion_rule(report.conclusion, "en")),
+        "template_rule": bi(labels.template_rule("zh"), labels.template_rule("en")),
+        "window_text": bi(labels.window_text(report.window, "zh"), labels.window_text(report.window, "en")),
     }
     return environment().get_template("report.html.j2").render(context)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from baseline.report import labels
+from baseline.report import verdicts as v
 from baseline.report.build import Cell, Group, Report, remediation
 from baseline.report.text import reasons
 from baseline.results import CheckResult
@@ -28,6 +29,7 @@ def _group(group: Group) -> dict[str, Any]:
 def _cell(cell: Cell) -> dict[str, Any]:
     return {
         "asset": cell.asset.name, "asset_kind": cell.asset.kind, "verdict": cell.verdict, "failing": cell.failing,
+        "risk": cell.risk, "missing_evidence": cell.missing_evidence,
         "reasons": [{"code": r.code, **r.as_dict()} for r in cell.reasons], "reason": reasons(cell, "en"),
         "waiver": cell.waiver.to_dict() if cell.waiver else None, "remediation": remediation(cell.control, cell.asset),
         "checks": [_check(c) for c in cell.checks],
@@ -41,6 +43,23 @@ def _check(c: CheckResult) -> dict[str, Any]:
             "time": c.time, "host_kind": c.host_kind, "vendor": c.vendor}
 
 
+def _conclusion(report: Report) -> dict[str, Any]:
+    c = report.conclusion
+    return {"rule": c.rule, "why": {"zh": labels.conclusion_rule(c, "zh"), "en": labels.conclusion_rule(c, "en")},
+            "template": v.TEMPLATE[0], "source": v.RULE_SOURCE,
+            "template_rule": {"zh": labels.template_rule("zh"), "en": labels.template_rule("en")},
+            "thresholds": {"compliant_above": v.FULL_SHARE, "basically_compliant_above": v.BASIC_SHARE},
+            "share_met": c.share, "in_scope_cells": c.in_scope, "met_cells": c.met, "evidenced_cells": c.evidenced,
+            "findings": c.findings_by_risk, "major_risk_candidates": c.major,
+            "missing_evidence": [{"control": cell.control.id, "asset": cell.asset.name, "asset_kind": cell.asset.kind}
+                                 for cell in report.missing_evidence]}
+
+
+def _stale(c: CheckResult) -> dict[str, Any]:
+    return {"asset": c.asset, "asset_kind": c.asset_kind, "check": c.check, "control_ids": c.control_ids,
+            "outcome": c.outcome, "time": c.time, "run_id": c.run_id}
+
+
 def to_dict(report: Report) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
@@ -49,8 +68,12 @@ def to_dict(report: Report) -> dict[str, Any]:
         "platform": report.platform,
         "protection_level": report.level,
         "overall": {"verdict": report.overall, "zh": labels.OVERALL[report.overall][0],
+                    "en": labels.OVERALL[report.overall][1],
                     "failing_cells": report.failing_cells, "failing_controls": [r.control.id for r in report.failing_controls],
-                    "counts": _counts(report.counts), "met_share": report.met_share, "exit_code": report.exit_code},
+                    "counts": _counts(report.counts), "met_share": report.met_share, "exit_code": report.exit_code,
+                    "conclusion": _conclusion(report)},
+        "evidence_window": report.window.describe() if report.window else None,
+        "stale": [_stale(c) for c in report.stale],
         "runs": [asdict(run) for run in report.runs],
         "assets": [{**asdict(a), "key": a.key} for a in report.assets],
         "summary": {"family": [_group(g) for g in report.by_family], "clause": [_group(g) for g in report.by_clause],
@@ -58,6 +81,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "controls": [
             {"id": row.control.id, "title": {"zh": row.control.title_zh, "en": row.control.title_en},
              "family": row.control.family, "status": row.control.status, "severity": row.control.severity,
+             "risk": v.risk_level(row.control.severity),
              "level": row.control.level, "articles": list(row.control.articles), "clauses": list(row.control.clauses),
              "owner": row.control.owner, "verdict": row.verdict, "failing": row.failing, "cells": [_cell(c) for c in row.cells]}
             for row in report.rows

@@ -27,10 +27,50 @@ OUTCOME = {
 }
 
 OVERALL = {
-    "pass": ("符合", "Compliant"),
-    "pass_with_gaps": ("基本符合（存在未验证或人工核查项）", "Compliant with gaps (items not verified or manual)"),
-    "fail": ("不符合", "Not compliant"),
+    v.COMPLIANT: ("符合", "Compliant"),
+    v.BASICALLY_COMPLIANT: ("基本符合", "Basically compliant"),
+    v.NOT_COMPLIANT: ("不符合", "Not compliant"),
+    v.INCONCLUSIVE: ("无法得出结论", "Inconclusive (no conclusion without evidence)"),
 }
+
+RISK = {"high": ("高", "High"), "medium": ("中", "Medium"), "low": ("低", "Low")}
+RISK_FINDINGS = {"high": ("高风险问题", "high-risk findings"), "medium": ("中风险问题", "medium-risk findings"),
+                 "low": ("低风险问题", "low-risk findings")}
+
+# Why the conclusion is what it is (verdicts.conclude), with the values of Conclusion.params().
+CONCLUSION_RULE = {
+    "no_evidence": ("在范围内的对象×控制项没有任何有效证据（通过或未通过的当前检查结果），无法得出结论。",
+                    "No in-scope asset × control cell has evidence (a current check result that passed or failed): "
+                    "no conclusion can be drawn."),
+    "missing_evidence": ("{missing}个自动化或部分自动化的对象×控制项缺少当前证据（没有结果或结果已过期）；"
+                         "补齐证据前无法得出结论（当前符合率{share}，若全部符合可达{upper}）。",
+                         "{missing} in-scope cell(s) of automated or partly automated controls have no current evidence "
+                         "(no result, or only stale ones); no conclusion until it is there (share met {share}, "
+                         "{upper} if all of them were met)."),
+    "share_low": ("符合率{share}不高于{basic}（即使缺少证据的项全部符合也只有{upper}）：不符合。",
+                  "Share met {share} is not above {basic} ({upper} even if every cell lacking evidence were met): "
+                  "not compliant."),
+    "share_mid": ("符合率{share}高于{basic}、不高于{full}：基本符合。",
+                  "Share met {share} is above {basic} and not above {full}: basically compliant."),
+    "major_risk": ("符合率{share}高于{full}，但有{major}个高风险问题，可能构成重大风险隐患：基本符合。",
+                   "Share met {share} is above {full}, but {major} high-risk finding(s) may be major hidden risks "
+                   "(重大风险隐患): basically compliant."),
+    "share_high": ("符合率{share}高于{full}，且没有高风险问题（无重大风险隐患）：符合。",
+                   "Share met {share} is above {full} and there is no high-risk finding (no major hidden risk): "
+                   "compliant."),
+}
+
+# The template's rule, in the report's own words, with where it was confirmed.
+TEMPLATE_RULE = (
+    "《{template}》（见{source}）：符合率高于{full}且无重大风险隐患为符合；高于{basic}为基本符合；"
+    "其余为不符合。本报告把每个高风险问题视为可能的重大风险隐患；恰为{full}或{basic}时取较低结论；"
+    "符合率只计符合项（未验证、人工核查、已豁免和部分符合均不计）；自动化控制项缺少当前证据且可能改变结论时不下结论。",
+    "{template_en} (as explained in {source}): share met above {full} with no major hidden risk is "
+    "compliant; above {basic} basically compliant; otherwise not compliant. This report takes every high-risk "
+    "finding as a possible major hidden risk, takes the lower conclusion at exactly {full} or {basic}, and counts "
+    "only met cells in the share (not verified, manual, waived and partially met cells are not met); it draws no "
+    "conclusion while automated controls lack current evidence that could change it.",
+)
 
 KIND = {
     "linux": ("Linux服务器", "Linux server"),
@@ -57,6 +97,10 @@ REASON = {
     "checks_not_applicable": ("检查判定不适用：{reasons}", "checks found it not applicable: {reasons}"),
     "planned": ("自动化检查尚未建成（状态：计划中），缺少证据", "automation not built yet (status planned); no evidence"),
     "no_result": ("在范围内但没有检查结果（缺少证据）", "in scope but no check result (missing evidence)"),
+    "stale": ("{count}项检查结果已过期（最新为{last}），不计入，缺少当前证据",
+              "{count} check result(s) older than the evidence window (newest {last}) left out: no current evidence"),
+    "stale_left_out": ("另有{count}项过期结果未计入（最新为{last}）",
+                       "{count} more result(s) older than the evidence window left out (newest {last})"),
     "not_verifiable": ("本资产上无法验证：{reasons}", "not verifiable on this asset: {reasons}"),
     "some_unverifiable": ("{passed}项通过，{unverifiable}项无法验证：{reasons}",
                           "{passed} passed, {unverifiable} not verifiable here: {reasons}"),
@@ -133,6 +177,21 @@ UI = {
     "cells": ("对象×控制项", "Asset × control cells"),
     "legend_explain": ("未验证与人工核查项不计为符合；过期豁免计为不符合。",
                        "Not-verified and manual items never count as met; an expired waiver counts as a failure."),
+    "conclusion_rule": ("结论依据", "Why"),
+    "template_rule": ("判定规则", "Rule"),
+    "findings": ("安全问题（按风险等级）", "Findings by risk"),
+    "major": ("可能的重大风险隐患（高风险问题）", "Possible major hidden risks (high-risk findings)"),
+    "missing_evidence": ("缺少证据的自动化控制项", "Automated controls without evidence"),
+    "evidence_window": ("证据有效期", "Evidence window"),
+    "window_text": ("{hours}小时（{cutoff}之后的结果有效；依据：{source}）",
+                    "{hours} h (results from {cutoff} on count; from {source})"),
+    "no_window": ("不限", "none"),
+    "stale": ("过期证据", "Stale evidence"),
+    "stale_explain": ("以下检查的最新结果早于证据有效期，未计入判定：",
+                      "The latest result of these checks is older than the evidence window; left out of the verdicts:"),
+    "no_stale": ("没有过期证据。", "No stale evidence."),
+    "in_scope_cells": ("在范围内的对象×控制项", "In-scope cells"),
+    "evidenced_cells": ("有证据的对象×控制项", "Cells with evidence"),
 }
 
 
@@ -161,3 +220,22 @@ def ui(key: str, lang: str) -> str:
 
 def kind(code: str, lang: str) -> str:
     return pick(KIND.get(code, (code, code)), lang)
+
+
+def conclusion_rule(conclusion: v.Conclusion, lang: str) -> str:
+    """Why the conclusion is what it is, with its figures."""
+    return pick(CONCLUSION_RULE[conclusion.rule], lang).format(**conclusion.params())
+
+
+def template_rule(lang: str) -> str:
+    """The template's rule the conclusion follows, naming the edition and where the rule was confirmed."""
+    return pick(TEMPLATE_RULE, lang).format(template=v.TEMPLATE[0], template_en=v.TEMPLATE[1], source=v.RULE_SOURCE,
+                                            full=f"{v.FULL_SHARE:.0%}", basic=f"{v.BASIC_SHARE:.0%}")
+
+
+def window_text(window, lang: str) -> str:
+    """The evidence window in words (or none)."""
+    if window is None:
+        return ui("no_window", lang)
+    return ui("window_text", lang).format(hours=f"{window.hours:g}", cutoff=window.cutoff.isoformat(timespec="seconds"),
+                                          source=window.source)

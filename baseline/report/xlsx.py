@@ -89,10 +89,21 @@ def _summary(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
         ("platform", report.platform), ("level", report.level), ("as_of", report.as_of.isoformat()),
         ("generated", report.generated), ("runs", ", ".join(r.run_id for r in report.runs) or labels.ui("none", lang)),
         ("overall", labels.pick(labels.OVERALL[report.overall], lang)),
+        ("conclusion_rule", labels.conclusion_rule(report.conclusion, lang)),
+        ("template_rule", labels.template_rule(lang)),
         ("failing_controls", ", ".join(r.control.id for r in report.failing_controls) or labels.ui("none", lang)),
         ("met_share", "—" if share is None else f"{share:.1%}"),
+        ("findings", ("，" if lang == "zh" else ", ").join(
+            f"{labels.pick(labels.RISK_FINDINGS[k], lang)} {n}" for k, n in report.conclusion.findings)),
+        ("major", report.conclusion.major),
+        ("in_scope_cells", report.conclusion.in_scope),
+        ("evidenced_cells", report.conclusion.evidenced),
+        ("missing_evidence", ", ".join(f"{c.control.id} {c.asset.key}" for c in report.missing_evidence)
+         or labels.ui("none", lang)),
+        ("evidence_window", labels.window_text(report.window, lang)),
+        ("stale", len(report.stale)),
     ):
-        ws.append([*styles.header(ws, [key], lang), _text(value)])
+        ws.append([*styles.header(ws, [key], lang), _text(value) if isinstance(value, str) else value])
     ws.append([labels.ui("legend_explain", lang)])
     _group_rows(ws, styles, "by_family", report.by_family, label=lambda g: f"{g.key} {g.zh if lang == 'zh' else g.en}",
                 lang=lang)
@@ -118,8 +129,9 @@ def _records(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
             if cell.waiver:
                 waiver = _text(f"{cell.waiver.approved_by} → {cell.waiver.expires.isoformat()}: {cell.waiver.justification}")
             fix = remediation(control, cell.asset) if cell.failing or cell.verdict == v.NOT_MET else None
+            risk = labels.pick(labels.RISK[cell.risk], lang) if cell.risk else None  # findings only
             ws.append([*fixed, asset_label(cell.asset.name, cell.asset.kind, lang), styles.wrapped(ws, record(cell, lang)),
-                       styles.verdict(ws, cell.verdict, lang), control.severity, *refs, fix, waiver])
+                       styles.verdict(ws, cell.verdict, lang), risk, *refs, fix, waiver])
     ws.auto_filter.ref = f"A1:L{1 + sum(len(r.cells) for r in report.rows)}"
 
 
@@ -144,6 +156,15 @@ def _waivers(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
                    w.approved_by, w.approved_on.isoformat(), w.expires.isoformat(), state])
 
 
+def _stale(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
+    ws = wb.create_sheet(labels.ui("stale", lang)[:31])
+    ws.append([labels.ui("evidence_window", lang), labels.window_text(report.window, lang)])
+    ws.append(styles.header(ws, ("asset", "control_id", "check", "outcome", "time", "run"), lang))
+    for r in report.stale:
+        ws.append([asset_label(r.asset, r.asset_kind, lang), ", ".join(r.control_ids), _text(r.check),
+                   labels.pick(labels.OUTCOME[r.outcome], lang), r.time, r.run_id])
+
+
 def _trend(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
     ws = wb.create_sheet(labels.ui("trend", lang)[:31])
     ws.append(styles.header(ws, ["run", "time", *(labels.verdict(k, lang) for k in v.VERDICTS), "met_share"], lang))
@@ -161,6 +182,8 @@ def write(report: Report, path: str | os.PathLike, lang: str = "zh") -> Path:
     _records(wb, report, styles, lang)
     _manual(wb, report, styles, lang)
     _waivers(wb, report, styles, lang)
+    if report.stale:
+        _stale(wb, report, styles, lang)
     if report.trend:
         _trend(wb, report, styles, lang)
     wb.save(path)

@@ -11,15 +11,20 @@ import yaml
 from baseline import catalog
 from baseline.report.assets import Asset, organisation
 from baseline.report.build import Report, build
+from baseline.report.evidence import Window
 from baseline.results import CheckResult, Evidence
 
 AS_OF = date(2026, 6, 1)
 GENERATED = "2026-06-01T08:00:00+00:00"
 
 
-def catalog_data(automated: tuple[str, ...] = (), partial: tuple[str, ...] = ()) -> dict:
+def catalog_data(automated: tuple[str, ...] = (), partial: tuple[str, ...] = (),
+                 only: tuple[str, ...] | None = None) -> dict:
+    """The real catalog's data with the named controls' status set; with `only`, just those controls."""
     with open(catalog.CATALOG_PATH, encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
+    if only is not None:
+        data["controls"] = [entry for entry in data["controls"] if entry["id"] in only]
     for entry in data["controls"]:
         if entry["id"] in automated:
             entry["status"] = "automated"
@@ -29,13 +34,17 @@ def catalog_data(automated: tuple[str, ...] = (), partial: tuple[str, ...] = ())
     return data
 
 
-def catalog_with(automated: tuple[str, ...] = (), partial: tuple[str, ...] = ()) -> catalog.Catalog:
-    """The real catalog with the named controls' status set, as they will be once their checks exist."""
-    return catalog.parse(catalog_data(automated, partial))
+def catalog_with(automated: tuple[str, ...] = (), partial: tuple[str, ...] = (),
+                 only: tuple[str, ...] | None = None) -> catalog.Catalog:
+    """The real catalog with the named controls' status set, as they will be once their checks exist.
+
+    With `only`, the catalog holds just those controls: a report whose every automated control has evidence.
+    """
+    return catalog.parse(catalog_data(automated, partial, only))
 
 
-def write_catalog(path: Path, automated: tuple[str, ...] = ()) -> Path:
-    path.write_text(yaml.safe_dump(catalog_data(automated), allow_unicode=True), encoding="utf-8")
+def write_catalog(path: Path, automated: tuple[str, ...] = (), only: tuple[str, ...] | None = None) -> Path:
+    path.write_text(yaml.safe_dump(catalog_data(automated, only=only), allow_unicode=True), encoding="utf-8")
     return path
 
 
@@ -54,9 +63,9 @@ def assets(*specs: tuple[str, str] | tuple[str, str, int], level: int = 3) -> li
 
 
 def make_report(results: list[CheckResult], cat: catalog.Catalog, asset_list: list[Asset], waivers=(),
-                as_of: date = AS_OF) -> Report:
+                as_of: date = AS_OF, *, window: Window | None = None) -> Report:
     return build(results, cat, asset_list, list(waivers), as_of=as_of, generated=GENERATED, platform="platform",
-                 level=3)
+                 level=3, window=window)
 
 
 def cell(report: Report, control: str, asset_key: str):

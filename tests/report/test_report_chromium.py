@@ -84,7 +84,8 @@ def test_local_run_report_in_chromium(local_run: Path, tmp_path: Path):
     chromium_or_skip()
     records = {r.control_ids[0]: r for r in read_results([local_run])}
     assert records["IA-02"].outcome == "fail" and records["AU-05"].outcome == "not_verifiable"
-    catalog = write_catalog(tmp_path / "controls.yml", automated=("IA-01", "IA-02", "IA-05", "AU-05"))
+    checked = ("IA-01", "IA-02", "IA-05", "AU-05")
+    catalog = write_catalog(tmp_path / "controls.yml", automated=checked, only=checked)  # every control has evidence
     proc = render([local_run], tmp_path / "out", "--no-inventory", "--catalog", str(catalog),
                   "--waivers", str(tmp_path / "none.yml"))
     assert proc.returncode == 1, proc.stdout + proc.stderr  # IA-02 fails on this machine
@@ -96,6 +97,8 @@ def test_local_run_report_in_chromium(local_run: Path, tmp_path: Path):
         assert browser.evaluate("document.querySelectorAll('script').length") == 0
         overall = browser.visible_text("#overall")
         assert "不符合" in overall and "Not compliant" not in overall
+        assert "符合率" in browser.visible_text("#conclusion-rule")  # at most 2 of 4 met: not above 60 %
+        assert "2025版" in browser.visible_text("#template-rule")
         ia01 = browser.visible_text("#c-IA-01")
         expected_ia01 = "符合" if records["IA-01"].outcome == "pass" else "不符合"
         assert expected_ia01 in ia01

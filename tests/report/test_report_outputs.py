@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -23,8 +24,11 @@ AUTOMATED = ("IA-01", "IA-02", "IA-04", "AU-05", "DB-03")
 
 @pytest.fixture()
 def lab_like():
-    """app1 and db1 (Linux) and db1 (PostgreSQL): met, partially met, not met, not verifiable, hostile evidence."""
-    cat = catalog_with(automated=AUTOMATED)
+    """app1 and db1 (Linux) and db1 (PostgreSQL): met, partially met, not met, not verifiable, hostile evidence.
+
+    The catalog holds the checked controls, IA-03 (automated, no result: missing evidence) and PH-01 (manual):
+    4 of 12 cells met, 3 without evidence; 7 of 12 at best, so 不符合 whatever the missing evidence would show."""
+    cat = catalog_with(automated=AUTOMATED, only=(*AUTOMATED, "IA-03", "PH-01"))
     results = [
         result("app1", "IA-01", "pass", "uid0", evidence=[{"command": "awk -F: '$3==0' /etc/passwd", "observed": "root"}]),
         result("db1", "IA-01", "pass", "uid0"),
@@ -124,27 +128,96 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, check=False, cwd=REPO_ROOT)
 
 
-def _results_file(path: Path, outcome: str) -> Path:
+def _results_file(path: Path, outcome: str, *records: tuple[str, str], time: str | None = None) -> Path:
+    """IA-02 on app1 with `outcome`, then (control, outcome) records on app1; written now unless `time`."""
     writer = ResultWriter(path, "cli-run")
-    writer.record(asset="app1", asset_kind="linux", control_ids=["IA-02"], check="minlen", outcome=outcome)
+    for control, recorded in (("IA-02", outcome), *records):
+        extra = {"time": time} if time else {}
+        writer.record(asset="app1", asset_kind="linux", control_ids=[control], check=f"check_{control}",
+                      outcome=recorded, **extra)
     return path
 
 
-@pytest.mark.parametrize(("outcome", "code"), [("pass", 0), ("fail", 1), ("error", 1), ("not_verifiable", 0)])
-def test_cli_exit_status_follows_in_scope_failures(tmp_path, outcome, code):
-    results = _results_file(tmp_path / "r.jsonl", outcome)
-    catalog = write_catalog(tmp_path / "controls.yml", automated=("IA-02",))
-    proc = run_cli("--results", str(results), "--out", str(tmp_path / "out"), "--no-inventory", "--catalog", str(catalog),
-                   "--waivers", str(tmp_path / "none.yml"))
+def _cli(tmp_path: Path, results: Path, *args: str, only: tuple[str, ...] | None = ("IA-02",),
+         waivers: str = "none.yml") -> subprocess.CompletedProcess:
+    catalog = write_catalog(tmp_path / "controls.yml", automated=("IA-02",), only=only)
+    return run_cli("--results", str(results), "--out", str(tmp_path / "out"), "--no-inventory", "--catalog", str(catalog),
+                   "--waivers", str(tmp_path / waivers), *args)
+
+
+@pytest.mark.parametrize(("outcome", "code", "conclusion"), [
+    ("pass", 0, "Compliant"),  # the one in-scope cell met: 100 %
+    ("fail", 1, "Not compliant"),
+    ("error", 1, "Not compliant"),
+    ("not_verifiable", 2, "Inconclusive"),  # nothing shows the control's state: no conclusion
+])
+def test_cli_exit_status_follows_the_conclusion_and_failures(tmp_path, outcome, code, conclusion):
+    proc = _cli(tmp_path, _results_file(tmp_path / "r.jsonl", outcome))
     assert proc.returncode == code, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"report: {conclusion} ")
     assert str(tmp_path / "out" / "report.html") in proc.stdout
 
 
-def test_cli_strict_fails_on_missing_evidence_and_refuses_bad_waivers(tmp_path):
-    results = _results_file(tmp_path / "r.jsonl", "not_verifiable")
-    catalog = write_catalog(tmp_path / "controls.yml", automated=("IA-02",))
-    common = ["--results", str(results), "--out", str(tmp_path / "out"), "--no-inventory", "--catalog", str(catalog)]
-    assert run_cli(*common, "--waivers", str(tmp_path / "none.yml"), "--strict").returncode == 1
+def test_cli_strict_fails_on_unverifiable_evidence_and_refuses_bad_waivers(tmp_path):
+    # IA-01 and IA-02 pass, IA-03 is not verifiable here: 2 of 3 met, 基本符合
+    results = _results_file(tmp_path / "r.jsonl", "pass", ("IA-01", "pass"), ("IA-03", "not_verifiable"))
+    only = ("IA-01", "IA-02", "IA-03")
+    assert _cli(tmp_path, results, only=only).returncode == 0
+    strict = _cli(tmp_path, results, "--strict", only=only)
+    assert strict.returncode == 1 and "IA-03 on app1/linux" in strict.stdout
     (tmp_path / "w.yml").write_text("waivers:\n  - control: IA-02\n    assets: [app1]\n", encoding="utf-8")
-    proc = run_cli(*common, "--waivers", str(tmp_path / "w.yml"))
+    proc = _cli(tmp_path, results, waivers="w.yml", only=only)
     assert proc.returncode == 2 and "justification is missing" in proc.stderr
+
+
+def test_cli_without_any_result_concludes_nothing_and_exits_2(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    proc = _cli(tmp_path, empty, only=None)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no conclusion (无法得出结论)" in proc.stderr and "hold no record" in proc.stderr
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert data["overall"]["verdict"] == "inconclusive" and data["overall"]["zh"] == "无法得出结论"
+    assert data["overall"]["conclusion"]["rule"] == "no_evidence" and data["overall"]["exit_code"] == 2
+
+
+def test_cli_missing_evidence_for_automated_controls_concludes_nothing(tmp_path):
+    # the whole catalog: IA-02 passes on app1, every other automated Linux control has no result there
+    proc = _cli(tmp_path, _results_file(tmp_path / "r.jsonl", "pass"), only=None)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "without current evidence: IA-01 on app1/linux" in proc.stderr
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    conclusion = data["overall"]["conclusion"]
+    assert conclusion["rule"] == "missing_evidence"
+    assert {"control": "IA-01", "asset": "app1", "asset_kind": "linux"} in conclusion["missing_evidence"]
+
+
+def test_cli_leaves_out_results_older_than_the_policy_inspection_interval(tmp_path):
+    # the policy's inspection interval is 24 h: a result of three days ago is stale, nothing else is left
+    old = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="seconds")
+    results = _results_file(tmp_path / "r.jsonl", "pass", time=old)
+    proc = _cli(tmp_path, results)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "older than the evidence window" in proc.stderr and "--max-age-days" in proc.stderr
+    assert "inspection_interval_hours = 24" in proc.stdout
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert data["evidence_window"]["max_age_hours"] == 24
+    assert [(s["check"], s["time"]) for s in data["stale"]] == [("check_IA-02", old)]
+    ia02 = next(c for c in data["controls"] if c["id"] == "IA-02")["cells"][0]
+    assert ia02["verdict"] == "not_verified" and ia02["reasons"][0]["code"] == "stale" and ia02["checks"] == []
+    # --max-age-days widens the window: the same result counts
+    wider = _cli(tmp_path, results, "--max-age-days", "7")
+    assert wider.returncode == 0, wider.stdout + wider.stderr
+    assert "--max-age-days 7" in wider.stdout
+
+
+def test_cli_judges_the_age_as_of_the_end_of_the_as_of_day(tmp_path):
+    results = _results_file(tmp_path / "r.jsonl", "pass", time="2026-06-01T01:30:00+00:00")
+    assert _cli(tmp_path, results, "--as-of", "2026-06-01").returncode == 0  # within 24 h of 2026-06-01 24:00
+    assert _cli(tmp_path, results, "--as-of", "2026-06-02").returncode == 2
+
+
+@pytest.mark.parametrize("days", ["0", "-3"])
+def test_cli_refuses_an_empty_evidence_window(tmp_path, days):
+    proc = _cli(tmp_path, _results_file(tmp_path / "r.jsonl", "pass"), "--max-age-days", days)
+    assert proc.returncode == 2 and "--max-age-days must be" in proc.stderr

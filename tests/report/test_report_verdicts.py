@@ -124,8 +124,52 @@ def test_combining_verdicts_over_assets(verdicts, combined):
     assert combine(verdicts) == combined
 
 
+@pytest.mark.parametrize(("verdicts", "combined"), [
+    ([v.WAIVED, v.NOT_VERIFIED], v.WAIVED),  # a covered failure and nothing verified: nothing met, never 部分符合
+    ([v.WAIVED, v.NOT_MET], v.NOT_MET),  # a covered failure and an uncovered one: nothing met
+    ([v.WAIVED, v.MANUAL], v.WAIVED),
+    ([v.WAIVED, v.NOT_VERIFIED, v.MANUAL, v.NOT_APPLICABLE], v.WAIVED),
+    ([v.WAIVED, v.NOT_MET, v.NOT_VERIFIED], v.NOT_MET),
+    ([v.WAIVED, v.WAIVED], v.WAIVED),
+    ([v.WAIVED, v.MET, v.NOT_VERIFIED], v.PARTIAL),  # something met beside the waived failure
+    ([v.WAIVED, v.PARTIAL], v.PARTIAL),
+    ([v.WAIVED, v.MET, v.NOT_MET], v.PARTIAL),
+])
+def test_combining_waived_cells_never_claims_what_nothing_met(verdicts, combined):
+    assert combine(verdicts) == combined
+
+
+def test_waived_failure_beside_unverifiable_checks_is_waived_with_both_reasons():
+    cv = cell_verdict(IA02, 3, [FAIL, NV], waiver(AS_OF + timedelta(days=30)), AS_OF)
+    assert (cv.verdict, cv.failing) == (v.WAIVED, False)
+    assert [r.code for r in cv.reasons] == ["waived", "not_verifiable"]
+    assert "container: no kernel audit" in cv.reasons[1].as_dict()["reasons"]
+
+
+def test_waived_failure_with_nothing_passed_is_waived_not_partially_met():
+    cv = cell_verdict(IA02, 3, [FAIL, ERROR], waiver(AS_OF + timedelta(days=30)), AS_OF)
+    assert (cv.verdict, cv.failing) == (v.WAIVED, False)
+    assert cv.reasons[0].as_dict()["failed"] == 2
+
+
+def test_cells_of_waived_and_unverified_checks_combine_over_assets_without_partial_credit():
+    """A control whose waived failure on one asset meets a not-verifiable or a failing result on another."""
+    cat = catalog_with(only=("IA-02",))
+    covered = waiver(AS_OF + timedelta(days=30), assets_=("app1",))
+    results = [result("app1", "IA-02", "fail", "minlen"), result("db1", "IA-02", "not_verifiable", "minlen"),
+               result("db2", "IA-02", "fail", "minlen")]
+    with_unverified = make_report(results[:2], cat, assets(("app1", "linux"), ("db1", "linux")), [covered])
+    row = with_unverified.rows[0]
+    assert [c.verdict for c in row.cells] == [v.WAIVED, v.NOT_VERIFIED] and row.verdict == v.WAIVED
+    assert with_unverified.by_asset[0].verdict == v.WAIVED
+    with_failure = make_report([results[0], results[2]], cat, assets(("app1", "linux"), ("db2", "linux")), [covered])
+    row = with_failure.rows[0]
+    assert [c.verdict for c in row.cells] == [v.WAIVED, v.NOT_MET] and row.verdict == v.NOT_MET and row.failing
+    assert with_failure.by_clause[0].verdict == v.NOT_MET
+
+
 def test_report_verdict_per_asset_and_per_control():
-    cat = catalog_with(automated=("IA-02", "DB-03"))
+    cat = catalog_with(automated=("IA-02", "DB-03"), only=("IA-02", "DB-03"))
     results = [
         result("app1", "IA-02", "pass", "minlen"), result("app1", "IA-02", "pass", "letters"),
         result("db1", "IA-02", "pass", "minlen"), result("db1", "IA-02", "fail", "letters"),
@@ -140,13 +184,44 @@ def test_report_verdict_per_asset_and_per_control():
     assert cell(report, "DB-03", "db1/postgresql").verdict == v.MET
     row = next(r for r in report.rows if r.control.id == "IA-02")
     assert row.verdict == v.PARTIAL and row.failing
-    assert report.exit_code == 1 and report.overall == "fail"
+    assert report.exit_code == 1 and report.overall == "fail"  # 2 of 4 cells met: 50 %, 不符合
     # db1 is a Linux asset and a PostgreSQL asset: database controls are judged on the second only
     assert [c.asset.key for c in next(r for r in report.rows if r.control.id == "DB-03").cells] == ["db1/postgresql"]
 
 
-def test_no_failures_gives_exit_code_zero_even_with_gaps():
-    cat = catalog_with(automated=("IA-02",))
-    report = make_report([result("app1", "IA-02", "pass")], cat, assets(("app1", "linux")))
+def test_no_failures_gives_exit_code_zero_with_manual_gaps_when_every_automated_control_has_evidence():
+    cat = catalog_with(only=("IA-01", "IA-02", "IA-03", "PH-01"))
+    results = [result("app1", cid, "pass") for cid in ("IA-01", "IA-02", "IA-03")]
+    report = make_report(results, cat, assets(("app1", "linux")))
     assert report.exit_code == 0
-    assert report.overall == "pass_with_gaps"  # planned and manual controls remain
+    assert report.overall == "pass_with_gaps"  # 3 of 4 met: PH-01 is manual, 75 %
+    assert report.conclusion.rule == "share_mid" and report.conclusion.missing == 0
+
+
+def test_missing_evidence_for_automated_controls_allows_no_conclusion():
+    """The whole catalog with one passing result: automated controls without evidence block 符合 and 基本符合."""
+    report = make_report([result("app1", "IA-02", "pass")], catalog_with(automated=("IA-02",)), assets(("app1", "linux")))
+    assert report.overall == v.INCONCLUSIVE and report.exit_code == 2
+    assert report.conclusion.rule == "missing_evidence"
+    missing = {(c.control.id, c.asset.key) for c in report.missing_evidence}
+    assert ("IA-01", "app1/linux") in missing and ("IA-02", "app1/linux") not in missing
+    assert not any(c.control.status in ("manual", "planned") for c in report.missing_evidence)
+    assert report.conclusion.missing == len(report.missing_evidence)
+    assert report.conclusion.evidenced == sum(c.in_scope and c.evidenced for row in report.rows for c in row.cells) == 1
+
+
+def test_zero_results_conclude_nothing():
+    report = make_report([], catalog_with(), assets(("app1", "linux")))
+    assert report.overall == v.INCONCLUSIVE and report.exit_code == 2
+    assert report.conclusion.rule == "no_evidence" and report.conclusion.evidenced == 0
+
+
+def test_failing_cells_carry_the_risk_of_their_control_and_waived_ones_count_as_findings():
+    cat = catalog_with(only=("IA-01", "IA-02", "IA-03", "OG-01"))  # severities 高, 高, 中 and (manual) 低
+    covered = waiver(AS_OF + timedelta(days=30), control="IA-01")
+    results = [result("app1", "IA-01", "fail"), result("app1", "IA-02", "fail"), result("app1", "IA-03", "fail")]
+    report = make_report(results, cat, assets(("app1", "linux")), [covered])
+    risks = {c.control.id: c.risk for c in report.findings}
+    assert risks == {"IA-01": "high", "IA-02": "high", "IA-03": "medium"}
+    assert cell(report, "OG-01", "platform/organisation").risk is None  # manual, not a finding
+    assert report.conclusion.findings_by_risk == {"high": 2, "medium": 1, "low": 0} and report.conclusion.major == 2
