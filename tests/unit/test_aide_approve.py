@@ -17,10 +17,30 @@ from baseline import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "roles/hardening/files/baseline-aide-approve"
 SPEC = "@@db_spec name attr perm inode lcount uid gid size mtime sha256"
-FAKE_AIDE = """#!/bin/sh
-# stand-in for aide --init: the state the test set becomes database_out
-out=$(sed -n 's/^database_out=file://p' "$2")
-cp "$AIDE_STATE" "$out"
+FAKE_AIDE = f"""#!{sys.executable}
+# stand-in for aide: --init writes the state the test set as database_out; --check lists the entries that differ
+import os, sys
+conf = dict(line.split("=", 1) for line in open(sys.argv[2]).read().splitlines())
+state = open(os.environ["AIDE_STATE"]).read()
+if sys.argv[3] == "--init":
+    open(conf["database_out"].removeprefix("file:"), "w").write(state)
+    sys.exit(0)
+def entries(text):
+    return dict(line.split(" ", 1) for line in text.splitlines() if line.startswith("/"))
+old, new = entries(open(conf["database_in"].removeprefix("file:")).read()), entries(state)
+added = [k for k in new if k not in old]
+removed = [k for k in old if k not in new]
+changed = [k for k in new if k in old and old[k] != new[k]]
+for title, keys in (("Added", added), ("Removed", removed), ("Changed", changed)):
+    if keys:
+        print(f"{{title}} entries:")
+        print("-" * 20)
+        print()
+        for k in keys:
+            print(f"f   ...    : {{k}}")
+print("Detailed information about changes:")
+print("File: /not/an/entry")
+sys.exit(1 if added or removed or changed else 0)
 """
 
 
