@@ -1,4 +1,6 @@
 """The lab for integration tests: one `scripts/lab up --vm` per test session, `scripts/lab down` at the end.
+The lab's own checks run first, then `scripts/demo` on the fresh lab (the main job, exactly as a user runs it),
+then the suites that build on the hosts the demo hardened.
 
 The session holds the lab lock (one lab user at a time) and tells child processes so (BASELINE_LAB_LOCK_HELD).
 """
@@ -8,14 +10,16 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from baseline import REPO_ROOT
 from baseline.lab import config
-from baseline.results import new_run_id
+from baseline.results import new_run_id, read_results
 
 LAB = str(REPO_ROOT / "scripts" / "lab")
 
@@ -28,11 +32,11 @@ def pytest_collection_modifyitems(items):
 
     def rank(item):
         if item.get_closest_marker("lab_teardown"):
-            return 4
+            return 5
         if here not in item.path.parents:
             # lab-marked tests elsewhere (the report of the lab run) come after the lab suites
-            return 3 if item.get_closest_marker("lab") else 0
-        return 1 if item.path.name == "test_lab.py" else 2
+            return 4 if item.get_closest_marker("lab") else 0
+        return {"test_lab.py": 1, "test_demo.py": 2}.get(item.path.name, 3)
 
     items.sort(key=rank)  # stable: keeps file order within each rank
 
@@ -85,6 +89,37 @@ def lab_results(lab_up):
                 out.write(source.read_text(encoding="utf-8"))
 
     return keep_results
+
+
+@dataclass
+class DemoRun:
+    """What `scripts/demo` did: its process, the run id, the records of its results file and its report.json."""
+
+    proc: subprocess.CompletedProcess
+    run_id: str
+    results: Path
+    records: list
+    report: dict
+
+
+@pytest.fixture(scope="session")
+def demo_run(lab_up, lab_results) -> DemoRun:
+    """`scripts/demo` on the lab: boot (already up), site.yml, restore drill, verification, report."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BASELINE_RUN_ID", "ANSIBLE_CONFIG")}
+    proc = subprocess.run([str(REPO_ROOT / "scripts" / "demo")], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=3600, check=False)
+    (REPO_ROOT / "results").mkdir(exist_ok=True)
+    (REPO_ROOT / "results" / "demo-output.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    found = re.search(r"verify: .* run (\S+)$", proc.stdout, re.M)
+    assert found, (f"scripts/demo did not reach verification (exit {proc.returncode}):\n"
+                   f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+    run_id = found.group(1)
+    results = REPO_ROOT / "results" / f"{run_id}.jsonl"
+    records = list(read_results([results])) if results.exists() else []
+    lab_results(results)
+    report_json = REPO_ROOT / "reports" / run_id / "report.json"
+    report = json.loads(report_json.read_text(encoding="utf-8")) if report_json.exists() else {}
+    return DemoRun(proc, run_id, results, records, report)
 
 
 @pytest.fixture()

@@ -24,10 +24,9 @@ ROWS = {"enterprise_credit": 2000, "public_notice": 500, "credit_record": 300}
 
 
 @pytest.fixture(scope="module")
-def first_run(lab_up):
-    proc = playbook("playbooks/databases.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc
+def first_run(demo_run):
+    """scripts/demo applied site.yml, databases.yml among its parts (tests/lab/test_demo.py checks it passed)."""
+    return demo_run
 
 
 def test_weak_database_password_is_refused_before_anything_changes(lab_up, tmp_path):
