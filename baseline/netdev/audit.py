@@ -4,6 +4,9 @@ Expected values come from the device's rendered baseline (inventory policy value
 check takes the template sections marked with its control, and the owned areas of that control. Numeric
 settings pass when they meet the policy (a stricter device passes); secrets compare without their values.
 Evidence names the command read, the device's own lines for the control and the baseline's lines.
+
+A device that cannot be read (connection refused, timeout, login refused) gets an `error` record for every check
+that applies to it, naming the cause, so the report shows it as failing and never as merely absent.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from baseline.netdev import backup, configdiff
 from baseline.netdev.devices import NetDevice, backup_root
+from baseline.netdev.drivers import connection_problem
 from baseline.netdev.render import Rendered
 from baseline.netdev.vendors import Vendor, config_body
 from baseline.results import Evidence
@@ -43,15 +47,25 @@ class AuditCheck:
     control_ids: tuple[str, ...]
     name: str
     run: Callable[[AuditContext], Outcome]
+    roles: tuple[str, ...] | None = None  # device roles the check applies to (None: every device)
+
+    def not_applicable(self, device: NetDevice) -> Outcome | None:
+        """The not-applicable outcome when the check does not apply to the device's role (known without contact)."""
+        if self.roles is None or device.role in self.roles:
+            return None
+        return Outcome("not_applicable", f"device_role is {device.role}; {'/'.join(self.control_ids)} applies to "
+                                         f"{' and '.join(self.roles)} devices")
 
 
 CHECKS: list[AuditCheck] = []
 
 
-def audit_check(*control_ids: str) -> Callable[[Callable[[AuditContext], Outcome]], Callable[[AuditContext], Outcome]]:
-    """Declare an audit check and the controls it verifies (baseline/trace.py reads these IDs)."""
+def audit_check(*control_ids: str, roles: tuple[str, ...] | None = None) -> Callable[
+        [Callable[[AuditContext], Outcome]], Callable[[AuditContext], Outcome]]:
+    """Declare an audit check and the controls it verifies (baseline/trace.py reads these IDs); `roles` limits it
+    to devices of those roles (the others get not_applicable)."""
     def register(func: Callable[[AuditContext], Outcome]) -> Callable[[AuditContext], Outcome]:
-        CHECKS.append(AuditCheck(tuple(control_ids), func.__name__, func))
+        CHECKS.append(AuditCheck(tuple(control_ids), func.__name__, func, roles))
         return func
     return register
 
@@ -135,10 +149,8 @@ def minimal_services_and_snmpv3(ctx: AuditContext) -> Outcome:
     return _baseline_check(ctx, "NW-06", "minimal services; SNMPv3 with authentication and privacy, no communities")
 
 
-@audit_check("NW-07")
+@audit_check("NW-07", roles=("border",))
 def boundary_acl_default_deny(ctx: AuditContext) -> Outcome:
-    if ctx.device.role != "border":
-        return Outcome("not_applicable", f"device_role is {ctx.device.role}; the boundary ACL applies to border devices")
     return _baseline_check(ctx, "NW-07", "boundary ACL on the outside interface, default deny")
 
 
@@ -165,17 +177,34 @@ def configuration_backed_up_offline(ctx: AuditContext) -> Outcome:
     return Outcome("pass", f"backed up in {latest.name} ({age:.2f} days ago), manifest verified", evidence)
 
 
+def not_audited(device: NetDevice, cause: str, source: str = "running") -> list[tuple[AuditCheck, Outcome, float]]:
+    """An `error` for every check that applies to a device whose configuration could not be read, naming `cause`."""
+    command = device.vendor.show_running if source == "running" else device.vendor.show_saved
+    out = []
+    for check in CHECKS:
+        outcome = check.not_applicable(device) or Outcome(
+            "error", f"device not audited, {cause}",
+            [Evidence(f"ssh {device.login_user}@{device.host} -p {device.port}: {command}", cause,
+                      f"a session of {device.login_user} that reads the {source} configuration")])
+        out.append((check, outcome, 0.0))
+    return out
+
+
 def audit_device(device: NetDevice, rendered: Rendered, source: str, read: Callable[[], tuple[str, str]]) -> list[
         tuple[AuditCheck, Outcome, float]]:
-    """Run every check on one device. `read` returns (running, saved)."""
-    running, saved = read()
+    """Run every check on one device. `read` returns (running, saved); when it fails, every check that applies
+    gets an error naming the cause (see not_audited)."""
+    try:
+        running, saved = read()
+    except Exception as exc:  # noqa: BLE001 - any failure to read is reported per check
+        return not_audited(device, str(connection_problem(device, exc)), source)
     ctx = AuditContext(device, running if source == "running" else saved, source, running, saved, rendered,
                        backup_root(device.values))
     out = []
     for check in CHECKS:
         start = time.monotonic()
         try:
-            outcome = check.run(ctx)
+            outcome = check.not_applicable(device) or check.run(ctx)
         except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
             outcome = Outcome("error", f"{type(exc).__name__}: {exc}")
         out.append((check, outcome, round(time.monotonic() - start, 4)))

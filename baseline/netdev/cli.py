@@ -1,12 +1,14 @@
 """`scripts/netdev`: render, backup, push and audit network device baselines (NW-01..NW-08).
 
 Devices are handled in parallel; each finished device prints one progress line on stderr. The exit status is
-non-zero when any device failed, any check failed, or the inventory was refused.
+1 when any device failed or any check failed, 2 when the run was refused before contacting any device (an
+inventory without devices, an unknown --limit, policy floors, weak or missing secrets).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from baseline import REPO_ROOT, policy
+from baseline import inventory as inventory_mod
 from baseline.netdev import audit, backup, push
 from baseline.netdev.devices import NetdevError, NetDevice, backup_root, load
 from baseline.netdev.drivers import connect
@@ -162,13 +165,26 @@ def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     return 1 if failed else 0
 
 
+def default_run_id() -> str:
+    """$BASELINE_RUN_ID (one verification run across servers, databases and devices), else a new id."""
+    return os.environ.get("BASELINE_RUN_ID", "").strip() or new_run_id()
+
+
 def cmd_audit(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     _check_login(devices)
     rendered = _preflight(devices, with_secrets=False)
-    run_id = new_run_id()
+    run_id = args.run_id or default_run_id()
     writer = ResultWriter(args.results or REPO_ROOT / "results" / f"{run_id}.jsonl", run_id=run_id)
+    Checks = list[tuple[audit.AuditCheck, audit.Outcome, float]]
 
-    def work(device: NetDevice) -> list[tuple[audit.AuditCheck, audit.Outcome, float]]:
+    def write(device: NetDevice, checks: Checks) -> None:
+        for check, outcome, seconds in checks:
+            writer.record(asset=device.name, asset_kind="network", control_ids=list(check.control_ids),
+                          check=f"netdev.{check.name}", outcome=outcome.outcome, reason=outcome.reason,
+                          evidence=outcome.evidence, duration_s=seconds, host_kind=device.host_kind,
+                          vendor=device.vendor.result_name)
+
+    def work(device: NetDevice) -> Checks:
         def read() -> tuple[str, str]:
             conn = connect(device, stock=args.stock_driver)
             try:
@@ -176,19 +192,23 @@ def cmd_audit(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             finally:
                 conn.disconnect()
         checks = audit.audit_device(device, rendered[device.name], args.source, read)
-        for check, outcome, seconds in checks:
-            writer.record(asset=device.name, asset_kind="network", control_ids=list(check.control_ids),
-                          check=f"netdev.{check.name}", outcome=outcome.outcome, reason=outcome.reason,
-                          evidence=outcome.evidence, duration_s=seconds, host_kind=device.host_kind,
-                          vendor=device.vendor.result_name)
+        write(device, checks)
         return checks
 
-    def describe(checks: list[tuple[audit.AuditCheck, audit.Outcome, float]]) -> str:
+    def describe(checks: Checks) -> str:
         failed = [c.control_ids[0] for c, o, _ in checks if o.outcome in ("fail", "error")]
+        reasons = {o.reason for _, o, _ in checks if o.outcome == "error"}
+        if failed and len(reasons) == 1 and all(o.outcome != "fail" for _, o, _ in checks):
+            return f"ERROR {reasons.pop()}"
         return "all checks pass" if not failed else "FAIL " + ", ".join(failed)
 
     results = run_parallel(devices, work, args.parallel, describe, args.quiet)
-    print(f"results: {writer.path}")
+    for device in devices:  # a device whose work broke down still gets its records: error, with the cause
+        value = results.get(device.name)
+        if isinstance(value, BaseException):
+            results[device.name] = checks = audit.not_audited(device, f"{type(value).__name__}: {value}", args.source)
+            write(device, checks)
+    print(f"results: {writer.path} (run {run_id})" if writer.path.exists() else "results: none written")
     done, bad = _successes(results)
     for name, value in done:
         for check, outcome, _ in value:
@@ -226,6 +246,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--source", choices=("running", "saved"), default="running",
                    help="audit the running configuration (default) or the saved one (what a restart would load)")
     a.add_argument("--results", help="results file (default: results/<run id>.jsonl)")
+    a.add_argument("--run-id", help="run id of every record: give the compliance suites (pytest --run-id) the same "
+                                    "one for one verification run (default: $BASELINE_RUN_ID, else a new id)")
     return p
 
 
@@ -238,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         devices = load(args.inventory, args.limit or None)
         if not devices:
-            print("no devices in network_devices (check --inventory and --limit)", file=sys.stderr)
+            where = args.inventory or inventory_mod.inventory_path()
+            limit = f" matching --limit {', '.join(args.limit)}" if args.limit else ""
+            print(f"refused before contacting any device: inventory {where} lists no devices in network_devices{limit}"
+                  f" (empty, unreadable or not an inventory?)", file=sys.stderr)
             return 2
         if not args.parallel:
             args.parallel = int(devices[0].values.get("netdev_parallel", 16))

@@ -7,13 +7,17 @@ drivers read up to the prompt instead, and find the prompt on login the same way
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 from typing import Any
 
 from netmiko import BaseConnection, ConnectHandler
 from netmiko.cisco.cisco_ios import CiscoIosSSH
+from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
 from netmiko.hp.hp_comware import HPComwareSSH
 from netmiko.huawei.huawei import HuaweiSSH, HuaweiVrpv8SSH
+from paramiko.ssh_exception import AuthenticationException, NoValidConnectionsError
 
 from baseline.netdev.devices import NetDevice
 
@@ -105,12 +109,80 @@ def connection_params(device: NetDevice) -> dict[str, Any]:
     return params
 
 
+class ConnectError(Exception):
+    """A device could not be reached or refused the login. `cause` is one of CAUSES; the message names the device's
+    address and what happened, never a password."""
+
+    def __init__(self, cause: str, detail: str):
+        self.cause = cause
+        self.detail = detail
+        super().__init__(f"{cause}: {detail}")
+
+
+CAUSES = ("authentication failed", "connection refused", "timeout", "unreachable", "connection failed")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connection_problem(device: NetDevice, exc: BaseException, timeout: float | None = None) -> ConnectError:
+    """What kept a session from opening, as a ConnectError naming the cause and the device's address."""
+    if isinstance(exc, ConnectError):
+        return exc
+    where = f"{device.host}:{device.port}"
+    seconds = timeout if timeout is not None else connection_params(device)["conn_timeout"]
+    chain = _chain(exc)
+    for item in chain:
+        if isinstance(item, (NetmikoAuthenticationException, AuthenticationException)):
+            return ConnectError("authentication failed",
+                                f"{where} refused the login of {device.login_user} (password or management ACL)")
+    for item in chain:
+        causes = list(item.errors.values()) if isinstance(item, NoValidConnectionsError) else [item]
+        for cause in causes:
+            if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+                return ConnectError("connection refused", f"nothing accepts SSH connections at {where}")
+            if isinstance(cause, socket.gaierror):
+                return ConnectError("unreachable", f"the name {device.host} does not resolve")
+            if isinstance(cause, TimeoutError):
+                return ConnectError("timeout", f"no answer from {where} within {seconds} s")
+            if getattr(cause, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                return ConnectError("unreachable", f"{where}: {cause.strerror or _first_line(cause)}")
+    for item in chain:
+        if isinstance(item, ReadTimeout):
+            return ConnectError("timeout", f"{where} did not show its prompt in time: {_first_line(item)}")
+        if isinstance(item, NetmikoTimeoutException):
+            return ConnectError("timeout", f"{where} opened no SSH session within {seconds} s: {_first_line(item)}")
+    return ConnectError("connection failed", f"{where}: {type(exc).__name__}: {_first_line(exc)}")
+
+
 def connect(device: NetDevice, stock: bool = False) -> BaseConnection:
-    """Open a session; `stock` uses netmiko's own driver (for comparison in the benchmark)."""
+    """Open a session; `stock` uses netmiko's own driver (for comparison in the benchmark).
+
+    Raises ConnectError (authentication failed, connection refused, timeout, unreachable) when no session opens.
+    """
     params = connection_params(device)
-    conn = ConnectHandler(**params) if stock else PROJECT_DRIVERS[device.device_type](**params)
+    try:
+        conn = ConnectHandler(**params) if stock else PROJECT_DRIVERS[device.device_type](**params)
+    except Exception as exc:
+        raise connection_problem(device, exc, params["conn_timeout"]) from exc
     if device.vendor.key == "cisco" and not conn.check_enable_mode():
-        conn.enable()
+        try:
+            conn.enable()
+        except Exception as exc:
+            conn.disconnect()
+            raise ConnectError("authentication failed", f"{device.host}:{device.port} refused the enable secret "
+                                                        f"({type(exc).__name__})") from exc
     return conn
 
 
