@@ -1,0 +1,781 @@
+"""Parsers of the Linux suites: pure functions from what a host printed, or holds in a file, to the values the
+checks compare with the inventory's policy. No host access here, so tests/unit/test_linuxcheck.py can show each
+one on plain text (commented options, `remember=50` against 5, `(ALL) ALL`, a second key without `from=`, …).
+
+Conventions: comments never count; a number is compared with the policy value in the direction that makes it
+stricter-or-equal (remember >= policy, TMOUT <= policy and > 0, deny <= policy, …); a value that cannot be read
+is a failure, never a pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets as _secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- comments and key = value files ---------------------------------------------------------------------------
+
+
+def strip_hash_comment(line: str) -> str:
+    """The line without a `#` comment, wherever it starts (pwquality.conf, faillock.conf, PAM, limits.conf)."""
+    return line.split("#", 1)[0].strip()
+
+
+def strip_shell_comment(line: str) -> str:
+    """The line without a shell comment: `#` at the start of a word (so `a#b` stays, `x=1 # note` loses the note)."""
+    return re.split(r"(?:^|(?<=\s))#", line, maxsplit=1)[0].strip()
+
+
+def conf_values(text: str) -> dict[str, str]:
+    """`key = value` settings of a file like pwquality.conf or faillock.conf, comments ignored, the last setting of
+    a key winning. A bare word (`enforce_for_root`, `audit`) is a flag: its value is the empty string."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = strip_hash_comment(raw)
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        values[key.strip()] = value.strip() if sep else ""
+    return values
+
+
+def int_or_none(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def at_least(value: Any, floor: int) -> bool:
+    number = int_or_none(value)
+    return number is not None and number >= floor
+
+
+def at_most(value: Any, ceiling: int, *, positive: bool = True) -> bool:
+    number = int_or_none(value)
+    return number is not None and number <= ceiling and (number > 0 or not positive)
+
+
+# --- PAM -----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PamLine:
+    type: str
+    control: str
+    module: str  # base name, e.g. pam_pwhistory.so
+    args: tuple[str, ...]
+
+
+def pam_lines(text: str) -> list[PamLine]:
+    """Rules of a PAM file (/etc/pam.d/common-password), comments and @include lines left out."""
+    rules = []
+    for raw in text.splitlines():
+        line = strip_hash_comment(raw)
+        if not line or line.startswith("@"):
+            continue
+        kind, rest = (line.split(None, 1) + [""])[:2]
+        rest = rest.strip()
+        if rest.startswith("["):
+            end = rest.find("]")
+            control, rest = (rest[: end + 1], rest[end + 1:]) if end >= 0 else (rest, "")
+        else:
+            control, rest = (rest.split(None, 1) + [""])[:2]
+        words = rest.split()
+        if not words:
+            continue
+        rules.append(PamLine(kind.lstrip("-"), control.strip(), words[0].rsplit("/", 1)[-1], tuple(words[1:])))
+    return rules
+
+
+def pam_module(text: str, kind: str, module: str) -> list[PamLine]:
+    """The rules of type `kind` (auth, password, …) that call `module`."""
+    return [r for r in pam_lines(text) if r.type == kind and r.module == module]
+
+
+def pam_arg(args: Iterable[str], name: str) -> str | None:
+    """Value of `name=value` among a rule's arguments (the last one wins); "" for a bare flag; None when absent."""
+    found = None
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if key == name:
+            found = value if sep else ""
+    return found
+
+
+# --- shell profile: TMOUT --------------------------------------------------------------------------------------------
+
+_TMOUT_ASSIGN = re.compile(r"(?:^|[\s;])(?:(?:export|readonly|declare|typeset|local)(?:\s+-\w+)*\s+)?"
+                           r"TMOUT=(\"[^\"]*\"|'[^']*'|\S*)")
+_TMOUT_READONLY = re.compile(r"(?:^|[\s;])(?:readonly(?:\s+-\w+)*|(?:declare|typeset)\s+-\w*r\w*)\s+(?:\S+\s+)*TMOUT\b")
+
+
+def tmout_assignments(text: str) -> list[str]:
+    """Values given to TMOUT by uncommented lines of a shell file, in order, quotes removed."""
+    found = []
+    for raw in text.splitlines():
+        line = strip_shell_comment(raw)
+        for match in _TMOUT_ASSIGN.finditer(line):
+            found.append(match.group(1).strip("\"'"))
+    return found
+
+
+def tmout_readonly(text: str) -> bool:
+    """Whether an uncommented line makes TMOUT read-only (`readonly TMOUT`, `readonly TMOUT=600`, `declare -r …`)."""
+    return any(_TMOUT_READONLY.search(strip_shell_comment(raw)) for raw in text.splitlines())
+
+
+def tmout_ok(values: Sequence[str], limit: int) -> bool:
+    """At least one assignment and every one a whole number of seconds in 1..limit (0 would switch it off)."""
+    return bool(values) and all(at_most(v, limit) for v in values)
+
+
+# --- sshd ------------------------------------------------------------------------------------------------------------
+
+_SSHD_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def sshd_seconds(value: str) -> int | None:
+    """sshd's time format (`600`, `10m`, `1h30m`) in seconds; None when it is not one."""
+    text = value.strip().lower()
+    if not text or not re.fullmatch(r"(\d+[smhdw]?)+", text):
+        return None
+    return sum(int(n) * _SSHD_UNITS[u] for n, u in re.findall(r"(\d+)([smhdw]?)", text))
+
+
+def channel_timeout(value: str, channel: str = "session") -> int | None:
+    """Seconds of `ChannelTimeout` for `channel` (entries `session:*=600` or `session=600`); None when not set."""
+    found = None
+    for entry in (value or "").split():
+        name, sep, interval = entry.partition("=")
+        if sep and name in (channel, f"{channel}:*"):
+            found = sshd_seconds(interval)
+    return found
+
+
+# --- faillock ----------------------------------------------------------------------------------------------------------
+
+_FAILLOCK_ROW = re.compile(r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(\S+)(?:\s+(.*?))?\s+([VI])\s*$")
+
+
+def faillock_rows(output: str) -> list[dict[str, str]]:
+    """Records of `faillock --user NAME`: one per row of the table, never the user line or the header
+    (`When  Type  Source  Valid`)."""
+    rows = []
+    for line in output.splitlines():
+        match = _FAILLOCK_ROW.match(line)
+        if match:
+            when, kind, source, valid = match.groups()
+            rows.append({"when": when, "type": kind, "source": (source or "").strip(), "valid": valid})
+    return rows
+
+
+def valid_failures(output: str) -> int:
+    return sum(1 for row in faillock_rows(output) if row["valid"] == "V")
+
+
+# --- sudo ------------------------------------------------------------------------------------------------------------
+
+_ALIAS = re.compile(r"^(User_Alias|Runas_Alias|Host_Alias|Cmnd_Alias|Cmd_Alias)\b")
+_DEFAULTS = re.compile(r"^Defaults(?P<scope>[:@!>]\S+)?\s+(?P<params>.*)$")
+_TAG = re.compile(r"^\s*(?:[A-Z_]+:\s*)+")
+
+
+def sudoers_logical_lines(text: str) -> list[str]:
+    """Lines of a sudoers file as sudo reads them: backslash continuations joined, comments dropped (`#` starts a
+    comment unless it is `#include`/`#includedir` or a uid like `#1000`), blank lines dropped."""
+    joined, current = [], ""
+    for raw in text.splitlines():
+        if raw.rstrip().endswith("\\"):
+            current += raw.rstrip()[:-1] + " "
+            continue
+        joined.append(current + raw)
+        current = ""
+    if current:
+        joined.append(current)
+    lines = []
+    for line in joined:
+        stripped = line.strip()
+        if re.match(r"^[#@]include(dir)?\b", stripped):
+            lines.append(stripped)
+            continue
+        cut = re.split(r"#(?!\d)", stripped, maxsplit=1)[0].strip()
+        if cut:
+            lines.append(cut)
+    return lines
+
+
+def sudoers_rule_users(line: str) -> list[str]:
+    """The user list of a user specification (`alice, %admins ALL = (root) …` -> ['alice', '%admins'])."""
+    left = line.split("=", 1)[0]
+    left = re.sub(r"\s*,\s*", ",", left.strip())
+    return [u for u in left.split()[0].split(",") if u] if left.split() else []
+
+
+def nopasswd_violations(text: str, exempt_user: str) -> list[str]:
+    """Rules of a sudoers file that let someone run a command without their password: `NOPASSWD:` in a user
+    specification, or `Defaults … !authenticate`. Only a rule whose users are exactly `exempt_user` (the automation
+    account, the documented exception) is left out; everything else in the same file still counts."""
+    found = []
+    for line in sudoers_logical_lines(text):
+        if line.startswith(("#include", "@include")) or _ALIAS.match(line):
+            continue
+        defaults = _DEFAULTS.match(line)
+        if defaults:
+            if re.search(r"(^|[\s,])!\s*authenticate\b", defaults.group("params")):
+                scope = defaults.group("scope") or ""
+                if scope != f":{exempt_user}":
+                    found.append(line)
+            continue
+        if "=" in line and re.search(r"\bNOPASSWD\s*:", line.split("=", 1)[1]) and \
+                sudoers_rule_users(line) != [exempt_user]:
+            found.append(line)
+    return found
+
+
+def sudo_l_entries(output: str) -> list[str]:
+    """Command entries of `sudo -l -U USER` (`(root) /usr/sbin/nft, /usr/bin/aide`, `(ALL : ALL) ALL`), with
+    wrapped continuation lines joined to their entry."""
+    entries: list[str] = []
+    in_rules = False
+    for line in output.splitlines():
+        if "may run the following commands" in line:
+            in_rules = True
+            continue
+        if not in_rules or not line.strip():
+            continue
+        if line.strip().startswith("("):
+            entries.append(line.strip())
+        elif entries and line[:1].isspace():
+            entries[-1] += " " + line.strip()
+    return entries
+
+
+@dataclass(frozen=True)
+class SudoEntry:
+    runas_users: tuple[str, ...]
+    runas_groups: tuple[str, ...]
+    commands: tuple[str, ...]
+
+
+def parse_sudo_entry(entry: str) -> SudoEntry:
+    match = re.match(r"^\((?P<runas>[^)]*)\)\s*(?P<rest>.*)$", entry.strip())
+    runas, rest = (match.group("runas"), match.group("rest")) if match else ("root", entry.strip())
+    users, _, groups = runas.partition(":")
+    commands = []
+    for part in rest.split(","):
+        command = _TAG.sub("", part).strip()
+        command = re.sub(r"^(?:(?:ROLE|TYPE|CWD|CHROOT|TIMEOUT|NOTBEFORE|NOTAFTER|APPARMOR_PROFILE)=\S+\s+)+", "", command)
+        if command:
+            commands.append(command)
+    runas_users = _names(users) or (("root",) if not groups.strip() else ())
+    return SudoEntry(runas_users, _names(groups), tuple(commands))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+ROOT_RUNAS = {"ALL", "root", "#0"}
+
+
+def full_root_entries(entries: Iterable[str]) -> list[str]:
+    """Entries that grant every command as root: ALL among the commands with a run-as user or group that reaches
+    root — `(ALL) ALL`, `(ALL : ALL) ALL`, `(root) ALL`, `(root : ALL) ALL`, `(postgres : ALL) ALL`. ALL as another
+    account only (the DBA's `(postgres, mysql) ALL`) is not root."""
+    found = []
+    for entry in entries:
+        parsed = parse_sudo_entry(entry)
+        if "ALL" in parsed.commands and (set(parsed.runas_users) | set(parsed.runas_groups)) & ROOT_RUNAS:
+            found.append(entry)
+    return found
+
+
+def sudo_commands(entries: Iterable[str]) -> set[str]:
+    """Programs (first word of each command) the entries allow."""
+    return {c.split()[0] for e in entries for c in parse_sudo_entry(e).commands}
+
+
+# --- authorized_keys ---------------------------------------------------------------------------------------------------
+
+_KEY_TYPE = re.compile(r"^(ssh-|ecdsa-|sk-)\S+$")
+
+
+def _split_options(text: str) -> tuple[str, str]:
+    """(options, rest) of an authorized_keys line that starts with options; quoted values may hold commas/spaces."""
+    quoted = False
+    for i, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif char.isspace() and not quoted:
+            return text[:i], text[i:].strip()
+    return text, ""
+
+
+def key_options(options: str) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    quoted, current = False, ""
+    parts = []
+    for char in options:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    for part in filter(None, parts):
+        name, sep, value = part.partition("=")
+        parsed[name.lower()] = value.strip('"') if sep else ""
+    return parsed
+
+
+@dataclass(frozen=True)
+class AuthorizedKey:
+    options: dict[str, str]
+    key_type: str
+    comment: str
+    line_number: int
+
+    @property
+    def label(self) -> str:
+        return f"line {self.line_number}: {self.key_type} {self.comment}".strip()
+
+
+def authorized_keys(text: str) -> list[AuthorizedKey]:
+    """Every key line of an authorized_keys file (comments and blank lines left out), options parsed."""
+    keys = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        first = line.split()[0]
+        options, rest = ("", line) if _KEY_TYPE.match(first) else _split_options(line)
+        words = rest.split()
+        keys.append(AuthorizedKey(key_options(options), words[0] if words else "", " ".join(words[2:]), number))
+    return keys
+
+
+def keys_without_source_limit(text: str, allowed: Sequence[str] | None = None) -> list[str]:
+    """Key lines with no `from=` option, or (when `allowed` is given) a `from=` pattern outside `allowed`."""
+    bad = []
+    for key in authorized_keys(text):
+        source = key.options.get("from")
+        if not source:
+            bad.append(f"{key.label} (no from=)")
+        elif allowed is not None and not set(p.strip() for p in source.split(",")) <= set(allowed):
+            bad.append(f"{key.label} (from={source})")
+    return bad
+
+
+def authorized_keys_paths(setting: str, home: str, user: str, uid: str = "") -> list[str]:
+    """Files sshd reads keys from (`sshd -T` authorizedkeysfile), tokens expanded, relative to the home."""
+    paths = []
+    for token in (setting or ".ssh/authorized_keys .ssh/authorized_keys2").split():
+        if token.lower() == "none":
+            continue
+        path = token.replace("%%", "\0").replace("%h", home).replace("%u", user).replace("%U", uid).replace("\0", "%")
+        paths.append(path if path.startswith("/") else f"{home.rstrip('/')}/{path}")
+    return paths
+
+
+# --- shadow, login.defs, limits, modes -------------------------------------------------------------------------------
+
+
+def account_locked(shadow_line: str, today: int) -> bool:
+    """A shadow entry whose password cannot be used (`!…` or `*…`) and whose account expired on or before `today`
+    (days since 1970-01-01)."""
+    fields = shadow_line.strip().split(":")
+    if len(fields) < 8:
+        return False
+    expire = int_or_none(fields[7])
+    return fields[1].startswith(("!", "*")) and expire is not None and 0 <= expire <= today
+
+
+def login_defs(text: str) -> dict[str, str]:
+    """`NAME value` settings of /etc/login.defs, comments ignored, the last one winning."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        words = strip_hash_comment(raw).split()
+        if len(words) >= 2:
+            values[words[0]] = words[1]
+    return values
+
+
+def core_limit(text: str) -> str | None:
+    """The hard `core` limit limits.conf sets for every user (`* hard core 0` or `* - core 0`); the last wins."""
+    found = None
+    for raw in text.splitlines():
+        words = strip_hash_comment(raw).split()
+        if len(words) == 4 and words[0] == "*" and words[1] in ("hard", "-") and words[2] == "core":
+            found = words[3]
+    return found
+
+
+def mode_within(mode: int, allowed: int) -> bool:
+    """No permission bit beyond `allowed` (0o600 is within 0o640; 0o644 is not)."""
+    return mode & ~allowed & 0o7777 == 0
+
+
+def umask_covers(value: str, required: int) -> bool:
+    """A umask (octal string) that masks at least the bits of `required` (077 covers 027; 022 does not)."""
+    try:
+        return int(value, 8) & required == required
+    except (TypeError, ValueError):
+        return False
+
+
+# --- ini-like files, logrotate, cron -------------------------------------------------------------------------------------
+
+
+def ini_values(text: str) -> dict[str, str]:
+    """`Key=Value` lines of a systemd-style file (journald.conf.d), `#`/`;` comments and sections ignored."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";", "[")):
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip()
+    return values
+
+
+def uncommented(text: str) -> str:
+    """The text without lines that are comments (`#` first), for directive checks on rsyslog and similar files."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def logrotate_words(text: str) -> list[str]:
+    """Directive words of a logrotate file, comments left out."""
+    return [w for raw in text.splitlines() for w in strip_hash_comment(raw).split()]
+
+
+def logrotate_days(words: Sequence[str]) -> int | None:
+    """Days of records a logrotate stanza keeps: `rotate N` times the period (daily 1, weekly 7, monthly 31)."""
+    count = next((int_or_none(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "rotate"), None)
+    period = next(({"daily": 1, "weekly": 7, "monthly": 31, "yearly": 365}[w] for w in words
+                   if w in ("daily", "weekly", "monthly", "yearly")), None)
+    return count * period if count is not None and period is not None else None
+
+
+@dataclass(frozen=True)
+class CronEntry:
+    fields: tuple[str, ...]  # minute hour day-of-month month day-of-week
+    user: str
+    command: str
+
+
+def cron_entries(text: str) -> list[CronEntry]:
+    """Jobs of a /etc/cron.d file: uncommented lines with five time fields, a user and a command."""
+    entries = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*\s*=", line):
+            continue
+        words = line.split(None, 6)
+        if len(words) == 7:
+            entries.append(CronEntry(tuple(words[:5]), words[5], words[6]))
+    return entries
+
+
+def cron_day_interval(entry: CronEntry) -> int | None:
+    """Days between runs of a job that runs on every day (`*`) or every N days (`*/N`), any month and weekday; None
+    for any other schedule."""
+    day, month, weekday = entry.fields[2], entry.fields[3], entry.fields[4]
+    if month != "*" or weekday != "*":
+        return None
+    if day == "*":
+        return 1
+    match = re.fullmatch(r"\*/(\d+)", day)
+    return int(match.group(1)) if match else None
+
+
+def timer_calendars(timers_calendar: str) -> list[str]:
+    """OnCalendar expressions of `systemctl show -p TimersCalendar` (`{ OnCalendar=Sun *-*-* 01:30:00 ; … }`)."""
+    return [c.strip() for c in re.findall(r"OnCalendar=([^;]+?)\s*;", timers_calendar)]
+
+
+def show_properties(output: str) -> dict[str, str]:
+    """`systemctl show -p A -p B` output as a dict."""
+    return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+
+
+# --- nftables ------------------------------------------------------------------------------------------------------------
+
+
+def _nft_members(text: str) -> list[str]:
+    text = text.strip()
+    if text.startswith("{"):
+        text = text[1:text.find("}")] if "}" in text else text[1:]
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
+def _nft_field(rule: str, keyword: str) -> list[str] | None:
+    match = re.search(rf"\b{keyword}\s+(\{{[^}}]*\}}|\S+)", rule)
+    return _nft_members(match.group(1)) if match else None
+
+
+def _port_in(members: Sequence[str], port: int) -> bool:
+    for member in members:
+        low, sep, high = member.partition("-")
+        if low.isdigit() and (int(low) == port if not sep else high.isdigit() and int(low) <= port <= int(high)):
+            return True
+    return False
+
+
+def nft_accept_rules_for_port(ruleset: str, port: int) -> list[str]:
+    """Rules of `nft list ruleset` that accept traffic to `port` (`tcp dport 22`, `dport { 22, 80 }`, ranges)."""
+    rules = []
+    for raw in ruleset.splitlines():
+        rule = raw.strip()
+        dport = _nft_field(rule, "dport")
+        if dport and _port_in(dport, port) and re.search(r"\baccept\b", rule):
+            rules.append(rule)
+    return rules
+
+
+def nft_sources(rule: str) -> list[str] | None:
+    """The source addresses a rule is limited to (`ip saddr`, `ip6 saddr`), None when it has no such limit."""
+    found = [m for keyword in ("saddr",) for m in (_nft_field(rule, keyword) or [])]
+    return found or None
+
+
+def nft_input_policy_drop(ruleset: str) -> bool:
+    """Whether a base chain on the input hook drops by default."""
+    return any(re.search(r"\bhook input\b.*\bpolicy drop\b", line) for line in ruleset.splitlines())
+
+
+# --- command results -------------------------------------------------------------------------------------------------------
+
+
+class CommandError(AssertionError):
+    """A command the check relies on failed: the check fails, it never reads the failure as "nothing found"."""
+
+
+def grep_found(rc: int, stderr: str = "") -> bool:
+    """grep's exit status: 0 = found, 1 = not found, anything else = an error (unreadable file, bad pattern)."""
+    if rc == 0:
+        return True
+    if rc == 1:
+        return False
+    raise CommandError(f"grep failed with exit status {rc}: {stderr.strip()}")
+
+
+def aide_found_changes(rc: int) -> bool:
+    """AIDE's exit status reports added (1), removed (2) and changed (4) files as bits; 14 and above are errors."""
+    return 0 < rc < 8 and bool(rc & 4)
+
+
+def pending_updates(report: str) -> dict[str, Any]:
+    """The report of baseline-pending-updates (`checked: …`, `pending: N`, `security: N`, `package: …`)."""
+    values: dict[str, Any] = {"packages": []}
+    for line in report.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "package":
+            values["packages"].append(value)
+        elif key in ("pending", "security"):
+            number = int_or_none(value)
+            if number is None:
+                raise ValueError(f"{key}: {value!r} is not a count")
+            values[key] = number
+        elif key == "checked":
+            values[key] = value
+    missing = [k for k in ("checked", "pending", "security") if k not in values]
+    if missing:
+        raise ValueError(f"the report has no {', '.join(missing)} line")
+    return values
+
+
+def signature_age_days(output: str) -> int | None:
+    """Age in days printed by baseline-clamav-age (`signature age: 2 days (limit 7)`)."""
+    match = re.search(r"signature age:\s*(\d+)\s*days", output)
+    return int(match.group(1)) if match else None
+
+
+# --- plain TCP probe (AU-03) ---------------------------------------------------------------------------------------------------
+
+# Runs on the client with python3: connect, send one plain-text syslog line, then wait for the server's answer.
+# Prints one JSON object: outcome refused | closed | open | timeout | error, and what came back.
+PLAIN_TCP_PROBE = r"""
+import json, socket, sys
+address, port, line, wait = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+result = {"outcome": "error", "detail": "", "received": ""}
+try:
+    sock = socket.create_connection((address, port), timeout=wait)
+except ConnectionRefusedError as exc:
+    result.update(outcome="refused", detail=str(exc))
+except (socket.timeout, TimeoutError) as exc:
+    result.update(outcome="timeout", detail="connect: " + str(exc))
+except OSError as exc:
+    result.update(outcome="error", detail="connect: " + str(exc))
+else:
+    data = b""
+    try:
+        sock.sendall(line.encode() + b"\n")
+        sock.settimeout(wait)
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                result.update(outcome="closed", detail="the server closed the connection")
+                break
+            data += chunk
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        result.update(outcome="closed", detail="reset: " + str(exc))
+    except (socket.timeout, TimeoutError):
+        result.update(outcome="open", detail="still open after %.0f s" % wait)
+    except OSError as exc:
+        result.update(outcome="error", detail=str(exc))
+    finally:
+        result["received"] = data[:256].hex()
+        sock.close()
+print(json.dumps(result))
+"""
+
+PLAIN_TCP_ACCEPTED = ("refused", "closed")
+
+
+def plain_probe_outcome(stdout: str) -> dict[str, str]:
+    """The probe's JSON line; a probe that printed nothing readable is an error outcome."""
+    try:
+        parsed = json.loads(stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"outcome": "error", "detail": f"unreadable probe output: {stdout!r}", "received": ""}
+    return parsed if isinstance(parsed, dict) and "outcome" in parsed else {"outcome": "error", "detail": stdout}
+
+
+# --- vault values left on disk (RI-01) ----------------------------------------------------------------------------------------
+
+# Sent to the host on stdin and run as `sudo -n python3 -`: it receives only a random salt and salted SHA-256
+# digests of the values, never the values. It hashes every window of each secret's length in every regular file
+# under the roots (grep -rF semantics; symlinks are not followed) and prints JSON. Exit status follows grep:
+# 0 = a digest matched somewhere, 1 = nothing matched, 2 = a file could not be read (the check fails).
+_SCAN_TEMPLATE = r"""
+import hashlib, json, os, re, stat, sys
+SALT = bytes.fromhex(%(salt)r)
+DIGESTS = {int(k): set(v) for k, v in json.loads(%(digests)r).items()}
+ROOTS = json.loads(%(roots)r)
+SPLIT = %(split)r
+CHUNK = 1 << 20
+found, errors, files, size = {}, [], 0, 0
+longest = max(DIGESTS) if DIGESTS else 1
+gaps = re.compile(rb"[ \t\r\n\x00]+")
+base = hashlib.sha256(SALT)
+
+def hit(data):
+    parts = gaps.split(data) if SPLIT else [data]
+    for length, wanted in DIGESTS.items():
+        for part in parts:
+            for i in range(len(part) - length + 1):
+                h = base.copy()
+                h.update(part[i:i + length])
+                if h.hexdigest() in wanted:
+                    return True
+    return False
+
+def scan(path):
+    global files, size
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return
+        files += 1
+        with open(path, "rb") as fh:
+            tail = b""
+            while True:
+                block = fh.read(CHUNK)
+                if not block:
+                    return
+                size += len(block)
+                if hit(tail + block):
+                    found[path] = stat.S_IMODE(info.st_mode)
+                    return
+                tail = block[-(longest - 1):] if longest > 1 else b""
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        errors.append("%%s: %%s" %% (path, exc.strerror or exc))
+
+for root in ROOTS:
+    if not os.path.lexists(root):
+        continue
+    if not os.path.isdir(root) or os.path.islink(root):
+        scan(root)
+        continue
+    for top, dirs, names in os.walk(root, onerror=lambda exc: errors.append("%%s: %%s" %% (exc.filename, exc.strerror))):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
+        for name in names:
+            scan(os.path.join(top, name))
+
+print(json.dumps({"found": found, "errors": errors, "files": files, "bytes": size}))
+sys.exit(2 if errors else 0 if found else 1)
+"""
+
+
+def salted_digests(values: Iterable[str], salt: bytes) -> dict[int, list[str]]:
+    """Byte length -> salted SHA-256 hex digests of the values (what the host compares with)."""
+    digests: dict[int, set[str]] = {}
+    for value in values:
+        data = value.encode()
+        digests.setdefault(len(data), set()).add(hashlib.sha256(salt + data).hexdigest())
+    return {length: sorted(d) for length, d in digests.items()}
+
+
+def secret_scan_program(values: Iterable[str], roots: Sequence[str], salt: bytes | None = None) -> str:
+    """The Python program that looks for the values under `roots` on the host, holding only salted digests."""
+    values = [v for v in values if v]
+    salt = salt if salt is not None else _secrets.token_bytes(16)
+    split = not any(re.search(r"[ \t\r\n\x00]", v) for v in values)
+    return _SCAN_TEMPLATE % {"salt": salt.hex(), "digests": json.dumps(salted_digests(values, salt)),
+                             "roots": json.dumps(list(roots)), "split": split}
+
+
+@dataclass
+class SecretScan:
+    found: dict[str, int] = field(default_factory=dict)  # path -> permission bits
+    files: int = 0
+    bytes: int = 0
+
+
+def parse_secret_scan(rc: int, stdout: str, stderr: str = "") -> SecretScan:
+    """The scan's result; an exit status of 2 or more, or output that is not the scan's JSON, fails the check."""
+    try:
+        report = json.loads(stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise CommandError(f"secret scan exited {rc} without a report: {stderr.strip()[-2000:]}") from None
+    found_any = grep_found(rc, "; ".join(report.get("errors", [])) or stderr)
+    scan = SecretScan({str(k): int(v) for k, v in report.get("found", {}).items()}, int(report.get("files", 0)),
+                      int(report.get("bytes", 0)))
+    if found_any != bool(scan.found):
+        raise CommandError(f"secret scan exit status {rc} disagrees with its report {report}")
+    return scan
+
+
+def classify_residue(found: Mapping[str, int], owner_only_roots: Sequence[str] = ("/home/",)) -> tuple[list[str], list[str]]:
+    """(protected key files, leaked) among files holding a vault value: a tool's own key file may hold its secret
+    when no other user can read it (no "other" permission bits) and it is not under a home; anything else leaks."""
+    key_files, leaked = [], []
+    for path, mode in sorted(found.items()):
+        label = f"{path} ({mode:o})"
+        protected = mode & 0o007 == 0 and not path.startswith(tuple(owner_only_roots))
+        (key_files if protected else leaked).append(label)
+    return key_files, leaked
+
+
+# --- roster ----------------------------------------------------------------------------------------------------
+
+
+def departed_usernames(staff: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [p["username"] for p in staff if p.get("status") == "departed"]
+
+
+def active_people(staff: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [p for p in staff if p.get("status") == "active"]
