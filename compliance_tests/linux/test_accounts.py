@@ -4,21 +4,59 @@ from __future__ import annotations
 
 import paramiko
 import pytest
+from linuxcheck import (
+    CommandError,
+    account_locked,
+    active_people,
+    authorized_keys,
+    authorized_keys_paths,
+    departed_usernames,
+    full_root_entries,
+    keys_without_source_limit,
+    nopasswd_violations,
+    sudo_commands,
+    sudo_l_entries,
+)
 
 from baseline import compliance
 from baseline.accounts import local_accounts, unknown_accounts
+from baseline.compliance_plugin import not_applicable
 from baseline.lab import secrets as lab_secrets
 
 testinfra_hosts = compliance.hosts_in("linux_servers:!kernel_hosts")
 NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
+SUDOERS = "/etc/sudoers"
+SUDOERS_DIR = "/etc/sudoers.d"
 
 
 def _passwd(host):
+    result = host.run("getent passwd")
+    if result.rc != 0 or not result.stdout.strip():
+        raise CommandError(f"getent passwd failed ({result.rc}): {result.stderr.strip()}")
     entries = {}
-    for line in host.run("getent passwd").stdout.splitlines():
+    for line in result.stdout.splitlines():
         fields = line.split(":")
         entries[fields[0]] = fields[1:]
     return entries
+
+
+def _home_and_uid(passwd, user: str) -> tuple[str, str]:
+    """(home, uid) of a getent passwd entry; an account that does not exist has neither."""
+    fields = passwd.get(user, [])
+    return (fields[4], fields[1]) if len(fields) > 4 else ("", "")
+
+
+def _key_files(sudo_run, sshd_settings, user: str, home: str, uid: str = "") -> dict[str, str]:
+    """Content of every authorized_keys file sshd reads for `user` (read as root), path -> text."""
+    files = {}
+    for path in authorized_keys_paths(sshd_settings.get("authorizedkeysfile", ""), home, user, uid):
+        if sudo_run("test -e %s", path).rc != 0:
+            continue
+        content = sudo_run("cat -- %s", path)
+        if content.rc != 0:
+            raise CommandError(f"cannot read {path}: {content.stderr.strip()}")
+        files[path] = content.stdout
+    return files
 
 
 @pytest.mark.control("AC-01")
@@ -32,39 +70,69 @@ def test_no_root_ssh_and_system_accounts_without_shells(host, evidence, sshd_set
 
 
 @pytest.mark.control("AC-02")
-def test_accounts_match_the_roster(host, policy, evidence, sudo_run):
-    accounts = local_accounts(_passwd(host))
-    unknown = unknown_accounts(accounts, policy["staff"], [policy["automation_user"], "nobody"])
-    active = [p for p in policy["staff"] if p["status"] == "active"]
-    missing = [p["username"] for p in active if not host.user(p["username"]).exists]
-    automation_keys = sudo_run(f"cat ~{policy['automation_user']}/.ssh/authorized_keys").stdout
-    evidence.record(command="getent passwd; roster", observed={"unknown": unknown, "missing": missing},
-                    expected={"unknown": [], "missing": []},
-                    note=f"documented exception: {policy['automation_user']} (key-only, "
-                         f"restricted: {'from=' in automation_keys}, NOPASSWD sudo)")
+def test_accounts_match_the_roster(host, policy, evidence, sudo_run, sshd_settings):
+    passwd = _passwd(host)
+    accounts = local_accounts(passwd)
+    automation = policy["automation_user"]
+    unknown = unknown_accounts(accounts, policy["staff"], [automation, "nobody"])
+    active = active_people(policy["staff"])
+    missing = [p["username"] for p in active if p["username"] not in passwd]
+    automation_files = _key_files(sudo_run, sshd_settings, automation, *_home_and_uid(passwd, automation))
+    automation_keys = sum(len(authorized_keys(text)) for text in automation_files.values())
+    unlimited = {path: bad for path, text in automation_files.items() if (bad := keys_without_source_limit(text))}
+    staff_outside = {}
+    for person in active:
+        if person["username"] not in passwd:
+            continue
+        home_uid = _home_and_uid(passwd, person["username"])
+        for path, text in _key_files(sudo_run, sshd_settings, person["username"], *home_uid).items():
+            if bad := keys_without_source_limit(text, policy["admin_networks"]):
+                staff_outside[path] = bad
+    evidence.record(command="getent passwd; roster; authorized_keys of the automation account and of active staff",
+                    observed={"unknown": unknown, "missing": missing, "automation_keys": automation_keys,
+                              "automation_keys_without_from": unlimited, "staff_keys_not_limited_to_admin_networks":
+                              staff_outside},
+                    expected={"unknown": [], "missing": [], "automation_keys": ">= 1, every one with from=",
+                              "automation_keys_without_from": {}, "staff_keys_not_limited_to_admin_networks": {}},
+                    note=f"documented exception: {automation} (key-only, every key limited by from=, NOPASSWD sudo); "
+                         f"staff keys limited to {', '.join(policy['admin_networks'])}")
     assert unknown == [] and missing == []
-    assert automation_keys.startswith("from="), "the automation key must be limited by source address"
+    assert automation_keys > 0, f"no key of {automation} found in {sorted(automation_files) or 'any authorized_keys file'}"
+    assert unlimited == {}, "every automation key must be limited by source address"
+    assert staff_outside == {}, "every staff key must be limited to the admin networks"
 
 
 @pytest.mark.control("AC-02")
-def test_departed_staff_locked_and_keys_gone(host, policy, evidence, sudo_run):
-    departed = [p["username"] for p in policy["staff"] if p["status"] == "departed"]
+def test_departed_staff_locked_and_keys_gone(host, policy, evidence, sudo_run, sshd_settings):
+    departed = departed_usernames(policy["staff"])
+    if not departed:
+        not_applicable("the roster lists no departed staff: there is no account to find locked")
+    passwd = _passwd(host)
+    today = int(host.check_output("date -u +%s")) // 86400
     state = {}
     for user in departed:
-        if not host.user(user).exists:
+        if user not in passwd:
             state[user] = "absent"
             continue
-        shadow = sudo_run(f"getent shadow {user}").stdout.split(":")
-        locked = shadow[1].startswith("!") and shadow[7] not in ("", "-1")
-        keys = host.file(f"/home/{user}/.ssh/authorized_keys").exists
-        state[user] = "locked" if locked and not keys else f"open (locked={locked}, keys={keys})"
-    evidence.record(command="getent shadow; authorized_keys", observed=state, expected={u: "locked or absent" for u in departed})
+        shadow = sudo_run("getent shadow %s", user)
+        if shadow.rc != 0:
+            raise CommandError(f"getent shadow {user} failed ({shadow.rc}): {shadow.stderr.strip()}")
+        locked = account_locked(shadow.stdout, today)
+        files = _key_files(sudo_run, sshd_settings, user, *_home_and_uid(passwd, user))
+        keys = sum(len(authorized_keys(text)) for text in files.values())
+        state[user] = "locked" if locked and not keys else \
+            f"open (password locked and account expired: {locked}; keys: {keys} in {sorted(files)})"
+    evidence.record(command="getent shadow <departed>; authorized_keys files sshd reads for them", observed=state,
+                    expected={u: "locked or absent" for u in departed},
+                    note=f"locked = password field starts with ! or * and the account expired on or before day {today}")
     assert all(v in ("locked", "absent") for v in state.values()), state
 
 
 @pytest.mark.control("AC-02")
 def test_departed_staff_key_is_refused(policy, evidence):
-    departed = [p["username"] for p in policy["staff"] if p["status"] == "departed"]
+    departed = departed_usernames(policy["staff"])
+    if not departed:
+        not_applicable("the roster lists no departed staff: there is no old key to try")
     results = {}
     for user in departed:
         path = lab_secrets.staff_key_path(user)
@@ -81,22 +149,49 @@ def test_departed_staff_key_is_refused(policy, evidence):
         finally:
             transport.close()
     evidence.record(command="SSH with the departed person's old key", observed=results, expected={u: "refused" for u in departed})
-    assert all(v == "refused" for v in results.values())
+    assert results and all(v == "refused" for v in results.values())
 
 
 @pytest.mark.control("AC-03")
 def test_sudo_roles_separated_without_nopasswd_all(host, policy, evidence, sudo_run):
-    files = sudo_run("grep -rlE 'NOPASSWD' /etc/sudoers /etc/sudoers.d").stdout.split()
-    nopasswd = [f for f in files if policy["automation_user"] not in sudo_run(f"grep -h NOPASSWD {f}").stdout]
-    rights = {}
+    automation = policy["automation_user"]
+    listing = sudo_run("find %s -maxdepth 1 -type f", SUDOERS_DIR)
+    if listing.rc != 0:
+        raise CommandError(f"cannot list {SUDOERS_DIR}: {listing.stderr.strip()}")
+    nopasswd = {}
+    for path in [SUDOERS, *sorted(listing.stdout.split())]:
+        content = sudo_run("cat -- %s", path)
+        if content.rc != 0:
+            raise CommandError(f"cannot read {path}: {content.stderr.strip()}")
+        if bad := nopasswd_violations(content.stdout, automation):
+            nopasswd[path] = bad
+    rights, full = {}, {}
     for person in (p for p in policy["staff"] if p["status"] == "active"):
-        rights[person["role"]] = sudo_run(f"sudo -l -U {person['username']}").stdout
-    evidence.record(command="grep NOPASSWD; sudo -l -U <staff>", observed={"nopasswd_files": nopasswd,
-                    "rights": {k: v[-400:] for k, v in rights.items()}}, expected={"nopasswd_files": []},
-                    note=f"documented exception: {policy['automation_user']} NOPASSWD (automation)")
-    assert nopasswd == []
-    assert "(ALL : ALL) ALL" not in "".join(rights.values()) and "(root) ALL" not in "".join(rights.values())
-    assert "/usr/sbin/ausearch" in rights.get("audit_admin", "") and "/usr/sbin/ausearch" not in rights.get("system_admin", "")
-    assert "/usr/sbin/nft" in rights.get("security_admin", "") and "/usr/sbin/nft" not in rights.get("audit_admin", "")
+        listed = sudo_run("sudo -l -U %s", person["username"])
+        entries = sudo_l_entries(listed.stdout)
+        rights[person["username"]] = {"role": person["role"], "entries": entries,
+                                      "output": (listed.stdout + listed.stderr).strip()}
+        if root_all := full_root_entries(entries):
+            full[person["username"]] = root_all
 
+    def commands(role: str) -> list[set[str]]:
+        return [sudo_commands(r["entries"]) for r in rights.values() if r["role"] == role]
 
+    separation = {
+        "audit administrators can run ausearch": bool(commands("audit_admin"))
+        and all("/usr/sbin/ausearch" in c for c in commands("audit_admin")),
+        "system administrators cannot run ausearch": all("/usr/sbin/ausearch" not in c for c in commands("system_admin")),
+        "security administrators can run nft": bool(commands("security_admin"))
+        and all("/usr/sbin/nft" in c for c in commands("security_admin")),
+        "audit administrators cannot run nft": all("/usr/sbin/nft" not in c for c in commands("audit_admin")),
+    }
+    evidence.record(command=f"sudoers rules in {SUDOERS} and {SUDOERS_DIR}/*; sudo -l -U <active staff>",
+                    observed={"nopasswd_rules": nopasswd, "all_commands_as_root": full, "separation": separation,
+                              "rights": {u: r["entries"] for u, r in rights.items()}},
+                    expected={"nopasswd_rules": {}, "all_commands_as_root": {},
+                              "separation": {k: True for k in separation}},
+                    note=f"documented exception: the rules of {automation} alone may say NOPASSWD (automation); "
+                         "ALL as a non-root account (the DBA as postgres/mysql) is not root")
+    assert nopasswd == {}, nopasswd
+    assert full == {}, full
+    assert all(separation.values()), separation
