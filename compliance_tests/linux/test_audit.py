@@ -8,6 +8,17 @@ import time
 
 import pytest
 import testinfra
+from linuxcheck import (
+    PLAIN_TCP_ACCEPTED,
+    PLAIN_TCP_PROBE,
+    CommandError,
+    grep_found,
+    ini_values,
+    logrotate_days,
+    logrotate_words,
+    plain_probe_outcome,
+    uncommented,
+)
 
 from baseline import compliance
 from baseline.compliance_plugin import not_verifiable
@@ -62,8 +73,10 @@ def test_time_synchronised(host, evidence, host_kind, servers_only):
     if host_kind == compliance.CONTAINER:
         not_verifiable("container host: chronyd cannot run without CAP_SYS_TIME; the configuration is checked separately")
     out = host.run("chronyc -n tracking").stdout
-    evidence.record(command="chronyc -n tracking", observed=out)
-    assert "Leap status     : Normal" in out
+    leap = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Leap status")), None)
+    evidence.record(command="chronyc -n tracking", observed={"leap_status": leap, "tracking": out},
+                    expected={"leap_status": "Normal"})
+    assert leap == "Normal"
 
 
 @pytest.mark.control("AU-03", "IN-01", "CF-01")
@@ -81,11 +94,13 @@ def test_message_arrives_on_the_log_server_over_tls(host, policy, asset, evidenc
         if found:
             break
         time.sleep(1)
-    conf = compliance.root_file(host, "/etc/rsyslog.d/50-baseline-forward.conf")
-    evidence.record(command=f"logger {marker} on {asset}; grep on {policy['log_server_host']}:{path}", observed=found.strip(),
-                    expected=marker)
+    conf = uncommented(compliance.root_file(host, "/etc/rsyslog.d/50-baseline-forward.conf"))
+    tls = {"StreamDriverMode": 'StreamDriverMode="1"' in conf, "StreamDriverAuthMode": 'StreamDriverAuthMode="x509/name"' in conf}
+    evidence.record(command=f"logger {marker} on {asset}; grep on {policy['log_server_host']}:{path}; forwarding rule",
+                    observed={"found": found.strip(), "tls_settings": tls},
+                    expected={"found": f"a line with {marker}", "tls_settings": {k: True for k in tls}})
     assert marker in found
-    assert 'StreamDriverMode="1"' in conf and 'StreamDriverAuthMode="x509/name"' in conf
+    assert all(tls.values()), tls
 
 
 @pytest.mark.control("AU-03", "IN-01", "CF-01")
@@ -93,43 +108,55 @@ def test_log_server_refuses_plain_tcp(host, policy, asset, evidence, servers_onl
     if asset == policy["log_server_host"]:
         pytest.skip("not applicable: the check sends from a client")
     marker = f"baseline-plain-{secrets.token_hex(6)}"
-    host.run(f"timeout 5 bash -c 'printf \"<13>1 - {asset} plain - - - {marker}\\n\" > /dev/tcp/{policy['log_server_address']}/"
-             f"{policy['log_server_tls_port']}'")
+    line = f"<13>1 - {asset} plain - - - {marker}"
+    address, port = policy["log_server_address"], str(policy["log_server_tls_port"])
+    probe = host.run("timeout 20 python3 -c %s %s %s %s 5", PLAIN_TCP_PROBE, address, port, line)
+    outcome = plain_probe_outcome(probe.stdout)
     time.sleep(2)
     server = _log_server(policy)
     with server.sudo():
-        stored = server.run(f"grep -rlF {marker} /var/log/remote /var/log/syslog").stdout
+        stored = server.run("sh -c %s", f"set -- /var/log/remote; [ -e /var/log/syslog ] && set -- \"$@\" /var/log/syslog; "
+                                         f"exec grep -rlF -- {marker} \"$@\"")
         listeners = server.check_output("ss -Hltun")
-    plain = [line for line in listeners.splitlines() if line.split()[4].endswith((":514", ":601"))]
-    evidence.record(command="plain TCP message to the TLS port; grep on the log server; ss -ltun", observed={"stored": stored,
-                    "plain_listeners": plain}, expected={"stored": "", "plain_listeners": []})
-    assert stored == "" and plain == []
+    plain = [entry for entry in listeners.splitlines() if entry.split()[4].endswith((":514", ":601"))]
+    found = grep_found(stored.rc, stored.stderr)
+    evidence.record(command=f"plain-text syslog line to {address}:{port} from {asset} (python3 socket probe); "
+                            "grep on the log server; ss -ltun",
+                    observed={"connection": outcome, "stored_in": stored.stdout.split(), "plain_listeners": plain},
+                    expected={"connection": f"outcome one of {list(PLAIN_TCP_ACCEPTED)}: refused, or closed by the "
+                                            "server after the plain text", "stored_in": [], "plain_listeners": []})
+    assert outcome["outcome"] in PLAIN_TCP_ACCEPTED, f"plain TCP to the TLS port: {outcome}"
+    assert not found and plain == []
 
 
 @pytest.mark.control("AU-03")
 def test_local_logs_protected(host, evidence, servers_only, sudo_run):
-    world = sudo_run("find /var/log -xdev -type f -perm /o+rwx").stdout.split()
-    journal = compliance.root_file(host, "/etc/systemd/journald.conf.d/50-baseline.conf")
-    evidence.record(command="find /var/log -perm /o+rwx; journald drop-in", observed={"world_accessible": world}, expected=[])
+    found = sudo_run("find /var/log -xdev -type f -perm /o+rwx")
+    if found.rc != 0:
+        raise CommandError(f"find /var/log failed ({found.rc}): {found.stderr.strip()}")
+    world = found.stdout.split()
+    storage = ini_values(compliance.root_file(host, "/etc/systemd/journald.conf.d/50-baseline.conf")).get("Storage")
+    evidence.record(command="find /var/log -perm /o+rwx; journald drop-in",
+                    observed={"world_accessible": world, "journal_storage": storage},
+                    expected={"world_accessible": [], "journal_storage": "persistent"})
     assert world == []
-    assert "Storage=persistent" in journal
+    assert storage == "persistent"
 
 
 @pytest.mark.control("AU-04")
 def test_log_server_keeps_a_year(host, policy, asset, evidence, servers_only):
     if asset != policy["log_server_host"]:
         pytest.skip("not applicable: retention is the central log server's")
-    rotate = compliance.root_file(host, "/etc/logrotate.d/baseline-remote")
-    words = rotate.split()
-    count = int(words[words.index("rotate") + 1])
-    period = {"daily": 1, "weekly": 7, "monthly": 31}[next(w for w in words if w in ("daily", "weekly", "monthly"))]
-    journal = compliance.root_file(host, "/etc/systemd/journald.conf.d/50-baseline.conf")
-    retention = next((line.split("=", 1)[1] for line in journal.splitlines() if line.startswith("MaxRetentionSec=")), "0")
+    words = logrotate_words(compliance.root_file(host, "/etc/logrotate.d/baseline-remote"))
+    days = logrotate_days(words)
+    journal = ini_values(compliance.root_file(host, "/etc/systemd/journald.conf.d/50-baseline.conf"))
+    retention = journal.get("MaxRetentionSec", "0")
     evidence.record(command="/etc/logrotate.d/baseline-remote; journald drop-in",
-                    observed={"rotate": count, "period_days": period, "notifempty": "notifempty" in words,
-                              "MaxRetentionSec": retention},
-                    expected=f">= {policy['log_retention_days']} days")
-    assert count * period >= policy["log_retention_days"]
+                    observed={"days_kept": days, "notifempty": "notifempty" in words, "maxage": "maxage" in words,
+                              "MaxRetentionSec": retention, "directives": words},
+                    expected={"days_kept": f">= {policy['log_retention_days']}", "notifempty": True, "maxage": False,
+                              "MaxRetentionSec": "0 (no time limit)"})
+    assert days is not None and days >= policy["log_retention_days"]
     assert "notifempty" in words and "maxage" not in words
     assert retention in ("0", "")
 
