@@ -10,6 +10,7 @@ import shlex
 from datetime import UTC, datetime
 
 import pytest
+from linuxcheck import show_properties, timer_calendars
 
 from baseline import compliance, inventory
 from baseline.compliance_plugin import not_applicable
@@ -53,8 +54,8 @@ def test_file_backup_is_younger_than_the_full_backup_interval(backup_client, pol
 def test_file_backup_timer_runs_daily(backup_client, policy, evidence):
     unit = "baseline-backup@files.timer"
     shown = backup_client.run(f"systemctl show {unit} -p UnitFileState -p ActiveState -p TimersCalendar")
-    values = dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
-    calendars = re.findall(r"OnCalendar=([^;]+?) ;", values.get("TimersCalendar", ""))
+    values = show_properties(shown.stdout)
+    calendars = timer_calendars(values.get("TimersCalendar", ""))
     wanted = backup_client.run(f"systemd-analyze calendar {shlex.quote(policy['backup_files_calendar'])}")
     normalised = re.search(r"Normalized form: (.+)", wanted.stdout)
     paths = backup_client.run(f"sudo sed -n 's/^FILE_PATHS=//p' {ENV}").stdout.strip().strip("'\"").split()

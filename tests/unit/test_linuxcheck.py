@@ -349,3 +349,11 @@ def test_scan_error_status_fails_the_check():
         lc.parse_secret_scan(1, "Traceback (most recent call last): …")
     with pytest.raises(lc.CommandError):  # status and report disagree
         lc.parse_secret_scan(1, json.dumps({"found": {"/etc/x": 420}, "errors": [], "files": 1, "bytes": 1}))
+
+
+def test_timer_calendars():
+    shown = lc.show_properties("ActiveState=active\nUnitFileState=enabled\nTimersCalendar={ OnCalendar=*-*-* 02:30:00 ; "
+                               "next_elapse=Tue 2024-05-07 02:30:00 UTC }\n")
+    assert shown["ActiveState"] == "active"
+    assert lc.timer_calendars(shown["TimersCalendar"]) == ["*-*-* 02:30:00"]
+    assert lc.timer_calendars("") == []
