@@ -12,21 +12,26 @@ testinfra_hosts = compliance.hosts_in("backup_servers")
 @pytest.mark.control("BR-02")
 def test_backups_on_the_store_cannot_be_read_without_the_key(host, policy, evidence):
     root = policy["backup_store_root"]
-    clients = host.run(f"sudo ls -1 {root}").stdout.split()
+    listed = host.run(f"sudo ls -1 {root}")
+    clients = listed.stdout.split() if listed.rc == 0 else []
     tried = {}
     for client in clients:
         repo = f"{root}/{client}/restic"
         opened = host.run(f"sudo env RESTIC_PASSWORD=not-the-key restic -r {repo} --no-lock snapshots")
-        # Table names are in every database backup; in plain text they would show up in the files.
-        plain = host.run(f"sudo grep -rlE 'enterprise_credit|CREATE TABLE' {repo} | head -n 3")
-        tried[client] = {"restic with another key": opened.stderr.strip()[-200:] or opened.stdout[-200:],
-                         "plain-text matches": plain.stdout.split()}
-    evidence.record(command="restic snapshots with a wrong key; grep -r table names in the repositories",
-                    observed=tried, expected="wrong password for every repository; no plain-text matches")
+        # Table names are in every database backup; in plain text they would show up in the files. grep's exit
+        # status decides: 1 = nothing found; 0 = found; 2 = it could not read the repository (a failure).
+        plain = host.run(f"sudo grep -rlE 'enterprise_credit|CREATE TABLE' {repo}")
+        tried[client] = {"restic with another key": (opened.stderr.strip() or opened.stdout.strip()),
+                         "plain-text matches": plain.stdout.split(),
+                         "grep": {0: "found", 1: "nothing found"}.get(plain.rc, f"error {plain.rc}: {plain.stderr.strip()}")}
+    evidence.record(command=f"ls {root}; restic snapshots with a wrong key; grep -r table names in the repositories",
+                    observed={"clients": clients, "tried": tried, "ls_error": listed.stderr.strip()},
+                    expected={"tried": {c: {"restic with another key": "… wrong password …", "plain-text matches": [],
+                                            "grep": "nothing found"} for c in clients or ["<client>"]}})
     assert clients, f"no client repositories under {root}"
     for client, seen in tried.items():
         assert "wrong password" in seen["restic with another key"], client
-        assert seen["plain-text matches"] == [], client
+        assert seen["grep"] == "nothing found" and seen["plain-text matches"] == [], (client, seen["grep"])
 
 
 @pytest.mark.control("BR-02")
