@@ -3,6 +3,8 @@
 Devices are handled in parallel; each finished device prints one progress line on stderr. The exit status is
 1 when any device failed or any check failed, 2 when the run was refused before contacting any device (an
 inventory without devices, an unknown --limit, policy floors, weak or missing secrets).
+
+Secret values (vault variables) never appear in what is printed: they are replaced with ******.
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ from typing import TypeVar
 from baseline import REPO_ROOT, policy
 from baseline import inventory as inventory_mod
 from baseline.netdev import audit, backup, push
-from baseline.netdev.devices import NetdevError, NetDevice, backup_root, load
+from baseline.netdev.devices import NetdevError, NetDevice, Redactor, backup_root, load
 from baseline.netdev.drivers import connect
 from baseline.netdev.render import Rendered, render
-from baseline.results import ResultWriter, new_run_id
+from baseline.results import Evidence, ResultWriter, new_run_id
 
 T = TypeVar("T")
 
 
 def run_parallel(devices: list[NetDevice], work: Callable[[NetDevice], T], workers: int,
                  describe: Callable[[T], str], quiet: bool = False) -> dict[str, T | BaseException]:
-    """Run `work` on every device with `workers` threads; print `[n/total] device: description (seconds)`."""
+    """Run `work` on every device with `workers` threads; print `[n/total] device: description (seconds)`,
+    secrets masked."""
+    redact = Redactor(devices)
     results: dict[str, T | BaseException] = {}
     total = len(devices)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, total or 1))) as pool:
@@ -40,7 +44,7 @@ def run_parallel(devices: list[NetDevice], work: Callable[[NetDevice], T], worke
             results[device.name] = value
             text = f"ERROR {type(value).__name__}: {value}" if isinstance(value, BaseException) else describe(value)
             if not quiet:
-                print(f"[{done}/{total}] {device.name}: {text} ({seconds:.2f} s)", file=sys.stderr, flush=True)
+                print(redact(f"[{done}/{total}] {device.name}: {text} ({seconds:.2f} s)"), file=sys.stderr, flush=True)
     return results
 
 
@@ -82,13 +86,13 @@ def _archives(args: argparse.Namespace, devices: list[NetDevice], kind: str) -> 
     return archives, lambda device: archives[root_of(device)]
 
 
-def _successes(results: dict[str, T | BaseException]) -> tuple[list[tuple[str, T]], bool]:
-    """Results of the devices that finished, and whether any device raised (printed on stderr)."""
+def _successes(results: dict[str, T | BaseException], redact: Callable[[str], str]) -> tuple[list[tuple[str, T]], bool]:
+    """Results of the devices that finished, and whether any device raised (printed on stderr, secrets masked)."""
     done, errors = [], False
     for name, value in sorted(results.items()):
         if isinstance(value, BaseException):
             errors = True
-            print(f"{name}: error: {value}", file=sys.stderr)
+            print(redact(f"{name}: error: {value}"), file=sys.stderr)
         else:
             done.append((name, value))
     return done, errors
@@ -96,6 +100,7 @@ def _successes(results: dict[str, T | BaseException]) -> tuple[list[tuple[str, T
 
 def cmd_render(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     rendered = _preflight(devices, with_secrets=not args.mask_secrets)
+    redact = Redactor(devices)
     for name, item in rendered.items():
         if args.out:
             target = Path(args.out) / f"{name}.cfg"
@@ -104,7 +109,7 @@ def cmd_render(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             target.chmod(0o600)
             print(f"{name}: {target}")
         else:
-            print(f"### {name}\n{item.text}")
+            print(f"### {name}\n{redact(item.text)}")  # the values go only into --out files (mode 0600)
     return 0
 
 
@@ -133,12 +138,13 @@ def cmd_backup(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             diff = path / f"{device.name}.diff"
             if args.show_diff and diff.exists() and diff.stat().st_size:
                 print(diff.read_text(encoding="utf-8"))
-    _, errors = _successes(results)
+    _, errors = _successes(results, Redactor(devices))
     return 1 if errors or failed else 0
 
 
 def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     rendered = _preflight(devices, with_secrets=True)
+    redact = Redactor(devices)
     archives, archive_of = _archives(args, devices, "push")
 
     def work(device: NetDevice) -> push.PushResult:
@@ -155,14 +161,24 @@ def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     results = run_parallel(devices, work, args.parallel, describe, args.quiet)
     for archive in archives.values():
         print(f"backup before push: {archive.close()}")
-    done, failed = _successes(results)
+    done, failed = _successes(results, redact)
     for name, result in done:
         if result.status == "failed":
             failed = True
-            print(f"{name}: push failed: {result.error}", file=sys.stderr)
+            print(redact(f"{name}: push failed: {result.error}"), file=sys.stderr)
         if args.show_commands and result.sent:
-            print(f"### {name}\n" + "\n".join(result.sent))
+            print(redact(f"### {name}\n" + "\n".join(result.sent)))
     return 1 if failed else 0
+
+
+def _redacted(evidence: Evidence, redact: Callable[[str], str]) -> Evidence:
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            return redact(value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+    return Evidence(redact(evidence.command), clean(evidence.observed), clean(evidence.expected), redact(evidence.note))
 
 
 def default_run_id() -> str:
@@ -175,14 +191,15 @@ def cmd_audit(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     rendered = _preflight(devices, with_secrets=False)
     run_id = args.run_id or default_run_id()
     writer = ResultWriter(args.results or REPO_ROOT / "results" / f"{run_id}.jsonl", run_id=run_id)
+    redact = Redactor(devices)
     Checks = list[tuple[audit.AuditCheck, audit.Outcome, float]]
 
     def write(device: NetDevice, checks: Checks) -> None:
         for check, outcome, seconds in checks:
             writer.record(asset=device.name, asset_kind="network", control_ids=list(check.control_ids),
-                          check=f"netdev.{check.name}", outcome=outcome.outcome, reason=outcome.reason,
-                          evidence=outcome.evidence, duration_s=seconds, host_kind=device.host_kind,
-                          vendor=device.vendor.result_name)
+                          check=f"netdev.{check.name}", outcome=outcome.outcome, reason=redact(outcome.reason),
+                          evidence=[_redacted(e, redact) for e in outcome.evidence], duration_s=seconds,
+                          host_kind=device.host_kind, vendor=device.vendor.result_name)
 
     def work(device: NetDevice) -> Checks:
         def read() -> tuple[str, str]:
@@ -209,12 +226,12 @@ def cmd_audit(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             results[device.name] = checks = audit.not_audited(device, f"{type(value).__name__}: {value}", args.source)
             write(device, checks)
     print(f"results: {writer.path} (run {run_id})" if writer.path.exists() else "results: none written")
-    done, bad = _successes(results)
+    done, bad = _successes(results, redact)
     for name, value in done:
         for check, outcome, _ in value:
             if outcome.outcome in ("fail", "error"):
                 bad = True
-                print(f"{name} {'/'.join(check.control_ids)} {outcome.outcome}: {outcome.reason}")
+                print(redact(f"{name} {'/'.join(check.control_ids)} {outcome.outcome}: {outcome.reason}"))
     return 1 if bad else 0
 
 

@@ -87,6 +87,41 @@ def device_accounts(values: dict[str, Any], with_secrets: bool = True) -> list[D
     return [found[k] for k in sorted(found)]
 
 
+MASK = "******"
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return [str(value)] if isinstance(value, str) and value else []
+
+
+def secret_values(values: dict[str, Any]) -> set[str]:
+    """Every secret among a device's inventory values: the device vault variables and any other `vault_*` variable."""
+    found: set[str] = set()
+    for name, value in values.items():
+        if name in SECRET_VARIABLES or name.startswith("vault_"):
+            found.update(_strings(value))
+    return found
+
+
+class Redactor:
+    """Replaces every secret value of the given devices with ****** in text that is printed, logged or stored."""
+
+    def __init__(self, devices: list[NetDevice]):
+        found: set[str] = set()
+        for device in devices:
+            found |= secret_values(device.values)
+        self.secrets = sorted((s for s in found if len(s) >= 4), key=len, reverse=True)  # longest first
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
 def check_secrets(device: NetDevice) -> list[str]:
     """Policy problems of the secrets this device's baseline needs (missing ones included). Never prints a secret."""
     values = device.values

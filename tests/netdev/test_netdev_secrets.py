@@ -1,0 +1,96 @@
+"""Secrets never appear in what scripts/netdev prints or stores: push output (dry run and real), a device's error
+echoing a refused line, the rendered baseline on stdout, the audit's records, the archives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+import yaml
+
+from baseline.netdev import backup
+from baseline.netdev.cli import main
+from baseline.netdev.devices import MASK, Redactor, secret_values
+
+from .conftest import Lab
+
+
+def _secrets(lab: Lab, name: str) -> set[str]:
+    found = secret_values(lab.device(name).values)
+    assert len(found) >= 4
+    return found
+
+
+@pytest.mark.parametrize("name", ["rt-border-02", "sw-acc-02", "sw-core-01"])
+def test_secrets_never_appear_in_push_output_or_archives(lab, tmp_path, capsys, name):
+    lab.reset(name)
+    secrets = _secrets(lab, name)
+    root = tmp_path / "archives"
+    assert main(["-i", str(lab.inventory), "-l", name, "push", "--dry-run", "--show-commands",
+                 "--backup-dir", str(root)]) == 0
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert f"### {name}" in shown and MASK in shown
+    assert not [s for s in secrets if s in shown]
+    assert main(["-i", str(lab.inventory), "-l", name, "push", "--show-commands", "--backup-dir", str(root)]) == 0
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert MASK in shown and not [s for s in secrets if s in shown]
+    stored = "".join(p.read_text(encoding="utf-8") for p in root.rglob("*") if p.is_file())
+    assert stored and not [s for s in secrets if s in stored]
+    assert all(backup.verify(a) == [] for a in backup.archives(root))
+    assert main(["-i", str(lab.inventory), "-l", name, "render"]) == 0
+    shown = capsys.readouterr().out
+    assert MASK in shown and not [s for s in secrets if s in shown]
+
+
+def test_a_refused_line_with_a_secret_is_reported_masked(lab, tmp_path, capsys, monkeypatch):
+    name = "sw-acc-01"
+    lab.reset(name)
+    password = lab.device(name).values["vault_netdev_snmp_priv_key"]
+    from baseline.netdev import render as render_mod
+
+    real_render = render_mod.render
+
+    def with_secret_in_a_bad_line(device, **kwargs):
+        rendered = real_render(device, **kwargs)
+        rendered.text += f"frobnicate key {password}\n"
+        return rendered
+
+    monkeypatch.setattr("baseline.netdev.cli.render", with_secret_in_a_bad_line)
+    assert main(["-i", str(lab.inventory), "-l", name, "push", "--show-commands",
+                 "--backup-dir", str(tmp_path / "a")]) == 1
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert "push failed" in shown and f"frobnicate key {MASK}" in shown
+    assert password not in shown
+
+
+def test_redactor_masks_every_vault_value_longest_first():
+    class Device:
+        values = {"vault_netdev_passwords": {"a": "Abcdef#1234", "b": "Abcdef#1234-longer"}, "vault_other": ["Zz#98765xy"],
+                  "vault_netdev_enable_secret": "", "password_min_length": 10, "not_a_secret": "Abcdef#1234x"}
+    redact = Redactor([Device()])  # type: ignore[list-item]
+    assert redact("x Abcdef#1234-longer y Abcdef#1234 z Zz#98765xy") == "x ****** y ****** z ******"
+    assert "" not in redact.secrets
+
+
+def test_audit_records_and_output_never_carry_a_secret(lab, tmp_path, capsys):
+    """A login refused with a (wrong) vault password: the password is a secret, in the records and on screen."""
+    wrong = "Wrong#Passw0rd-" + os.urandom(3).hex()
+    inv = tmp_path / "inventory"
+    shutil.copytree(lab.inventory, inv)
+    data = yaml.safe_load((inv / "devices.yml").read_text(encoding="utf-8"))
+    data["network_devices"]["children"]["h3c_devices"]["hosts"]["sw-acc-02"]["vault_netdev_passwords"] = {
+        "automation": wrong}
+    (inv / "devices.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    results = tmp_path / "audit.jsonl"
+    assert main(["-i", str(inv), "-l", "sw-acc-02", "-l", "sw-core-01", "audit", "--results", str(results)]) == 1
+    captured = capsys.readouterr()
+    written = results.read_text(encoding="utf-8")
+    secrets = secret_values(lab.device("sw-core-01").values) | {wrong}
+    assert not [s for s in secrets if s in written + captured.out + captured.err]
+    outcomes = {(r["asset"], r["outcome"]) for r in map(json.loads, written.splitlines())}
+    assert ("sw-acc-02", "error") in outcomes and ("sw-core-01", "fail") in outcomes
