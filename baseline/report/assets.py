@@ -93,9 +93,11 @@ REPORT_VARIABLES = ("protection_level", "host_kind", "platform_name", "inspectio
 def _report_vars(inv: object, host: str) -> dict:
     """The host's variables the report needs. Falls back to reading them undecrypted when a vault value of the
     host cannot be decrypted in this process (the report needs no secret)."""
+    from ansible.errors import AnsibleError  # AnsibleVaultError: no vault secret here can decrypt a value
+
     try:
         return inv.vars(host)  # type: ignore[attr-defined]
-    except (ReferenceError, ValueError) as exc:
+    except (ReferenceError, ValueError, AnsibleError) as exc:
         raw = inv._variables.get_vars(host=inv._manager.get_host(host), include_hostvars=False)  # type: ignore[attr-defined]
         picked = {k: raw[k] for k in REPORT_VARIABLES if k in raw and isinstance(raw[k], (str, int))}
         picked["_vault_error"] = str(exc)

@@ -34,6 +34,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda share: "—" if share is None else f"{share:.0%}"
+    env.filters["pct1"] = lambda share: "—" if share is None else f"{share:.1%}"  # near the 60 % and 90 % lines
     return env
 
 

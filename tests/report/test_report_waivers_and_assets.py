@@ -12,7 +12,7 @@ from report_support import AS_OF, assets, catalog_with, cell, make_report, resul
 from baseline import REPO_ROOT
 from baseline.catalog import load
 from baseline.report import verdicts as v
-from baseline.report.assets import from_inventory
+from baseline.report.assets import _report_vars, from_inventory
 from baseline.waivers import WaiverError, parse
 from baseline.waivers import load as load_waivers
 
@@ -128,3 +128,28 @@ def test_level_3_controls_are_not_applicable_on_a_level_2_host(inventory_dir):
     assert cell(report, "AU-05", "db1/linux").verdict == v.NOT_APPLICABLE
     assert not cell(report, "AU-05", "db1/linux").failing
     assert cell(report, "AU-05", "app1/linux").verdict == v.NOT_MET
+
+
+def test_report_reads_its_variables_undecrypted_when_no_vault_secret_can_decrypt_a_value():
+    """The report needs no secret: a host whose vaulted values cannot be decrypted here still gives its level."""
+    from ansible.parsing.vault import AnsibleVaultError
+
+    class Inventory:
+        class _variables:  # noqa: N801 - the attribute names of baseline.inventory.Inventory
+            @staticmethod
+            def get_vars(host, include_hostvars):
+                return {"protection_level": 2, "platform_name": "测试平台", "inspection_interval_hours": 24,
+                        "db_password": object()}
+
+        class _manager:  # noqa: N801
+            @staticmethod
+            def get_host(name):
+                return name
+
+        @staticmethod
+        def vars(host):
+            raise AnsibleVaultError("Decryption failed (no vault secrets were found that could decrypt).")
+
+    found = _report_vars(Inventory(), "db1")
+    assert found["protection_level"] == 2 and found["inspection_interval_hours"] == 24
+    assert "db_password" not in found and "Decryption failed" in found["_vault_error"]
