@@ -48,3 +48,26 @@ def sudo_run(host):
             return host.run(command, *args)
     return run
 
+
+
+# Files useradd, userdel, passwd and PAM rewrite when a check makes and removes a probe account.
+ACCOUNT_FILES = [f"/etc/{name}{suffix}" for name in ("passwd", "shadow", "group", "gshadow", "subuid", "subgid")
+                 for suffix in ("", "-")] + ["/etc/security/opasswd"]
+SAVED = "/root/.baseline-probe-accounts"
+
+
+@pytest.fixture()
+def account_files_restored(sudo_run):
+    """A check that makes probe accounts leaves no trace: the account databases (and their backups) are saved
+    before and written back byte for byte afterwards, even when the check fails; files that did not exist are
+    removed. Written back in place, so the integrity database (content, permissions, owners) sees no change."""
+    files = " ".join(ACCOUNT_FILES)
+    saved = sudo_run(f"rm -rf {SAVED} && mkdir -m 700 {SAVED} && cd {SAVED} && "
+                     f"for f in {files}; do [ -e \"$f\" ] && cp -p \"$f\" \"./$(echo \"$f\" | tr / _)\" || true; done")
+    if saved.rc != 0:
+        raise RuntimeError(f"saving the account databases failed ({saved.rc}): {saved.stderr.strip()}")
+    yield
+    restored = sudo_run(f"cd {SAVED} && for f in {files}; do s=\"./$(echo \"$f\" | tr / _)\"; "
+                        f"if [ -e \"$s\" ]; then cat \"$s\" > \"$f\"; else rm -f \"$f\"; fi; done && rm -rf {SAVED}")
+    if restored.rc != 0:
+        raise RuntimeError(f"writing back the account databases failed ({restored.rc}): {restored.stderr.strip()}")

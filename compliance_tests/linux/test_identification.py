@@ -52,7 +52,7 @@ def _set_password(host, user: str, password: str):
 
 
 @pytest.fixture()
-def probe_user(sudo_run):
+def probe_user(account_files_restored, sudo_run):
     name = f"bltest{secrets.randbelow(10**6)}"
     made = sudo_run(f"useradd -M -s /usr/sbin/nologin {name}")
     if made.rc != 0:
@@ -266,7 +266,7 @@ def _ssh(address: str, user: str, key: paramiko.PKey, password: str | None) -> s
 
 
 @pytest.fixture()
-def admin_probe(host, policy, sudo_run):
+def admin_probe(account_files_restored, host, policy, sudo_run):
     """A temporary administrator (second-factor group) with a key and a password (set over stdin)."""
     name = f"bladm{secrets.randbelow(10**6)}"
     key = paramiko.RSAKey.generate(2048)
