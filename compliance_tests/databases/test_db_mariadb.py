@@ -137,7 +137,7 @@ def test_remote_connection_without_tls_is_refused(host, address, policy, evidenc
         f"plain connection: {plain.err or 'accepted'}"
 
 
-@pytest.mark.control("DB-03")
+@pytest.mark.control("DB-03", "IN-01", "CF-01")
 def test_remote_connection_uses_verified_tls(host, address, policy, evidence):
     name, password = account(policy, "read_only")
     tls = mariadb_remote(host, address, name, password, sql="SHOW SESSION STATUS LIKE 'Ssl_version'",

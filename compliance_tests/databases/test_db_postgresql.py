@@ -161,7 +161,7 @@ def test_remote_connection_without_tls_is_refused(host, address, policy, evidenc
     assert not plain.ok and all(marker in plain.err for marker in PG_NO_TLS)
 
 
-@pytest.mark.control("DB-03")
+@pytest.mark.control("DB-03", "IN-01", "CF-01")
 def test_remote_connection_uses_verified_tls(host, address, policy, evidence):
     name, password = account(policy, "read_only")
     tls = psql_remote(host, address, name, password,

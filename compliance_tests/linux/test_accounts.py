@@ -23,7 +23,7 @@ from baseline.accounts import local_accounts, unknown_accounts
 from baseline.compliance_plugin import not_applicable
 from baseline.lab import secrets as lab_secrets
 
-testinfra_hosts = compliance.hosts_in("linux_servers:!kernel_hosts")
+testinfra_hosts = compliance.hosts_in("linux_servers")
 NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
 SUDOERS = "/etc/sudoers"
 SUDOERS_DIR = "/etc/sudoers.d"

@@ -52,14 +52,8 @@ def test_audit_rules_locked_and_daemon_restarted(host, policy, evidence, own_ker
     assert restart == "Restart=on-failure"
 
 
-@pytest.fixture()
-def servers_only(policy, asset):
-    if asset in compliance.inventory.load(str(compliance.inventory.inventory_path())).hosts("kernel_hosts"):
-        pytest.skip("not applicable: the kernel-level host carries only the kernel controls (docs/linux-baseline.md)")
-
-
 @pytest.mark.control("AU-02")
-def test_time_only_from_the_platform_sources(host, policy, evidence, servers_only):
+def test_time_only_from_the_platform_sources(host, policy, evidence):
     conf = compliance.root_file(host, "/etc/chrony/chrony.conf")
     servers = [line.split()[1] for line in conf.splitlines() if line.startswith(("server ", "pool "))]
     own = policy.get("ansible_host")
@@ -69,7 +63,7 @@ def test_time_only_from_the_platform_sources(host, policy, evidence, servers_onl
 
 
 @pytest.mark.control("AU-02")
-def test_time_synchronised(host, evidence, host_kind, servers_only):
+def test_time_synchronised(host, evidence, host_kind):
     if host_kind == compliance.CONTAINER:
         not_verifiable("container host: chronyd cannot run without CAP_SYS_TIME; the configuration is checked separately")
     out = host.run("chronyc -n tracking").stdout
@@ -80,7 +74,7 @@ def test_time_synchronised(host, evidence, host_kind, servers_only):
 
 
 @pytest.mark.control("AU-03", "IN-01", "CF-01")
-def test_message_arrives_on_the_log_server_over_tls(host, policy, asset, evidence, servers_only):
+def test_message_arrives_on_the_log_server_over_tls(host, policy, asset, evidence):
     if asset == policy["log_server_host"]:
         pytest.skip("not applicable: the log server stores its own records locally")
     marker = f"baseline-probe-{secrets.token_hex(6)}"
@@ -104,7 +98,7 @@ def test_message_arrives_on_the_log_server_over_tls(host, policy, asset, evidenc
 
 
 @pytest.mark.control("AU-03", "IN-01", "CF-01")
-def test_log_server_refuses_plain_tcp(host, policy, asset, evidence, servers_only):
+def test_log_server_refuses_plain_tcp(host, policy, asset, evidence):
     if asset == policy["log_server_host"]:
         pytest.skip("not applicable: the check sends from a client")
     marker = f"baseline-plain-{secrets.token_hex(6)}"
@@ -130,7 +124,7 @@ def test_log_server_refuses_plain_tcp(host, policy, asset, evidence, servers_onl
 
 
 @pytest.mark.control("AU-03")
-def test_local_logs_protected(host, evidence, servers_only, sudo_run):
+def test_local_logs_protected(host, evidence, sudo_run):
     found = sudo_run("find /var/log -xdev -type f -perm /o+rwx")
     if found.rc != 0:
         raise CommandError(f"find /var/log failed ({found.rc}): {found.stderr.strip()}")
@@ -144,7 +138,7 @@ def test_local_logs_protected(host, evidence, servers_only, sudo_run):
 
 
 @pytest.mark.control("AU-04")
-def test_log_server_keeps_a_year(host, policy, asset, evidence, servers_only):
+def test_log_server_keeps_a_year(host, policy, asset, evidence):
     if asset != policy["log_server_host"]:
         pytest.skip("not applicable: retention is the central log server's")
     words = logrotate_words(compliance.root_file(host, "/etc/logrotate.d/baseline-remote"))

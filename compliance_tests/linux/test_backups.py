@@ -15,7 +15,7 @@ from linuxcheck import show_properties, timer_calendars
 from baseline import compliance, inventory
 from baseline.compliance_plugin import not_applicable
 
-testinfra_hosts = compliance.hosts_in("linux_servers:!kernel_hosts")
+testinfra_hosts = compliance.hosts_in("linux_servers")
 STATE = "/var/lib/baseline-backup/files.json"
 ENV = "/etc/baseline/backup/backup.env"
 

@@ -33,7 +33,7 @@ from baseline import compliance
 from baseline.accounts import initial_password
 from baseline.linux import services_for
 
-testinfra_hosts = compliance.hosts_in("linux_servers:!kernel_hosts")
+testinfra_hosts = compliance.hosts_in("linux_servers")
 FORBIDDEN = ("telnetd", "inetutils-telnetd", "telnet", "rsh-server", "rsh-client", "rsh-redone-server", "inetutils-ftpd",
              "ftpd", "vsftpd", "proftpd-basic", "pure-ftpd", "tftpd-hpa", "nis", "talkd", "xinetd")
 # Where a vault value must not be left behind (RI-01), and the list of the vault's variables.

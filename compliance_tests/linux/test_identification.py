@@ -27,7 +27,7 @@ from linuxcheck import (
 
 from baseline import compliance
 
-testinfra_hosts = compliance.hosts_in("linux_servers:!kernel_hosts")
+testinfra_hosts = compliance.hosts_in("linux_servers")
 STRONG_CIPHERS = {"chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
                   "aes256-ctr", "aes192-ctr", "aes128-ctr"}
 WEAK_MAC_MARKERS = ("md5", "sha1", "96")
