@@ -1,10 +1,15 @@
 """Control IDs are threaded: every automated ID is applied by a task and verified by a test, and no tag or
-marker names an ID the catalog does not know."""
+marker names an ID the catalog does not know. Every automated ID also has a drift in the lab's drift table
+(tests/lab/drifts.py) whose expected checks exist, or a stated reason why it cannot have one."""
 
+import ast
+import importlib.util
 import shutil
+import sys
 import textwrap
 
 import pytest
+import yaml
 
 from baseline import catalog, trace
 
@@ -61,3 +66,100 @@ def test_automated_control_without_task_or_test_is_reported(tree):
     _write(tree / "compliance_tests/linux/test_x.py",
            "import pytest\n@pytest.mark.control('IA-02')\ndef test_x(host):\n    pass\n")
     assert not [m for m in trace.collect(tree).missing(forced) if m.startswith("IA-02")]
+
+
+def _drift_table(repo_root):
+    """tests/lab/drifts.py (data only: it needs neither the lab nor its helpers)."""
+    name = "lab_drift_table"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, repo_root / "tests/lab/drifts.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _compliance_checks(repo_root) -> dict[str, set[str]]:
+    """`compliance_tests/<suite>/<file>::<test function>` -> control IDs of its @pytest.mark.control marker."""
+    checks = {}
+    for path in sorted(repo_root.glob("compliance_tests/**/test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            ids = {arg.value for call in node.decorator_list if isinstance(call, ast.Call)
+                   and isinstance(call.func, ast.Attribute) and call.func.attr == "control"
+                   for arg in call.args if isinstance(arg, ast.Constant)}
+            checks[f"{path.relative_to(repo_root).as_posix()}::{node.name}"] = ids
+    return checks
+
+
+def _device_names(repo_root) -> set[str]:
+    def walk(group: dict) -> set[str]:
+        found = set((group or {}).get("hosts") or {})
+        for child in ((group or {}).get("children") or {}).values():
+            found |= walk(child)
+        return found
+    data = yaml.safe_load((repo_root / "inventory/lab/devices.yml").read_text(encoding="utf-8"))
+    return set().union(*(walk(group) for group in data.values()))
+
+
+def test_every_automated_control_has_a_drift_or_a_reason(repo_root):
+    table = _drift_table(repo_root)
+    wanted = {c.id for c in catalog.load().controls.values() if c.status in ("automated", "partial")}
+    drifted = {d.control for d in table.DRIFTS}
+    reasons = {cid for cid, why in table.NOT_DRIFTABLE.items() if why.strip()}
+    uncovered = sorted(wanted - drifted - reasons)
+    assert uncovered == [], f"automated or partial controls with neither a drift nor a reason: {uncovered}"
+    stray = sorted((drifted | set(table.NOT_DRIFTABLE)) - wanted)
+    assert stray == [], f"drifts or reasons for controls that are not automated or partial: {stray}"
+
+
+def test_drifts_expect_checks_that_exist_and_verify_their_control(repo_root):
+    from baseline.lab import config
+    from baseline.netdev import audit
+
+    table = _drift_table(repo_root)
+    checks = _compliance_checks(repo_root)
+    device_checks = {f"netdev.{c.name}": set(c.control_ids) for c in audit.CHECKS}
+    servers = {h.name for h in config.ALL_HOSTS}
+    kernel_only = {h.name for h in config.ALL_HOSTS if "kernel_hosts" in h.groups}
+    devices = _device_names(repo_root)
+    applied = trace.collect(repo_root).applied
+    problems = []
+    for drift in table.DRIFTS:
+        label = f"{drift.control} on {drift.host}"
+        known = device_checks if drift.on_device else checks
+        missing = sorted(c for c in drift.expected if c not in known)
+        if not drift.expected or missing:
+            problems.append(f"{label}: expected checks that do not exist: {missing or 'none given'}")
+            continue
+        if not any(drift.control in known[c] for c in drift.expected):
+            problems.append(f"{label}: none of its expected checks verifies {drift.control}")
+        if drift.on_device:
+            if drift.host not in devices or not all(isinstance(line, str) for line in drift.command):
+                problems.append(f"{label}: not a device of inventory/lab/devices.yml, or lines that are not text")
+            if drift.repair[-1] != "push":
+                problems.append(f"{label}: devices are repaired by scripts/netdev push")
+            continue
+        if drift.host not in servers and not drift.on_controller:
+            problems.append(f"{label}: not a lab host")
+        if table.AIDE in drift.expected and (drift.host in kernel_only or drift.on_controller):
+            problems.append(f"{label}: the integrity check does not run there")
+        args = list(drift.repair)
+        tags = args[args.index("--tags") + 1].split(",") if "--tags" in args else []
+        books = [a for a in args if a.startswith("playbooks/")]
+        if drift.control not in tags or any(t not in applied for t in tags):
+            problems.append(f"{label}: repair tags {tags} must name the control and tags that tasks carry")
+        if not books or any(not (repo_root / b).is_file() for b in books):
+            problems.append(f"{label}: repair playbooks {books} do not exist")
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_drift_is_in_exactly_one_batch_of_one_kind(repo_root):
+    table = _drift_table(repo_root)
+    batched = [d for batch in table.BATCHES for d in batch.drifts]
+    assert sorted(map(id, batched)) == sorted(map(id, table.DRIFTS)), "each drift belongs to exactly one batch"
+    for batch in table.BATCHES:
+        assert len({d.on_device for d in batch.drifts}) == 1, f"{batch.name}: devices and hosts in one batch"
+        assert batch.expected == frozenset().union(*(d.expected for d in batch.drifts))
