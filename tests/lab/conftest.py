@@ -1,6 +1,6 @@
 """The lab for integration tests: one `scripts/lab up --vm` per test session, `scripts/lab down` at the end.
 The lab's own checks run first, then `scripts/demo` on the fresh lab (the main job, exactly as a user runs it),
-then the suites that build on the hosts the demo hardened.
+then the suites that build on the hosts the demo hardened, then the drifts (tests/lab/test_drift.py).
 
 The session holds the lab lock (one lab user at a time) and tells child processes so (BASELINE_LAB_LOCK_HELD).
 """
@@ -32,11 +32,11 @@ def pytest_collection_modifyitems(items):
 
     def rank(item):
         if item.get_closest_marker("lab_teardown"):
-            return 5
+            return 6
         if here not in item.path.parents:
             # lab-marked tests elsewhere (the report of the lab run) come after the lab suites
-            return 4 if item.get_closest_marker("lab") else 0
-        return {"test_lab.py": 1, "test_demo.py": 2}.get(item.path.name, 3)
+            return 5 if item.get_closest_marker("lab") else 0
+        return {"test_lab.py": 1, "test_demo.py": 2, "test_drift.py": 4}.get(item.path.name, 3)
 
     items.sort(key=rank)  # stable: keeps file order within each rank
 
