@@ -160,8 +160,8 @@ def drill_problems(drill: dict | None, limit_days: float, age_days: float | None
         problems.append(f"rows lost: {drill.get('rows_lost')}")
     if not isinstance(drill.get("tables"), int) or drill["tables"] <= 0:
         problems.append(f"tables compared: {drill.get('tables')} (a comparison of no table proves nothing)")
-    if not isinstance(drill.get("rows_source"), int) or drill["rows_source"] <= 0:
-        problems.append(f"rows at backup time: {drill.get('rows_source')} (nothing was restored and compared)")
+    if not isinstance(drill.get("rows_source"), int):
+        problems.append(f"rows at backup time: {drill.get('rows_source')!r} (the drill recorded no row count)")
     if age_days is None or age_days > limit_days:
         problems.append(f"age {age_days} days, limit {limit_days}")
     return problems
@@ -171,7 +171,7 @@ def drill_problems(drill: dict | None, limit_days: float, age_days: float | None
 PG_TOO_SHORT = "password is too short"
 PG_NEEDS_NONLETTER = "password must contain both letters and nonletters"
 PG_AUTH_FAILED = "password authentication failed for user"
-PG_NO_TLS = ("no pg_hba.conf entry", "no encryption")
+PG_NO_TLS = ("pg_hba.conf", "no encryption")  # "no pg_hba.conf entry …" or "pg_hba.conf rejects connection …"
 # MariaDB's client error lines.
 MARIADB_POLICY = "ERROR 1819"
 MARIADB_SECURE_TRANSPORT = ("ERROR 3159", "insecure transport")

@@ -66,7 +66,7 @@ def sudo_run(host):
 
 # Files useradd, userdel, passwd and PAM rewrite when a check makes and removes a probe account.
 ACCOUNT_FILES = [f"/etc/{name}{suffix}" for name in ("passwd", "shadow", "group", "gshadow", "subuid", "subgid")
-                 for suffix in ("", "-")] + ["/etc/security/opasswd"]
+                 for suffix in ("", "-")] + ["/etc/security/opasswd", "/etc/security/opasswd.old"]
 SAVED = "/root/.baseline-probe-accounts"
 
 
