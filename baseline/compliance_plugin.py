@@ -16,13 +16,15 @@ Enable it with `pytest_plugins = ["baseline.compliance_plugin"]` in a conftest. 
                 expected=..., note=...)`
   duration      setup + call + teardown, seconds
 
-Options: `--results-file PATH` (default `results/<run id>.jsonl` under the rootdir), `--run-id ID` (default a new
-one; pass the same id to several runs that form one assessment). Works under pytest-xdist: the workers append to
+Options: `--results-file PATH` (default `results/<run id>.jsonl` under the rootdir), `--run-id ID` (default
+$BASELINE_RUN_ID, else a new one; pass the same id to several runs that form one assessment, `scripts/netdev audit`
+takes the same option and variable). Works under pytest-xdist: the workers append to
 the controller's file.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +91,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("compliance", "compliance results (baseline.compliance_plugin)")
     group.addoption("--results-file", default=None, metavar="PATH",
                     help="JSON Lines file the compliance results are appended to (default: results/<run id>.jsonl)")
-    group.addoption("--run-id", default=None, help="run id written into every record (default: a new one)")
+    group.addoption("--run-id", default=None,
+                    help="run id written into every record (default: $BASELINE_RUN_ID, else a new one)")
 
 
 class _Recorder:
@@ -108,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker and "baseline_results_file" in worker:  # pytest-xdist worker: use the controller's file and run id
         path, run_id = Path(worker["baseline_results_file"]), worker["baseline_run_id"]
     else:
-        run_id = config.getoption("run_id") or new_run_id()
+        run_id = config.getoption("run_id") or os.environ.get("BASELINE_RUN_ID", "").strip() or new_run_id()
         given = config.getoption("results_file")
         path = Path(given) if given else config.rootpath / "results" / f"{run_id}.jsonl"
     config.stash[RESULTS_KEY] = _Recorder(path, run_id)
