@@ -19,6 +19,11 @@ from typing import Any
 SCHEMA = "baseline.result/1"
 OUTCOMES = ("pass", "fail", "not_applicable", "not_verifiable", "error")
 ASSET_KINDS = ("linux", "postgresql", "mariadb", "network")
+# How a check verified, strongest first: probe (tried the login, the port, the forbidden action and saw the
+# result), state (read live state: running services, loaded rules, effective settings, database catalogs), config
+# (read configuration files), record (read records the project keeps, e.g. restore-drill results). A check that
+# does several things names the strongest. "" in records written before the field existed.
+METHODS = ("probe", "state", "config", "record")
 
 
 def new_run_id() -> str:
@@ -53,6 +58,7 @@ class CheckResult:
     time: str = field(default_factory=now_iso)
     host_kind: str = ""  # container / vm / physical / device / simulator
     vendor: str = ""  # network devices: huawei_vrp, h3c_comware, cisco_ios
+    method: str = ""  # one of METHODS; "" when not stated (records written before the field existed)
     schema: str = SCHEMA
 
     def __post_init__(self) -> None:
@@ -62,6 +68,8 @@ class CheckResult:
             raise ValueError(f"asset_kind {self.asset_kind!r} is not one of {', '.join(ASSET_KINDS)}")
         if not self.control_ids:
             raise ValueError(f"check {self.check!r} names no control ID")
+        if self.method and self.method not in METHODS:
+            raise ValueError(f"method {self.method!r} is not one of {', '.join(METHODS)}")
         self.evidence = [e if isinstance(e, Evidence) else Evidence(**e) for e in self.evidence]
 
     def to_json(self) -> str:

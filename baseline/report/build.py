@@ -18,7 +18,7 @@ from baseline.catalog import Catalog, Control, Family
 from baseline.report import verdicts as v
 from baseline.report.assets import Asset
 from baseline.report.evidence import Window, parse_time, split
-from baseline.results import CheckResult
+from baseline.results import METHODS, CheckResult
 from baseline.waivers import Waiver, find
 
 CheckKey = tuple[str, str, str, tuple[str, ...]]
@@ -62,6 +62,11 @@ class Cell:
     def risk(self) -> str | None:
         """high / medium / low for a finding (from the control's severity), else None."""
         return v.risk_level(self.control.severity) if self.finding else None
+
+    @property
+    def methods(self) -> Counter:
+        """How the current checks of this cell verified: method -> number of checks ("" when a record does not say)."""
+        return Counter(c.method for c in self.checks)
 
 
 @dataclass
@@ -119,6 +124,26 @@ class Change:
 
 
 @dataclass
+class MethodCount:
+    """Current check records that verified in one way, and how many of them are evidence (passed or failed)."""
+
+    method: str  # one of METHODS, or "" for records that do not say
+    checks: int
+    evidenced: int
+
+
+def method_counts(results: Iterable[CheckResult]) -> list[MethodCount]:
+    """Records per method, strongest first (probe, state, config, record), then the ones that do not say."""
+    checks: Counter = Counter()
+    evidenced: Counter = Counter()
+    for r in results:
+        checks[r.method] += 1
+        evidenced[r.method] += r.outcome in v.EVIDENCE_OUTCOMES
+    order = [*METHODS, *sorted(m for m in checks if m not in METHODS)]
+    return [MethodCount(m, checks[m], evidenced[m]) for m in order if checks[m] or m in METHODS]
+
+
+@dataclass
 class WaiverUse:
     waiver: Waiver
     state: str  # valid / expired
@@ -148,6 +173,7 @@ class Report:
     conclusion: v.Conclusion
     window: Window | None = None
     stale: list[CheckResult] = field(default_factory=list)  # latest records left out for their age
+    methods: list[MethodCount] = field(default_factory=list)  # current records per method (how they verified)
 
     @property
     def overall(self) -> str:
@@ -400,4 +426,5 @@ def build(results: Sequence[CheckResult], catalog: Catalog, assets: Sequence[Ass
         by_article=groups["article"], by_asset=groups["asset"], waivers=uses, runs=runs, trend=trend,
         changes=changes, warnings=warnings, counts=counts, failing_cells=failing, conclusion=conclusion_of(rows),
         window=window, stale=sorted(stale, key=lambda r: (r.asset, r.asset_kind, r.control_ids, r.check)),
+        methods=method_counts(current),
     )

@@ -57,7 +57,7 @@ def render(report: Report, lang: str = "zh") -> str:
         "remediation": remediation, "verdicts": v.VERDICTS,
         "family_chart": charts.family_bars(report.by_family, labels.VERDICT),
         "trend_chart": charts.trend_line(report.trend) if len(report.trend) > 1 else Markup(""),
-        "outcome_words": labels.OUTCOME, "UI": labels.UI,
+        "outcome_words": labels.OUTCOME, "UI": labels.UI, "method_words": labels.METHOD, "method": _pairs(labels.METHOD),
         "manual_rows": [row for row in report.rows if row.control.status == "manual"],
         "risk_level": _pairs(labels.RISK), "risk_findings": _pairs(labels.RISK_FINDINGS), "risks": v.RISKS,
         "conclusion_rule": bi(labels.conclusion_rule(report.conclusion, "zh"),

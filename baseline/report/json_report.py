@@ -31,6 +31,7 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "asset": cell.asset.name, "asset_kind": cell.asset.kind, "verdict": cell.verdict, "failing": cell.failing,
         "risk": cell.risk, "missing_evidence": cell.missing_evidence,
         "reasons": [{"code": r.code, **r.as_dict()} for r in cell.reasons], "reason": reasons(cell, "en"),
+        "methods": dict(cell.methods),
         "waiver": cell.waiver.to_dict() if cell.waiver else None, "remediation": remediation(cell.control, cell.asset),
         "checks": [_check(c) for c in cell.checks],
     }
@@ -40,7 +41,7 @@ def _check(c: CheckResult) -> dict[str, Any]:
     """A results record without what the cell already says (asset, kind); built by hand: asdict() is slow."""
     return {"run_id": c.run_id, "check": c.check, "control_ids": c.control_ids, "outcome": c.outcome,
             "reason": c.reason, "evidence": [dict(e.__dict__) for e in c.evidence], "duration_s": c.duration_s,
-            "time": c.time, "host_kind": c.host_kind, "vendor": c.vendor}
+            "time": c.time, "host_kind": c.host_kind, "vendor": c.vendor, "method": c.method}
 
 
 def _conclusion(report: Report) -> dict[str, Any]:
@@ -71,7 +72,10 @@ def to_dict(report: Report) -> dict[str, Any]:
                     "en": labels.OVERALL[report.overall][1],
                     "failing_cells": report.failing_cells, "failing_controls": [r.control.id for r in report.failing_controls],
                     "counts": _counts(report.counts), "met_share": report.met_share, "exit_code": report.exit_code,
-                    "conclusion": _conclusion(report)},
+                    "conclusion": _conclusion(report),
+                    "methods": {m.method: {"checks": m.checks, "evidenced": m.evidenced,
+                                           "zh": labels.method(m.method, "zh"),
+                                           "en": labels.method(m.method, "en")} for m in report.methods}},
         "evidence_window": report.window.describe() if report.window else None,
         "stale": [_stale(c) for c in report.stale],
         "runs": [asdict(run) for run in report.runs],

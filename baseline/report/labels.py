@@ -33,6 +33,15 @@ OVERALL = {
     v.INCONCLUSIVE: ("无法得出结论", "Inconclusive (no conclusion without evidence)"),
 }
 
+# How a check verified (baseline/results.py METHODS), strongest first; "" for records that do not say.
+METHOD = {
+    "probe": ("行为验证", "probe"),
+    "state": ("状态读取", "state"),
+    "config": ("配置核查", "config"),
+    "record": ("记录核查", "record"),
+    "": ("未标明", "not stated"),
+}
+
 RISK = {"high": ("高", "High"), "medium": ("中", "Medium"), "low": ("低", "Low")}
 RISK_FINDINGS = {"high": ("高风险问题", "high-risk findings"), "medium": ("中风险问题", "medium-risk findings"),
                  "low": ("低风险问题", "low-risk findings")}
@@ -192,6 +201,17 @@ UI = {
     "no_stale": ("没有过期证据。", "No stale evidence."),
     "in_scope_cells": ("在范围内的对象×控制项", "In-scope cells"),
     "evidenced_cells": ("有证据的对象×控制项", "Cells with evidence"),
+    "method": ("验证方式", "Method"),
+    "methods": ("各验证方式的检查", "Checks by method"),
+    "methods_explain": ("行为验证：实际尝试登录、端口、弱口令或被禁止的操作并观察结果；状态读取：读取运行中的服务、已加载的规则、"
+                        "生效的设置和数据库目录；配置核查：读取配置文件；记录核查：读取项目保存的记录（如恢复演练结果）。"
+                        "一项检查做了多种核查时按最强的一种计。",
+                        "probe: tried the login, the port, the weak password or the forbidden action and saw the result; "
+                        "state: read live state (running services, loaded rules, effective settings, database catalogs); "
+                        "config: read configuration files; record: read records the project keeps (e.g. restore drill "
+                        "results). A check that does several things counts as the strongest."),
+    "checks_col": ("检查数", "Checks"),
+    "evidenced_checks": ("其中有证据（通过或未通过）", "of which evidence (passed or failed)"),
 }
 
 
@@ -216,6 +236,16 @@ def reasons(items: tuple[v.Reason, ...], lang: str) -> str:
 
 def ui(key: str, lang: str) -> str:
     return pick(UI[key], lang)
+
+
+def method(code: str, lang: str) -> str:
+    return pick(METHOD.get(code, (code, code)), lang)
+
+
+def methods(counts, lang: str) -> str:
+    """Methods of some checks with their numbers, strongest first: 行为验证 2、配置核查 1 / probe 2, config 1."""
+    order = [m for m in METHOD if counts.get(m)] + sorted(m for m in counts if m not in METHOD and counts[m])
+    return ("、" if lang == "zh" else ", ").join(f"{method(m, lang)} {counts[m]}" for m in order)
 
 
 def kind(code: str, lang: str) -> str:

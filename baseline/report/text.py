@@ -35,11 +35,19 @@ def evidence_line(item: Evidence, lang: str) -> str:
 
 
 def check_text(check: CheckResult, lang: str) -> str:
-    head = f"[{labels.pick(labels.OUTCOME[check.outcome], lang)}] {check.check}"
+    head = f"[{labels.pick(labels.OUTCOME[check.outcome], lang)}]"
+    if check.method:
+        head += f" [{labels.method(check.method, lang)}]"
+    head += f" {check.check}"
     if check.reason:
         head += f" — {clip(check.reason)}"
     lines = [head, *("    " + evidence_line(e, lang) for e in check.evidence)]
     return "\n".join(lines)
+
+
+def methods(cell: Cell, lang: str) -> str:
+    """验证方式 of a cell: its checks per method, strongest first ("" without checks)."""
+    return labels.methods(cell.methods, lang)
 
 
 def record(cell: Cell, lang: str) -> str:

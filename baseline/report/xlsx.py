@@ -13,11 +13,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from baseline.report import labels
 from baseline.report import verdicts as v
 from baseline.report.build import Group, Report, remediation
-from baseline.report.text import record, xml_safe
+from baseline.report.text import methods, record, xml_safe
 
-RECORD_COLUMNS = ("category", "control_point", "requirement", "asset", "result_record", "verdict", "risk",
+RECORD_COLUMNS = ("category", "control_point", "requirement", "asset", "result_record", "verdict", "risk", "method",
                   "control_id", "articles", "clauses", "remediation", "waiver_col")
-RECORD_WIDTHS = (16, 14, 50, 24, 70, 11, 9, 11, 22, 22, 40, 30)
+RECORD_WIDTHS = (16, 14, 50, 24, 70, 11, 9, 18, 11, 22, 22, 40, 30)
 FILL = {
     v.MET: "C6EFCE", v.PARTIAL: "FFEB9C", v.NOT_MET: "FFC7CE", v.WAIVED: "DDEBF7",
     v.NOT_VERIFIED: "EDEDED", v.MANUAL: "E4DFEC", v.NOT_APPLICABLE: "FFFFFF",
@@ -105,6 +105,11 @@ def _summary(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
     ):
         ws.append([*styles.header(ws, [key], lang), _text(value) if isinstance(value, str) else value])
     ws.append([labels.ui("legend_explain", lang)])
+    ws.append([])
+    ws.append(styles.header(ws, ["methods", "checks_col", "evidenced_checks"], lang))
+    for m in report.methods:
+        ws.append([labels.method(m.method, lang), m.checks, m.evidenced])
+    ws.append([labels.ui("methods_explain", lang)])
     _group_rows(ws, styles, "by_family", report.by_family, label=lambda g: f"{g.key} {g.zh if lang == 'zh' else g.en}",
                 lang=lang)
     _group_rows(ws, styles, "by_asset", report.by_asset, label=lambda g: asset_label(*g.key.split("/", 1), lang), lang=lang)
@@ -114,7 +119,7 @@ def _summary(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
 
 def _records(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
     ws = wb.create_sheet("测评记录" if lang == "zh" else "Assessment record")
-    for letter, width in zip("ABCDEFGHIJKL", RECORD_WIDTHS, strict=True):
+    for letter, width in zip("ABCDEFGHIJKLM", RECORD_WIDTHS, strict=True):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A2"
     ws.append(styles.header(ws, RECORD_COLUMNS, lang))
@@ -131,8 +136,8 @@ def _records(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
             fix = remediation(control, cell.asset) if cell.failing or cell.verdict == v.NOT_MET else None
             risk = labels.pick(labels.RISK[cell.risk], lang) if cell.risk else None  # findings only
             ws.append([*fixed, asset_label(cell.asset.name, cell.asset.kind, lang), styles.wrapped(ws, record(cell, lang)),
-                       styles.verdict(ws, cell.verdict, lang), risk, *refs, fix, waiver])
-    ws.auto_filter.ref = f"A1:L{1 + sum(len(r.cells) for r in report.rows)}"
+                       styles.verdict(ws, cell.verdict, lang), risk, methods(cell, lang) or None, *refs, fix, waiver])
+    ws.auto_filter.ref = f"A1:M{1 + sum(len(r.cells) for r in report.rows)}"
 
 
 def _manual(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:

@@ -50,11 +50,11 @@ def write_catalog(path: Path, automated: tuple[str, ...] = (), only: tuple[str, 
 
 def result(asset: str, control: str | list[str], outcome: str, check: str = "", *, kind: str = "linux",
            run_id: str = "run-1", time: str = "2026-06-01T07:00:00+00:00", reason: str = "",
-           evidence: list[dict[str, Any]] | None = None) -> CheckResult:
+           evidence: list[dict[str, Any]] | None = None, method: str = "") -> CheckResult:
     ids = [control] if isinstance(control, str) else control
     return CheckResult(run_id=run_id, asset=asset, asset_kind=kind, control_ids=ids,
                        check=check or f"test_{ids[0].lower()}_{outcome}", outcome=outcome, reason=reason,
-                       evidence=[Evidence(**e) for e in evidence or []], duration_s=0.01, time=time)
+                       evidence=[Evidence(**e) for e in evidence or []], duration_s=0.01, time=time, method=method)
 
 
 def assets(*specs: tuple[str, str] | tuple[str, str, int], level: int = 3) -> list[Asset]:
