@@ -21,7 +21,7 @@ from baseline.netdev.devices import NetDevice, backup_root
 from baseline.netdev.drivers import connection_problem
 from baseline.netdev.render import Rendered
 from baseline.netdev.vendors import Vendor, config_body
-from baseline.results import Evidence
+from baseline.results import METHODS, Evidence
 
 
 @dataclass
@@ -48,6 +48,7 @@ class AuditCheck:
     name: str
     run: Callable[[AuditContext], Outcome]
     roles: tuple[str, ...] | None = None  # device roles the check applies to (None: every device)
+    method: str = "config"  # how it verifies (baseline/results.py METHODS): these read the device's configuration
 
     def not_applicable(self, device: NetDevice) -> Outcome | None:
         """The not-applicable outcome when the check does not apply to the device's role (known without contact)."""
@@ -60,12 +61,16 @@ class AuditCheck:
 CHECKS: list[AuditCheck] = []
 
 
-def audit_check(*control_ids: str, roles: tuple[str, ...] | None = None) -> Callable[
+def audit_check(*control_ids: str, roles: tuple[str, ...] | None = None, method: str = "config") -> Callable[
         [Callable[[AuditContext], Outcome]], Callable[[AuditContext], Outcome]]:
     """Declare an audit check and the controls it verifies (baseline/trace.py reads these IDs); `roles` limits it
-    to devices of those roles (the others get not_applicable)."""
+    to devices of those roles (the others get not_applicable); `method` says how it verifies (probe, state, config
+    or record; the checks here read the running or saved configuration, and NW-08 compares it with the archives)."""
+    if method not in METHODS:
+        raise ValueError(f"method {method!r} is not one of {', '.join(METHODS)}")
+
     def register(func: Callable[[AuditContext], Outcome]) -> Callable[[AuditContext], Outcome]:
-        CHECKS.append(AuditCheck(tuple(control_ids), func.__name__, func, roles))
+        CHECKS.append(AuditCheck(tuple(control_ids), func.__name__, func, roles, method))
         return func
     return register
 

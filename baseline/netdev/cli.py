@@ -199,7 +199,7 @@ def cmd_audit(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             writer.record(asset=device.name, asset_kind="network", control_ids=list(check.control_ids),
                           check=f"netdev.{check.name}", outcome=outcome.outcome, reason=redact(outcome.reason),
                           evidence=[_redacted(e, redact) for e in outcome.evidence], duration_s=seconds,
-                          host_kind=device.host_kind, vendor=device.vendor.result_name)
+                          host_kind=device.host_kind, vendor=device.vendor.result_name, method=check.method)
 
     def work(device: NetDevice) -> Checks:
         def read() -> tuple[str, str]:

@@ -67,6 +67,7 @@ def test_unreachable_device_and_refused_login_give_an_error_for_every_control(la
 
     assert all(records["sw-acc-02", cid]["outcome"] in ("pass", "fail", "not_applicable") for cid in CONTROLS), \
         "the reachable device is audited as usual"
+    assert {r["method"] for r in records.values()} == {"config"}, "the device audit reads configurations"
     assert "sw-acc-01 NW-01 error: device not audited, connection refused" in out
 
 
