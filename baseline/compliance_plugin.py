@@ -15,8 +15,20 @@ Enable it with `pytest_plugins = ["baseline.compliance_plugin"]` in a conftest. 
   evidence      what the test put into the `evidence` fixture: `evidence.record(command=..., observed=...,
                 expected=..., note=...)`
   duration      setup + call + teardown, seconds
+  method        marker `@pytest.mark.method("probe")`: how the check verifies (probe, state, config or record,
+                baseline/results.py METHODS; a check that does several things names the strongest)
 
-Options: `--results-file PATH` (default `results/<run id>.jsonl` under the rootdir), `--run-id ID` (default
+A check that changes the host while it runs carries `@pytest.mark.intrusive("what it changes")`: probe accounts,
+probe tables or users in a database, test files, failed logins that count against lockouts, a changed binary,
+temporary listeners, log records of events it provokes (refused logins, connections or statements, marker lines).
+The inspection's own SSH session and sudo use are not counted: every check leaves those.
+
+Read-only runs (production): `--read-only`, or BASELINE_READ_ONLY=1 in the environment (any value but empty, 0,
+false, no, off). Intrusive checks are not run: each is skipped before its own fixtures make anything (after the
+autouse fixtures, which only decide whether the check applies to the host) and recorded as not_verifiable, reason
+"read-only run: not run, it would change the host (<what>)"; the terminal summary lists them.
+
+Options: `--read-only` (above), `--results-file PATH` (default `results/<run id>.jsonl` under the rootdir), `--run-id ID` (default
 $BASELINE_RUN_ID, else a new one; pass the same id to several runs that form one assessment, `scripts/netdev audit`
 takes the same option and variable). Works under pytest-xdist: the workers append to
 the controller's file.
@@ -32,7 +44,7 @@ from typing import Any
 
 import pytest
 
-from baseline.results import ASSET_KINDS, Evidence, ResultWriter, new_run_id
+from baseline.results import ASSET_KINDS, METHODS, Evidence, ResultWriter, new_run_id
 
 NOT_APPLICABLE_PREFIX = "not applicable:"
 NOT_VERIFIABLE_PREFIX = "not verifiable:"
@@ -41,6 +53,9 @@ RESULTS_KEY = pytest.StashKey["_Recorder"]()
 EVIDENCE_KEY = pytest.StashKey["EvidenceLog"]()
 REPORTS_KEY = pytest.StashKey[dict]()
 FIXTURES_KEY = pytest.StashKey[dict]()  # values of the fixtures the record needs, kept before teardown drops them
+READ_ONLY_ENV = "BASELINE_READ_ONLY"
+READ_ONLY_PREFIX = "read-only run:"
+READ_ONLY_GUARD = "_baseline_read_only_guard"
 
 
 def not_applicable(reason: str) -> None:
@@ -51,6 +66,26 @@ def not_applicable(reason: str) -> None:
 def not_verifiable(reason: str) -> None:
     """Skip the check: it cannot be observed on this asset (reported as not verified, never as met)."""
     pytest.skip(f"{NOT_VERIFIABLE_PREFIX} {reason}")
+
+
+def read_only_reason(what: str) -> str:
+    """Why an intrusive check was left out of a read-only run (its not_verifiable reason)."""
+    return f"{READ_ONLY_PREFIX} not run, it would change the host ({what})"
+
+
+def intrusive(item: pytest.Item) -> str | None:
+    """What an intrusive check changes (its `intrusive` marker), None for a check that only looks."""
+    marker = item.get_closest_marker("intrusive")
+    if marker is None:
+        return None
+    what = marker.args[0] if marker.args else marker.kwargs.get("what")
+    return str(what or "what it changes is not stated")
+
+
+def read_only(config: pytest.Config) -> bool:
+    """--read-only, or BASELINE_READ_ONLY set to anything but empty, 0, false, no or off."""
+    value = os.environ.get(READ_ONLY_ENV, "").strip().lower()
+    return bool(config.getoption("read_only", False)) or value not in ("", "0", "false", "no", "off")
 
 
 def _clip(value: Any) -> Any:
@@ -91,6 +126,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("compliance", "compliance results (baseline.compliance_plugin)")
     group.addoption("--results-file", default=None, metavar="PATH",
                     help="JSON Lines file the compliance results are appended to (default: results/<run id>.jsonl)")
+    group.addoption("--read-only", action="store_true", default=False,
+                    help=f"leave out the checks marked intrusive (they change the host), recording them as "
+                         f"not_verifiable; also ${READ_ONLY_ENV}=1")
     group.addoption("--run-id", default=None,
                     help="run id written into every record (default: $BASELINE_RUN_ID, else a new one)")
 
@@ -101,12 +139,26 @@ class _Recorder:
         self.path = path
         self.counts: dict[str, int] = {}
         self.unmarked: list[str] = []
+        self.read_only = False
+        self.left_out: list[tuple[str, str]] = []  # (node id, what it would change) of intrusive checks not run
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Intrusive checks skipped by a read-only run (seen on the controller, also for pytest-xdist workers)."""
+        if report.when == "setup" and report.skipped:
+            reason = _skip_reason(report)
+            if reason.startswith(READ_ONLY_PREFIX):
+                what = reason.partition("(")[2].removesuffix(")")
+                self.left_out.append((report.nodeid, what))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "control(*ids): catalog control IDs this compliance check verifies")
     config.addinivalue_line("markers", "asset_kind(kind): linux, postgresql, mariadb or network (default linux)")
     config.addinivalue_line("markers", "asset(name): inventory name of the asset, when not the testinfra host")
+    config.addinivalue_line("markers", "intrusive(what): the check changes the host while it runs (what it changes); "
+                                       "not run with --read-only")
+    config.addinivalue_line("markers", "method(kind): how the check verifies: probe, state, config or record (the "
+                                       "strongest of what it does)")
     worker = getattr(config, "workerinput", None)
     if worker and "baseline_results_file" in worker:  # pytest-xdist worker: use the controller's file and run id
         path, run_id = Path(worker["baseline_results_file"]), worker["baseline_run_id"]
@@ -114,7 +166,33 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id = config.getoption("run_id") or os.environ.get("BASELINE_RUN_ID", "").strip() or new_run_id()
         given = config.getoption("results_file")
         path = Path(given) if given else config.rootpath / "results" / f"{run_id}.jsonl"
-    config.stash[RESULTS_KEY] = _Recorder(path, run_id)
+    recorder = _Recorder(path, run_id)
+    recorder.read_only = read_only(config)
+    config.stash[RESULTS_KEY] = recorder
+    config.pluginmanager.register(recorder, "baseline-compliance-recorder")
+
+
+@pytest.fixture()
+def _baseline_read_only_guard(request: pytest.FixtureRequest) -> None:
+    """Put before the fixtures of an intrusive check in a read-only run: skipped before anything is changed."""
+    pytest.skip(read_only_reason(intrusive(request.node) or ""))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Read-only run: every intrusive check gets the guard, set up right after the autouse fixtures (which only
+    decide whether the check applies: a check found not applicable stays so) and before the check's own."""
+    if not read_only(config):
+        return
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if intrusive(item) is None or names is None or READ_ONLY_GUARD in names:
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        own = set(getattr(info, "argnames", ()))
+        preset = [n for n in getattr(info, "initialnames", ()) if n not in own]  # autouse and usefixtures
+        position = max((names.index(n) + 1 for n in preset if n in names), default=0)
+        names.insert(position, READ_ONLY_GUARD)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -193,6 +271,11 @@ def _asset_kind(item: pytest.Item) -> str:
     return str(getattr(module, "ASSET_KIND", "linux"))
 
 
+def _method(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("method")
+    return str(marker.args[0]) if marker and marker.args else ""
+
+
 def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
@@ -240,12 +323,16 @@ def _record(item: pytest.Item, recorder: _Recorder) -> None:
     if kind not in ASSET_KINDS:
         outcome, reason = "error", f"asset_kind {kind!r} is not one of {', '.join(ASSET_KINDS)}"
         kind = "linux"
+    method = _method(item)
+    if method and method not in METHODS:
+        outcome, reason = "error", f"method {method!r} is not one of {', '.join(METHODS)}"
+        method = ""
     log = item.stash.get(EVIDENCE_KEY, None)
     funcargs = item.stash.get(FIXTURES_KEY, {})
     recorder.writer.record(
         asset=_asset(item, funcargs), asset_kind=kind, control_ids=ids, check=item.nodeid, outcome=outcome, reason=reason,
         evidence=list(log.items) if log else [], duration_s=round(sum(r.duration for r in reports.values()), 4),
-        host_kind=str(funcargs.get("host_kind", "") or ""),
+        host_kind=str(funcargs.get("host_kind", "") or ""), method=method,
     )
     recorder.counts[outcome] = recorder.counts.get(outcome, 0) + 1
 
@@ -261,3 +348,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"  {summary}")
     if recorder.unmarked:
         terminalreporter.write_line(f"  {len(recorder.unmarked)} test(s) without @pytest.mark.control were not recorded")
+    if recorder.read_only:
+        left = recorder.left_out
+        terminalreporter.write_line(f"  read-only run: {len(left)} check(s) that would change the host were not run "
+                                    "(recorded as not_verifiable)" + (":" if left else ""))
+        for nodeid, what in left:
+            terminalreporter.write_line(f"    {nodeid}: {what}")
