@@ -178,3 +178,109 @@ def test_results_are_readable_by_the_report(pytester, tmp_path: Path):
     assert cell(report, "DB-01", host).verdict == "partial"  # test_passes + test_fails
     assert cell(report, "DB-02", host).verdict == "not_met"  # setup error is never a pass
     assert cell(report, "DB-05", host).verdict == "not_verified"
+
+
+# --- read-only runs and the method of each check ---------------------------------------------------------------------
+
+READ_ONLY_SUITE = '''
+import pytest
+
+MADE = []  # what the checks' own fixtures made on the "host"
+
+@pytest.fixture(autouse=True)
+def kernel_host_scope(request):
+    """As compliance_tests/linux/conftest.py: decides only whether the check applies here."""
+    if request.node.name.endswith("_on_the_kernel_host"):
+        pytest.skip("not applicable: the kernel-level host carries only the kernel controls")
+
+@pytest.fixture()
+def probe_account():
+    MADE.append("probe account")
+    yield "bltest1"
+    MADE.append("probe account removed")
+
+@pytest.mark.control("IA-02")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe account; passwd attempts in the auth log")
+def test_passwd_refuses_a_short_password(probe_account, evidence):
+    MADE.append("passwd run")
+
+@pytest.mark.control("IA-04")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("failed logins that count against the lockout")
+def test_lockout_on_the_kernel_host(probe_account):
+    MADE.append("logins")
+
+@pytest.mark.control("IA-02")
+@pytest.mark.method("config")
+def test_pwquality_file(evidence):
+    evidence.record(command="cat pwquality.conf", observed={"made": list(MADE)}, expected={"made": []})
+    assert MADE == [], MADE
+
+@pytest.mark.control("AU-02")
+@pytest.mark.method("state")
+def test_chronyc_tracking():
+    pass
+'''
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_read_only_run_leaves_out_intrusive_checks_and_says_so(pytester, monkeypatch, how):
+    if how == "environment":
+        monkeypatch.setenv("BASELINE_READ_ONLY", "1")
+    run, records = run_suite(pytester, READ_ONLY_SUITE, *(["--read-only"] if how == "option" else []))
+    by_name = {r.check.split("::")[-1]: r for r in records}
+    probe = by_name["test_passwd_refuses_a_short_password"]
+    assert (probe.outcome, probe.reason, probe.method) == (
+        "not_verifiable", "read-only run: not run, it would change the host (a probe account; passwd attempts in "
+        "the auth log)", "probe")
+    # the autouse fixture ran first: a check that does not apply stays not applicable
+    kernel = by_name["test_lockout_on_the_kernel_host"]
+    assert (kernel.outcome, kernel.reason) == ("not_applicable", "the kernel-level host carries only the kernel controls")
+    # the non-intrusive checks ran, and nothing was made before them (the probe's fixture never ran)
+    assert (by_name["test_pwquality_file"].outcome, by_name["test_pwquality_file"].method) == ("pass", "config")
+    assert by_name["test_pwquality_file"].evidence[0].observed == {"made": []}
+    assert (by_name["test_chronyc_tracking"].outcome, by_name["test_chronyc_tracking"].method) == ("pass", "state")
+    run.stdout.fnmatch_lines([
+        "*read-only run: 1 check(s) that would change the host were not run (recorded as not_verifiable):",
+        "*test_suite.py::test_passwd_refuses_a_short_password: a probe account; passwd attempts in the auth log",
+    ])
+
+
+def test_without_read_only_intrusive_checks_run(pytester, monkeypatch):
+    monkeypatch.setenv("BASELINE_READ_ONLY", "0")
+    run, records = run_suite(pytester, READ_ONLY_SUITE.replace("assert MADE == [], MADE", "pass"))
+    assert {r.check.split("::")[-1]: r.outcome for r in records} == {
+        "test_passwd_refuses_a_short_password": "pass", "test_lockout_on_the_kernel_host": "not_applicable",
+        "test_pwquality_file": "pass", "test_chronyc_tracking": "pass"}
+    assert "read-only run" not in run.stdout.str()
+
+
+def test_read_only_under_xdist_lists_what_the_workers_left_out(pytester):
+    run, records = run_suite(pytester, READ_ONLY_SUITE.replace("assert MADE == [], MADE", "pass"), "--read-only",
+                             "-n", "2")
+    outcomes = {r.check.split("::")[-1]: r.outcome for r in records}
+    assert outcomes == {"test_passwd_refuses_a_short_password": "not_verifiable",
+                        "test_lockout_on_the_kernel_host": "not_applicable", "test_pwquality_file": "pass",
+                        "test_chronyc_tracking": "pass"}
+    run.stdout.fnmatch_lines(["*read-only run: 1 check(s) that would change the host were not run*",
+                              "*test_passwd_refuses_a_short_password: a probe account*"])
+
+
+def test_unknown_method_is_an_error_and_an_unmarked_method_is_empty(pytester):
+    source = '''
+import pytest
+
+@pytest.mark.control("IA-01")
+@pytest.mark.method("guesswork")
+def test_unknown():
+    pass
+
+@pytest.mark.control("IA-01")
+def test_unmarked():
+    pass
+'''
+    _, records = run_suite(pytester, source)
+    by_name = {r.check.split("::")[-1]: r for r in records}
+    assert by_name["test_unknown"].outcome == "error" and "method 'guesswork'" in by_name["test_unknown"].reason
+    assert (by_name["test_unmarked"].outcome, by_name["test_unmarked"].method) == ("pass", "")
