@@ -3,6 +3,10 @@ variables of the host under test (policy values among them), and what kind of ho
 
     from baseline.compliance import hosts_in
     testinfra_hosts = hosts_in("postgresql_servers")
+
+No conclusion without evidence: `check_inventory()` refuses an inventory that is missing, unreadable or lists no
+host, and `select_hosts()` a `--hosts` value that names no inventory host (compliance_tests/conftest.py stops the
+run with exit status 2 on either, before any connection).
 """
 
 from __future__ import annotations
@@ -15,6 +19,66 @@ from baseline import inventory
 
 CONTAINER = "container"
 VM = "vm"
+# group -> inventory hosts, for every group a suite asked for with hosts_in() (named when nothing is left to check)
+REQUESTED: dict[str, list[str]] = {}
+
+
+class InventoryError(Exception):
+    """The inventory, or the --hosts selection, gives the suites nothing to check; the message names it."""
+
+
+def _described(path: Path) -> str:
+    given = os.environ.get("BASELINE_INVENTORY")
+    return f"{path} (BASELINE_INVENTORY)" if given else f"{path} (the default; set BASELINE_INVENTORY for another)"
+
+
+def check_inventory(path: Path | None = None) -> inventory.Inventory:
+    """The inventory the suites read (default $BASELINE_INVENTORY, else the lab's). InventoryError when it is
+    missing, unreadable, or lists no host at all."""
+    source = Path(path) if path else inventory.inventory_path()
+    if not source.exists():
+        raise InventoryError(f"inventory {_described(source)} does not exist")
+    if not os.access(source, os.R_OK) or (source.is_dir() and not os.access(source, os.X_OK)):
+        raise InventoryError(f"inventory {_described(source)} is not readable")
+    try:
+        loaded = inventory.load(str(source))
+        hosts = loaded.hosts("all")
+    except Exception as exc:  # noqa: BLE001 - whatever Ansible raises, the run has nothing to check
+        raise InventoryError(f"inventory {_described(source)} cannot be read: {exc}") from exc
+    if not hosts:
+        raise InventoryError(f"inventory {_described(source)} lists no hosts (empty, unreadable or not an Ansible "
+                             "inventory)")
+    return loaded
+
+
+def select_hosts(inv: inventory.Inventory, spec: str) -> list[str]:
+    """Inventory hosts named by a --hosts value: comma-separated host names, groups or Ansible patterns
+    (`linux_servers:!kernel_hosts`), each optionally written `ssh://name`. Every item must name at least one
+    inventory host; InventoryError otherwise."""
+    known = set(inv.hosts("all"))
+    selected: list[str] = []
+    problems = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        scheme, sep, rest = item.partition("://")
+        if sep and scheme != "ssh":
+            problems.append(f"--hosts {item}: the compliance suites reach inventory hosts over ssh://; "
+                            "give an inventory host name or group")
+            continue
+        pattern = rest if sep else item
+        try:
+            names = [n for n in inv.hosts(pattern) if n in known]
+        except Exception:  # noqa: BLE001 - a malformed pattern matches nothing
+            names = []
+        if not names:
+            problems.append(f"--hosts {item}: no such host or group in inventory {_described(inv.path)}")
+        selected += [n for n in names if n not in selected]
+    if problems:
+        raise InventoryError("; ".join(problems))
+    if not selected:
+        raise InventoryError(f"--hosts {spec!r} names no host")
+    return selected
 
 
 def ssh_config_path() -> Path:
@@ -23,11 +87,13 @@ def ssh_config_path() -> Path:
 
 
 def hosts_in(group: str) -> list[str]:
-    """testinfra host specs for every inventory host of `group` (empty when the group has no hosts)."""
+    """testinfra host specs for every inventory host of `group` (empty when the group has no hosts; a run whose
+    suites are left with no host at all is stopped by compliance_tests/conftest.py, see check_inventory)."""
     try:
         names = inventory.load(str(inventory.inventory_path())).hosts(group)
     except Exception:  # noqa: BLE001 - an inventory that cannot be read has no hosts to test
-        return []
+        names = []
+    REQUESTED[group] = list(names)
     return [f"ssh://{name}" for name in names]
 
 

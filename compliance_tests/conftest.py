@@ -1,19 +1,109 @@
 """Compliance suites: testinfra over SSH against the inventory's hosts (the lab by default; set
-BASELINE_INVENTORY and BASELINE_SSH_CONFIG for a real one). Every test carries @pytest.mark.control(...)."""
+BASELINE_INVENTORY and BASELINE_SSH_CONFIG for a real one). Every test carries @pytest.mark.control(...).
+
+No conclusion without evidence: a run stops with exit status 2 and says why, before any connection, when the
+inventory is missing, unreadable or empty, when `--hosts` names no inventory host, or when no check is left to
+run. `--hosts` takes inventory host names, groups or patterns (comma separated); each suite then runs on those of
+its own hosts, so `--hosts db1` runs the checks that apply to db1 and no others."""
 
 import importlib.util
 
 import pytest
+import testinfra.host
 
 from baseline import compliance
 
 if importlib.util.find_spec("baseline.compliance_plugin"):
     pytest_plugins = ["baseline.compliance_plugin"]
 
+NO_RUN = "no compliance run"
+SELECTION_KEY = pytest.StashKey[tuple[str, list[str]] | None]()
+NO_HOSTS_KEY = pytest.StashKey[list[str]]()
+
+
+def _stop(message: str) -> None:
+    pytest.exit(f"{NO_RUN}: {message}", returncode=2)
+
 
 def pytest_configure(config):
     if not getattr(config.option, "ssh_config", None):
         config.option.ssh_config = str(compliance.ssh_config_path())
+    if config.option.help or config.option.version:
+        return
+    try:
+        inv = compliance.check_inventory()
+        spec = config.option.hosts
+        config.stash[SELECTION_KEY] = (spec, compliance.select_hosts(inv, spec)) if spec else None
+    except compliance.InventoryError as exc:
+        _stop(str(exc))
+    if config.option.hosts:
+        config.option.hosts = None  # each suite keeps its own hosts (testinfra_hosts); the selection narrows them
+
+
+def _host_of(item):
+    """The inventory name of the item's testinfra host; "" for a suite whose group has no host (an empty
+    parameter set); None for an item without a testinfra host."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "_testinfra_host" not in callspec.params:
+        return None
+    host = callspec.params["_testinfra_host"]
+    return compliance.asset_name(host) if isinstance(host, testinfra.host.Host) else ""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Leave out the checks of suites whose group has no host here (there is no asset to conclude on) and, with
+    --hosts, the checks of the hosts not selected."""
+    selection = config.stash.get(SELECTION_KEY, None)
+    wanted = set(selection[1]) if selection else None
+    kept, dropped, no_hosts = [], [], []
+    for item in items:
+        name = _host_of(item)
+        if name == "":
+            no_hosts.append(item.nodeid.split("::")[0])
+            dropped.append(item)
+        elif wanted is not None and name is not None and name not in wanted:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    config.stash[NO_HOSTS_KEY] = sorted(set(no_hosts))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def _nothing_to_check(config) -> str:
+    selection = config.stash.get(SELECTION_KEY, None)
+    given = [f"inventory {compliance.inventory.inventory_path()}"]
+    if selection:
+        given.append(f"--hosts {selection[0]} ({', '.join(selection[1])})")
+    if config.option.keyword:
+        given.append(f"-k {config.option.keyword}")
+    if config.option.markexpr:
+        given.append(f"-m {config.option.markexpr}")
+    groups = ", ".join(f"{g} ({len(h)} hosts)" for g, h in sorted(compliance.REQUESTED.items()))
+    return f"no compliance check to run with {', '.join(given)}" + (f"; the suites' groups: {groups}" if groups else "")
+
+
+def pytest_collection_finish(session):
+    if getattr(session.config, "workerinput", None) is not None:
+        return  # a pytest-xdist worker: the controller judges the whole run (pytest_sessionfinish)
+    if not any(item.get_closest_marker("control") for item in session.items):
+        _stop(_nothing_to_check(session.config))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and getattr(session.config, "workerinput", None) is None:
+        session.config.get_terminal_writer().line(f"{NO_RUN}: {_nothing_to_check(session.config)}", red=True)
+        session.exitstatus = 2
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    no_hosts = config.stash.get(NO_HOSTS_KEY, [])
+    if no_hosts:
+        return [f"left out, no host of their group in the inventory: {', '.join(no_hosts)}"]
+    return []
 
 
 @pytest.fixture()
