@@ -4,7 +4,7 @@ Devices are handled in parallel; each finished device prints one progress line o
 1 when any device failed or any check failed, 2 when the run was refused before contacting any device (an
 inventory without devices, an unknown --limit, policy floors, weak or missing secrets).
 
-Secret values (vault variables) never appear in what is printed: they are replaced with ******.
+Secret values (vault variables) never appear in what is printed or logged: they are replaced with ******.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TypeVar
 from baseline import REPO_ROOT, policy
 from baseline import inventory as inventory_mod
 from baseline.netdev import audit, backup, push
-from baseline.netdev.devices import NetdevError, NetDevice, Redactor, backup_root, load
+from baseline.netdev.devices import NetdevError, NetDevice, Redactor, backup_root, load, mask_secrets_in_logs
 from baseline.netdev.drivers import connect
 from baseline.netdev.render import Rendered, render
 from baseline.results import Evidence, ResultWriter, new_run_id
@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"refused before contacting any device: inventory {where} lists no devices in network_devices{limit}"
                   f" (empty, unreadable or not an inventory?)", file=sys.stderr)
             return 2
+        mask_secrets_in_logs(devices)
         if not args.parallel:
             args.parallel = int(devices[0].values.get("netdev_parallel", 16))
         return COMMANDS[args.command](args, devices)

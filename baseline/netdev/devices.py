@@ -12,6 +12,7 @@ device is contacted.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,36 @@ class Redactor:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         return text
+
+
+class _RedactingLogFilter(logging.Filter):
+    """Masks secrets in log records: netmiko logs every line it writes to a device at DEBUG level."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = message
+        for secret in self.secrets:
+            clean = clean.replace(secret, MASK)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_LOG_FILTER = _RedactingLogFilter()
+LOGGERS = ("netmiko", "paramiko")
+
+
+def mask_secrets_in_logs(devices: list[NetDevice]) -> None:
+    """From now on, the secrets of these devices are masked in what the connection libraries log."""
+    _LOG_FILTER.secrets = sorted(set(_LOG_FILTER.secrets) | set(Redactor(devices).secrets), key=len, reverse=True)
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if _LOG_FILTER not in logger.filters:
+            logger.addFilter(_LOG_FILTER)
 
 
 def check_secrets(device: NetDevice) -> list[str]:

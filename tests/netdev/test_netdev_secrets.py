@@ -4,6 +4,7 @@ echoing a refused line, the rendered baseline on stdout, the audit's records, th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 
@@ -94,3 +95,14 @@ def test_audit_records_and_output_never_carry_a_secret(lab, tmp_path, capsys):
     assert not [s for s in secrets if s in written + captured.out + captured.err]
     outcomes = {(r["asset"], r["outcome"]) for r in map(json.loads, written.splitlines())}
     assert ("sw-acc-02", "error") in outcomes and ("sw-core-01", "fail") in outcomes
+
+
+def test_debug_logs_of_the_connection_library_never_carry_a_secret(lab, tmp_path, caplog):
+    """netmiko logs every line it writes to the device at DEBUG level, passwords and keys included."""
+    name = "sw-acc-01"
+    lab.reset(name)
+    caplog.set_level(logging.DEBUG, logger="netmiko")
+    assert main(["-q", "-i", str(lab.inventory), "-l", name, "push", "--backup-dir", str(tmp_path / "a")]) == 0
+    logged = caplog.text
+    assert "write_channel" in logged and "local-user" in logged, "netmiko logged the lines it sent"
+    assert MASK in logged and not [s for s in _secrets(lab, name) if s in logged]
