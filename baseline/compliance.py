@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from baseline import inventory
+from baseline import inventory, policy
 
 CONTAINER = "container"
 VM = "vm"
@@ -48,7 +48,22 @@ def check_inventory(path: Path | None = None) -> inventory.Inventory:
     if not hosts:
         raise InventoryError(f"inventory {_described(source)} lists no hosts (empty, unreadable or not an Ansible "
                              "inventory)")
+    weaker = policy_violations(loaded, hosts)
+    if weaker:
+        raise InventoryError(f"inventory {_described(source)} holds policy values weaker than the policy's floors; "
+                             "the checks compare hosts with these values, so a weak host would pass: "
+                             + "; ".join(weaker))
     return loaded
+
+
+def policy_violations(loaded: inventory.Inventory, hosts: list[str]) -> list[str]:
+    """The policy floors (baseline.policy, the validator of the pre-flight) applied to every host's values: one
+    line per violation, with the hosts it concerns."""
+    found: dict[str, list[str]] = {}
+    for host in hosts:
+        for problem in policy.violations(loaded.vars(host)):
+            found.setdefault(problem, []).append(host)
+    return [f"{problem} (hosts: {', '.join(names)})" for problem, names in found.items()]
 
 
 def select_hosts(inv: inventory.Inventory, spec: str) -> list[str]:

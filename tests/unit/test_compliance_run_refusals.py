@@ -59,6 +59,7 @@ def _inventory(tmp_path: Path, text: str | None, sock: socket.socket) -> Path:
     inv.mkdir()
     if text is not None:
         (inv / "hosts.yml").write_text(text, encoding="utf-8")
+    (inv / "group_vars").symlink_to(REPO_ROOT / "inventory" / "group_vars")  # the policy values, as in the README
     port = sock.getsockname()[1]
     (tmp_path / "ssh_config").write_text(
         f"Host *\n  HostName 127.0.0.1\n  Port {port}\n  ConnectTimeout 2\n  StrictHostKeyChecking no\n"
@@ -140,3 +141,21 @@ def test_hosts_selects_inventory_hosts_and_each_suite_keeps_its_own(tmp_path, li
     assert "left out, no host of their group in the inventory" in everything.stdout
     assert "test_db_mariadb.py" in everything.stdout.split("left out", 1)[1].splitlines()[0]
     _no_connection(listener)
+
+
+@pytest.mark.parametrize("weaker", ["password_min_length: 8", "log_retention_days: 180"])
+def test_values_weaker_than_the_policy_floors_are_refused(tmp_path, listener, weaker):
+    """The suites judge hosts against the inventory's values: a weakened inventory cannot make a weak host pass."""
+    variable = weaker.split(":")[0]
+    inv = _inventory(tmp_path, HOSTS.replace("            app1:\n", f"            app1:\n              {weaker}\n"),
+                     listener)
+    out = _refused(run_suites(tmp_path, inv), tmp_path, str(inv), variable, "policy floor", "hosts: app1")
+    assert "db1" not in out.split(variable, 1)[1].split(")")[1], "only app1 holds the weaker value"
+    _no_connection(listener)
+
+
+def test_stricter_values_are_accepted(tmp_path, listener):
+    inv = _inventory(tmp_path, HOSTS.replace("            app1:\n", "            app1:\n              password_min_length: 14\n"),
+                     listener)
+    proc = run_suites(tmp_path, inv, "--collect-only")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
