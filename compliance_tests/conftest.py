@@ -65,6 +65,8 @@ def pytest_collection_modifyitems(config, items):
         elif wanted is not None and name is not None and name not in wanted:
             dropped.append(item)
         else:
+            if name:  # under pytest-xdist (-n N --dist loadgroup) the checks of one host run in one worker, in order
+                item.add_marker(pytest.mark.xdist_group(name))
             kept.append(item)
     config.stash[NO_HOSTS_KEY] = sorted(set(no_hosts))
     if dropped:
