@@ -348,7 +348,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"  {summary}")
     if recorder.unmarked:
         terminalreporter.write_line(f"  {len(recorder.unmarked)} test(s) without @pytest.mark.control were not recorded")
-    if recorder.read_only:
+    if recorder.read_only and not config.option.collectonly:
         left = recorder.left_out
         terminalreporter.write_line(f"  read-only run: {len(left)} check(s) that would change the host were not run "
                                     "(recorded as not_verifiable)" + (":" if left else ""))
