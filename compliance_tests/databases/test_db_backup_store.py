@@ -10,6 +10,7 @@ testinfra_hosts = compliance.hosts_in("backup_servers")
 
 
 @pytest.mark.control("BR-02")
+@pytest.mark.method("probe")
 def test_backups_on_the_store_cannot_be_read_without_the_key(host, policy, evidence):
     root = policy["backup_store_root"]
     listed = host.run(f"sudo ls -1 {root}")
@@ -35,6 +36,7 @@ def test_backups_on_the_store_cannot_be_read_without_the_key(host, policy, evide
 
 
 @pytest.mark.control("BR-02")
+@pytest.mark.method("state")
 def test_client_accounts_can_only_use_sftp(host, policy, evidence):
     root = policy["backup_store_root"]
     keys = host.run(f"sudo sh -c 'cat {root}/*/.ssh/authorized_keys'").stdout.splitlines()

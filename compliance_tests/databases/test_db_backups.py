@@ -40,6 +40,7 @@ def _state(host, engine: str) -> dict:
 
 
 @pytest.mark.control("BR-01")
+@pytest.mark.method("state")
 def test_last_full_backup_is_younger_than_the_policy_interval(host, engine, policy, evidence):
     limit = policy["backup_full_interval_days"]
     state = _state(host, engine)
@@ -61,6 +62,7 @@ def _calendars(shown: str) -> list[str]:
 
 
 @pytest.mark.control("BR-01")
+@pytest.mark.method("state")
 def test_incremental_backups_are_scheduled_daily_and_fulls_weekly(host, engine, policy, evidence):
     wanted = {"full": policy["backup_full_calendar"], "incr": policy["backup_incremental_calendar"]}
     timers, expected = {}, {}
@@ -81,6 +83,7 @@ def test_incremental_backups_are_scheduled_daily_and_fulls_weekly(host, engine, 
 
 
 @pytest.mark.control("BR-01")
+@pytest.mark.method("config")
 def test_pgbackrest_retention_follows_the_policy(host, engine, policy, evidence):
     if engine != "postgresql":
         pytest.skip("not applicable: pgBackRest retention concerns PostgreSQL hosts; MariaDB chains are kept off-site")
@@ -93,6 +96,8 @@ def test_pgbackrest_retention_follows_the_policy(host, engine, policy, evidence)
 
 
 @pytest.mark.control("BR-02")
+@pytest.mark.method("state")
+@pytest.mark.intrusive("restic snapshots takes a lock in the off-site repository and updates its cache on the host")
 def test_latest_backup_has_an_encrypted_off_site_copy(host, engine, policy, evidence):
     command = (". /etc/baseline/backup/backup.env && RESTIC_PASSWORD_FILE=$RESTIC_PASSWORD_FILE "
                f"restic -r \"$RESTIC_REPOSITORY\" -o sftp.command=\"$SFTP_COMMAND\" snapshots --json --latest 1 --tag {engine}")
@@ -107,6 +112,7 @@ def test_latest_backup_has_an_encrypted_off_site_copy(host, engine, policy, evid
 
 
 @pytest.mark.control("BR-03")
+@pytest.mark.method("record")
 def test_a_verified_restore_drill_is_recent(host, engine, policy, evidence):
     name = compliance.asset_name(host)
     drills = sorted((REPO_ROOT / "results" / "restore-drill").glob(f"*/{name}-{engine}.json"))

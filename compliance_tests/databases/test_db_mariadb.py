@@ -51,6 +51,8 @@ def _create_probe(host, password: str):
 
 
 @pytest.mark.control("DB-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe user (CREATE USER, dropped again); the refused statement in the audit log")
 def test_creating_a_user_with_a_password_one_character_short_fails(host, policy, evidence):
     length = policy["password_min_length"]
     short = _create_probe(host, _probe_password(length - 1))
@@ -60,6 +62,8 @@ def test_creating_a_user_with_a_password_one_character_short_fails(host, policy,
 
 
 @pytest.mark.control("DB-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe user (CREATE USER, dropped again); the refused statement in the audit log")
 def test_a_password_without_a_special_character_fails(host, policy, evidence):
     if not policy["password_require_special"]:
         not_applicable("the policy does not require a special character")
@@ -73,6 +77,8 @@ def test_a_password_without_a_special_character_fails(host, policy, evidence):
 
 
 @pytest.mark.control("DB-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe user created and dropped again; its statements in the audit log")
 def test_a_compliant_password_is_accepted_and_hashes_cannot_bypass_the_check(host, policy, evidence):
     length = policy["password_min_length"]
     good = _create_probe(host, _probe_password(length))
@@ -97,6 +103,7 @@ def test_a_compliant_password_is_accepted_and_hashes_cannot_bypass_the_check(hos
 
 
 @pytest.mark.control("DB-02")
+@pytest.mark.method("state")
 def test_accounts_are_blocked_after_the_policy_number_of_failures(host, policy, evidence):
     value = mariadb_local(host, "SELECT @@max_password_errors")
     evidence.record(command=value.shown, observed=value.out or value.err, expected=f"1..{policy['login_max_failures']}",
@@ -105,6 +112,8 @@ def test_accounts_are_blocked_after_the_policy_number_of_failures(host, policy, 
 
 
 @pytest.mark.control("DB-03")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a refused plain-text login of the read-only account in the server log")
 def test_remote_connection_without_tls_is_refused(host, address, policy, evidence):
     """Same account, same password: accepted over verified TLS, refused without it. MariaDB answers a plain
     connection with 3159 (secure transport required) for accounts without REQUIRE SSL; for an account with REQUIRE
@@ -138,6 +147,7 @@ def test_remote_connection_without_tls_is_refused(host, address, policy, evidenc
 
 
 @pytest.mark.control("DB-03", "IN-01", "CF-01")
+@pytest.mark.method("probe")
 def test_remote_connection_uses_verified_tls(host, address, policy, evidence):
     name, password = account(policy, "read_only")
     tls = mariadb_remote(host, address, name, password, sql="SHOW SESSION STATUS LIKE 'Ssl_version'",
@@ -147,6 +157,7 @@ def test_remote_connection_uses_verified_tls(host, address, policy, evidence):
 
 
 @pytest.mark.control("DB-04")
+@pytest.mark.method("state")
 def test_no_anonymous_users_no_test_database_no_remote_root(host, evidence):
     anonymous = mariadb_local(host, "SELECT CONCAT(user, '@', host) FROM mysql.user WHERE user = ''")
     test_db = mariadb_local(host, "SHOW DATABASES LIKE 'test'")
@@ -160,6 +171,7 @@ def test_no_anonymous_users_no_test_database_no_remote_root(host, evidence):
 
 
 @pytest.mark.control("DB-04")
+@pytest.mark.method("state")
 def test_departed_staff_accounts_are_locked(host, policy, evidence):
     if not departed_names(policy):
         not_applicable("the roster lists no departed staff: there is no account to find locked")
@@ -173,6 +185,8 @@ def test_departed_staff_accounts_are_locked(host, policy, evidence):
 
 
 @pytest.mark.control("DB-05")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a refused SELECT of the application account in the audit log")
 def test_application_account_cannot_read_a_table_it_was_not_granted(host, address, policy, evidence):
     name, password, table = application_probe(policy)
     result = mariadb_remote(host, address, name, password, sql=f"SELECT COUNT(*) FROM {table}", database=policy["database_name"])
@@ -181,6 +195,7 @@ def test_application_account_cannot_read_a_table_it_was_not_granted(host, addres
 
 
 @pytest.mark.control("DB-05")
+@pytest.mark.method("state")
 def test_table_privileges_are_exactly_those_of_the_inventory(host, policy, evidence):
     expected, names = expected_grants(policy), account_names(policy)
     held = mariadb_local(host, "SELECT DISTINCT CONCAT(SUBSTRING_INDEX(TRIM(BOTH '''' FROM grantee), '''@', 1), '|', "
@@ -195,6 +210,8 @@ def test_table_privileges_are_exactly_those_of_the_inventory(host, policy, evide
 
 
 @pytest.mark.control("DB-06")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe table created and dropped; its audit records")
 def test_ddl_statement_appears_in_the_audit_log(host, policy, evidence):
     marker = f"baseline_audit_probe_{int(time.time())}"
     ddl = mariadb_local(host, f"CREATE TABLE {marker} (id INT); DROP TABLE {marker};", policy["database_name"])

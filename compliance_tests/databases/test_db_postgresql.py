@@ -49,6 +49,7 @@ def _try_password(host, role: str, password: str):
 
 
 @pytest.mark.control("DB-01")
+@pytest.mark.method("state")
 def test_passwords_are_stored_and_checked_as_scram_only(host, policy, evidence):
     setting = psql_local(host, "SHOW password_encryption")
     other = psql_local(host, "SELECT rolname FROM pg_authid WHERE rolpassword IS NOT NULL "
@@ -65,6 +66,8 @@ def test_passwords_are_stored_and_checked_as_scram_only(host, policy, evidence):
 
 
 @pytest.mark.control("DB-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe role (CREATE ROLE, dropped again); the refused statement in the server log")
 def test_server_refuses_a_short_plain_text_password(host, evidence):
     result = _try_password(host, "baseline_probe_short", "ab!1")
     evidence.record(command=result.shown + " (CREATE ROLE baseline_probe_short PASSWORD '****')",
@@ -73,6 +76,8 @@ def test_server_refuses_a_short_plain_text_password(host, evidence):
 
 
 @pytest.mark.control("DB-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("probe roles (CREATE ROLE with three passwords, dropped again); refusals in the server log")
 def test_server_side_check_of_the_policy_length(host, policy, evidence):
     """What the server itself enforces, and the documented gap. Debian's passwordcheck requires 8 characters with
     a letter and a non-letter; the policy asks for more. The gap is stated in the evidence and DB-01 is `partial` in
@@ -113,6 +118,8 @@ def test_server_side_check_of_the_policy_length(host, policy, evidence):
 
 
 @pytest.mark.control("DB-02")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a failed login of the read-only account, in the server log and its syslog copy")
 def test_failed_login_is_delayed_and_logged(host, address, policy, evidence):
     delay = psql_local(host, "SELECT setting FROM pg_settings WHERE name = 'auth_delay.milliseconds'")
     name, _ = account(policy, "read_only")
@@ -153,6 +160,8 @@ def test_failed_login_is_delayed_and_logged(host, address, policy, evidence):
 
 
 @pytest.mark.control("DB-03")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a refused plain-text connection of the read-only account in the server log")
 def test_remote_connection_without_tls_is_refused(host, address, policy, evidence):
     name, password = account(policy, "read_only")
     plain = psql_remote(host, address, name, password, sql="SELECT 1", database=policy["database_name"], sslmode="disable")
@@ -162,6 +171,7 @@ def test_remote_connection_without_tls_is_refused(host, address, policy, evidenc
 
 
 @pytest.mark.control("DB-03", "IN-01", "CF-01")
+@pytest.mark.method("probe")
 def test_remote_connection_uses_verified_tls(host, address, policy, evidence):
     name, password = account(policy, "read_only")
     tls = psql_remote(host, address, name, password,
@@ -172,6 +182,8 @@ def test_remote_connection_uses_verified_tls(host, address, policy, evidence):
 
 
 @pytest.mark.control("DB-04")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a refused network login as postgres in the server log")
 def test_superuser_cannot_log_in_from_the_network(host, address, policy, evidence):
     result = psql_remote(host, address, "postgres", "any-password-!", sql="SELECT 1", database="postgres", sslmode="require")
     supers = psql_local(host, "SELECT rolname FROM pg_roles WHERE rolsuper ORDER BY 1")
@@ -182,6 +194,7 @@ def test_superuser_cannot_log_in_from_the_network(host, address, policy, evidenc
 
 
 @pytest.mark.control("DB-04")
+@pytest.mark.method("state")
 def test_departed_staff_cannot_log_in(host, policy, evidence):
     if not departed_names(policy):
         not_applicable("the roster lists no departed staff: there is no role to find locked")
@@ -194,6 +207,8 @@ def test_departed_staff_cannot_log_in(host, policy, evidence):
 
 
 @pytest.mark.control("DB-05")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a refused SELECT of the application account in the server log")
 def test_application_account_cannot_read_a_table_it_was_not_granted(host, address, policy, evidence):
     name, password, table = application_probe(policy)
     result = psql_remote(host, address, name, password, sql=f"SELECT count(*) FROM {table}", database=policy["database_name"])
@@ -202,6 +217,7 @@ def test_application_account_cannot_read_a_table_it_was_not_granted(host, addres
 
 
 @pytest.mark.control("DB-05")
+@pytest.mark.method("state")
 def test_table_privileges_are_exactly_those_of_the_inventory(host, policy, evidence):
     expected, names = expected_grants(policy), account_names(policy)
     held = psql_local(host, "SELECT grantee || '|' || table_name || '|' || privilege_type FROM "
@@ -216,6 +232,8 @@ def test_table_privileges_are_exactly_those_of_the_inventory(host, policy, evide
 
 
 @pytest.mark.control("DB-06")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe table created and dropped, an empty DELETE rolled back; their audit records")
 def test_ddl_and_writes_to_sensitive_tables_reach_the_audit_log(host, policy, evidence):
     marker = f"baseline_audit_probe_{int(time.time())}"
     sensitive = ident(next(t["name"] for t in policy["database_tables"] if t["sensitive"]))

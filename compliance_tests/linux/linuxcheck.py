@@ -300,6 +300,40 @@ def sudo_commands(entries: Iterable[str]) -> set[str]:
     return {c.split()[0] for e in entries for c in parse_sudo_entry(e).commands}
 
 
+# sudo's words (C locale) when the policy refuses a command, and when the password step fails.
+SUDO_NOT_ALLOWED = "is not allowed to execute"
+SUDO_AUTH_FAILED = ("incorrect password", "a password is required", "Sorry, try again", "no password was provided",
+                    "account validation failure", "Authentication failure")
+
+
+def sudo_attempt(rc: int, stderr: str) -> str:
+    """What a person's `sudo -S COMMAND` (password on stdin) came to: "refused" (the policy does not allow the
+    command, after the password was accepted), "ran", "authentication failed" (proves nothing about the policy),
+    or "other: …"."""
+    if rc != 0 and SUDO_NOT_ALLOWED in stderr:
+        return "refused"
+    if rc != 0 and any(marker in stderr for marker in SUDO_AUTH_FAILED):
+        return "authentication failed"
+    if rc == 0:
+        return "ran"
+    return f"other (rc {rc}): {stderr.strip()[:300]}"
+
+
+def sudo_list_permits(rc: int, stdout: str, command: str) -> str:
+    """`sudo -l -U USER COMMAND` read as root: "permitted" (sudo prints the command's path, exit 0), "not permitted"
+    (exit 1 without the path), or "error (rc N)"."""
+    if rc == 0 and command in stdout:
+        return "permitted"
+    if rc == 1 and command not in stdout:
+        return "not permitted"
+    return f"error (rc {rc})"
+
+
+def permission_refused(rc: int, stderr: str) -> bool:
+    """A command failed because the file system refused it (EACCES or EPERM), not for any other reason."""
+    return rc != 0 and ("Permission denied" in stderr or "Operation not permitted" in stderr)
+
+
 # --- authorized_keys ---------------------------------------------------------------------------------------------------
 
 _KEY_TYPE = re.compile(r"^(ssh-|ecdsa-|sk-)\S+$")

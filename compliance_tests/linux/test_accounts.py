@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+
 import paramiko
 import pytest
+from hoststdin import run_with_stdin
 from linuxcheck import (
     CommandError,
     account_locked,
@@ -14,19 +18,26 @@ from linuxcheck import (
     full_root_entries,
     keys_without_source_limit,
     nopasswd_violations,
+    sudo_attempt,
     sudo_commands,
     sudo_l_entries,
+    sudo_list_permits,
 )
+from netprobe import ssh_password_login
 
 from baseline import compliance
 from baseline.accounts import local_accounts, unknown_accounts
-from baseline.compliance_plugin import not_applicable
+from baseline.compliance_plugin import not_applicable, not_verifiable
 from baseline.lab import secrets as lab_secrets
 
 testinfra_hosts = compliance.hosts_in("linux_servers")
 NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
 SUDOERS = "/etc/sudoers"
 SUDOERS_DIR = "/etc/sudoers.d"
+# System-administration commands (the system administrator's sudo rights, roles/accounts) that the audit
+# administrator must not run as root, each with arguments that change nothing should it run after all.
+SYSTEM_ADMIN_COMMANDS = (("/usr/bin/systemctl", "--version"), ("/usr/bin/apt-get", "--version"),
+                         ("/usr/bin/dpkg", "--version"), ("/usr/sbin/useradd", "--help"), ("/usr/bin/passwd", "--help"))
 
 
 def _passwd(host):
@@ -60,6 +71,7 @@ def _key_files(sudo_run, sshd_settings, user: str, home: str, uid: str = "") -> 
 
 
 @pytest.mark.control("AC-01")
+@pytest.mark.method("state")
 def test_no_root_ssh_and_system_accounts_without_shells(host, evidence, sshd_settings):
     accounts = local_accounts(_passwd(host))
     shells = [a["name"] for a in accounts if 0 < a["uid"] < 1000 and a["name"] != "sync" and a["shell"] not in NOLOGIN]
@@ -69,7 +81,26 @@ def test_no_root_ssh_and_system_accounts_without_shells(host, evidence, sshd_set
     assert shells == []
 
 
+@pytest.mark.control("AC-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a refused SSH login as root from the controller (a random password), logged by sshd")
+def test_root_ssh_login_is_refused(policy, evidence):
+    address = policy["ansible_host"]
+    tried = ssh_password_login(address, "root")
+    evidence.record(command=f"SSH from the controller to {address}:22 as root: a \"none\" request, then a password "
+                            "login with a random password (paramiko)",
+                    observed=tried,
+                    expected={"methods_offered": "a list of methods (no login without authentication)",
+                              "login": "refused: … (an authentication refusal, not a connection error)"},
+                    note="root has no key and no known password here: the server must refuse the login as an "
+                         "authentication failure; that a valid root credential is refused as well is what "
+                         "PermitRootLogin no (sshd -T) states")
+    assert not str(tried["login"]).startswith("error"), f"no SSH session with {address}: {tried['login']}"
+    assert str(tried["login"]).startswith("refused"), f"root login: {tried['login']}"
+
+
 @pytest.mark.control("AC-02")
+@pytest.mark.method("state")
 def test_accounts_match_the_roster(host, policy, evidence, sudo_run, sshd_settings):
     passwd = _passwd(host)
     accounts = local_accounts(passwd)
@@ -103,6 +134,7 @@ def test_accounts_match_the_roster(host, policy, evidence, sudo_run, sshd_settin
 
 
 @pytest.mark.control("AC-02")
+@pytest.mark.method("state")
 def test_departed_staff_locked_and_keys_gone(host, policy, evidence, sudo_run, sshd_settings):
     departed = departed_usernames(policy["staff"])
     if not departed:
@@ -129,6 +161,8 @@ def test_departed_staff_locked_and_keys_gone(host, policy, evidence, sudo_run, s
 
 
 @pytest.mark.control("AC-02")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("an SSH login with the departed person's old key from the controller, refused and logged by sshd")
 def test_departed_staff_key_is_refused(policy, evidence):
     departed = departed_usernames(policy["staff"])
     if not departed:
@@ -153,6 +187,7 @@ def test_departed_staff_key_is_refused(policy, evidence):
 
 
 @pytest.mark.control("AC-03")
+@pytest.mark.method("state")
 def test_sudo_roles_separated_without_nopasswd_all(host, policy, evidence, sudo_run):
     automation = policy["automation_user"]
     listing = sudo_run("find %s -maxdepth 1 -type f", SUDOERS_DIR)
@@ -195,3 +230,81 @@ def test_sudo_roles_separated_without_nopasswd_all(host, policy, evidence, sudo_
     assert nopasswd == {}, nopasswd
     assert full == {}, full
     assert all(separation.values()), separation
+
+
+def _probe_password(length: int) -> str:
+    """Lower-case letters and digits, a special character, no character three times in a row: meets the password
+    policy and pwquality's maxrepeat (pwquality checks it when the password is set)."""
+    while True:
+        body = secrets.token_hex(length // 2 + 3)
+        if not re.search(r"(.)\1\1", body):
+            return "q" + body + "#7"
+
+
+@pytest.fixture()
+def audit_admin_probe(account_files_restored, host, policy, sudo_run):
+    """An active audit administrator of the roster, and a temporary account in the same groups (the roles give sudo
+    rights by group) with a password set over stdin: (person, probe account, its password, the groups)."""
+    yield from _audit_admin_probe(host, policy, sudo_run)
+
+
+def _audit_admin_probe(host, policy, sudo_run):
+    people = [p["username"] for p in active_people(policy["staff"]) if p["role"] == "audit_admin"]
+    if not people:
+        not_verifiable("the roster lists no active audit administrator: no role's rights to try")
+    person = people[0]
+    groups, primary = host.run("id -Gn %s", person), host.run("id -gn %s", person)
+    if groups.rc != 0 or primary.rc != 0:
+        raise CommandError(f"id {person} failed ({groups.rc}): {groups.stderr.strip() or primary.stderr.strip()}")
+    shared = [g for g in groups.stdout.split() if g != primary.stdout.strip()]
+    if not shared:
+        raise CommandError(f"{person} is in no group but their own: the audit role's groups are not set")
+    name = f"blaud{secrets.randbelow(10**6)}"
+    password = _probe_password(policy["password_min_length"] + 6)
+    try:
+        made = sudo_run("useradd -M -s /usr/sbin/nologin -G %s %s", ",".join(shared), name)
+        if made.rc != 0:
+            raise CommandError(f"useradd {name} failed ({made.rc}): {made.stderr.strip()}")
+        set_password = run_with_stdin(host, "sudo -n chpasswd", f"{name}:{password}\n")
+        if set_password.rc != 0:
+            raise CommandError(f"setting the probe's password failed ({set_password.rc}): {set_password.stderr.strip()}")
+        yield person, name, password, shared
+    finally:
+        sudo_run(f"pkill -u {name}; userdel -f {name}; faillock --user {name} --reset; "
+                 f"rm -f /var/lib/sudo/lectured/{name} /run/sudo/ts/{name}")
+
+
+@pytest.mark.control("AC-03")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a temporary account in the audit administrator's groups (account databases written back "
+                       "afterwards); its sudo attempts, refused, in the auth and sudo logs")
+def test_audit_administrator_cannot_run_system_administration_commands(host, evidence, sudo_run, audit_admin_probe):
+    person, name, password, groups = audit_admin_probe
+
+    def as_probe(arguments: str):
+        """sudo as the probe account, its own password on stdin (-S), no cached credentials (-k)."""
+        return run_with_stdin(host, f"sudo -n -u {name} env LC_ALL=C sudo -S -k -p '' {arguments}", f"{password}\n")
+
+    listing = as_probe("-l")
+    tried = {}
+    for command, arguments in SYSTEM_ADMIN_COMMANDS:
+        result = as_probe(f"{command} {arguments}")
+        tried[f"{command} {arguments}"] = {"outcome": sudo_attempt(result.rc, result.stderr),
+                                            "said": (result.stderr.strip() or result.stdout.strip())[:300]}
+    rights = {}
+    for command, _ in SYSTEM_ADMIN_COMMANDS:
+        shown = sudo_run("sudo -l -U %s %s", person, command)
+        rights[command] = sudo_list_permits(shown.rc, shown.stdout, command)
+    evidence.record(command=f"as {name} (a temporary account in {', '.join(groups)}, the groups of {person}): "
+                            "sudo -S -k -l, then sudo -S -k <each system-administration command> (password on stdin)",
+                    observed={"listing_rc": listing.rc, "listing": listing.stdout.strip()[-1500:], "tried": tried},
+                    expected={"listing_rc": 0, "tried": {c: {"outcome": "refused", "said": "… is not allowed to execute "
+                                                             "…"} for c in tried}},
+                    note="the listing proves the probe's password works with sudo, so each refusal is the policy's")
+    evidence.record(command=f"sudo -l -U {person} <command> (as root) for each system-administration command",
+                    observed=rights, expected={c: "not permitted" for c in rights},
+                    note=f"{person}: the roster's audit administrator the probe copies")
+    assert listing.rc == 0 and "may run the following commands" in listing.stdout, \
+        f"the probe account could not use sudo at all ({listing.rc}): {listing.stderr.strip()[-300:]}"
+    assert all(t["outcome"] == "refused" for t in tried.values()), tried
+    assert all(r == "not permitted" for r in rights.values()), rights

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shlex
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from linuxcheck import (
     ini_values,
     logrotate_days,
     logrotate_words,
+    permission_refused,
     plain_probe_outcome,
     uncommented,
 )
@@ -25,6 +27,10 @@ from baseline.compliance_plugin import not_verifiable
 
 testinfra_hosts = compliance.hosts_in("linux_servers")
 AUDIT_KEYS = ("identity", "privileged", "logins", "time-change", "modules", "perm_mod", "delete")
+# Logs another user must neither read nor delete (AU-03): the auth log always, the audit and sudo logs where kept.
+AUTH_LOG = "/var/log/auth.log"
+PROTECTED_LOGS = (AUTH_LOG, "/var/log/audit/audit.log", "/var/log/sudo.log")
+APPEND = shlex.quote(': >> "$0"')  # sh -c APPEND FILE: open FILE for appending, write nothing
 
 
 def _log_server(policy):
@@ -32,6 +38,7 @@ def _log_server(policy):
 
 
 @pytest.mark.control("AU-01")
+@pytest.mark.method("state")
 def test_auditd_runs_with_the_baseline_rules(host, evidence, own_kernel, sudo_run):
     rules = sudo_run("auditctl -l").stdout
     keys = set(re.findall(r"(?:-k |key=)(\S+)", rules))  # watches list as `-k KEY`, syscall rules as `-F key=KEY`
@@ -42,6 +49,7 @@ def test_auditd_runs_with_the_baseline_rules(host, evidence, own_kernel, sudo_ru
 
 
 @pytest.mark.control("AU-05")
+@pytest.mark.method("state")
 def test_audit_rules_locked_and_daemon_restarted(host, policy, evidence, own_kernel, sudo_run):
     status = sudo_run("auditctl -s").stdout
     enabled = next((line.split()[1] for line in status.splitlines() if line.startswith("enabled")), "")
@@ -53,6 +61,7 @@ def test_audit_rules_locked_and_daemon_restarted(host, policy, evidence, own_ker
 
 
 @pytest.mark.control("AU-02")
+@pytest.mark.method("config")
 def test_time_only_from_the_platform_sources(host, policy, evidence):
     conf = compliance.root_file(host, "/etc/chrony/chrony.conf")
     servers = [line.split()[1] for line in conf.splitlines() if line.startswith(("server ", "pool "))]
@@ -63,6 +72,7 @@ def test_time_only_from_the_platform_sources(host, policy, evidence):
 
 
 @pytest.mark.control("AU-02")
+@pytest.mark.method("state")
 def test_time_synchronised(host, evidence, host_kind):
     if host_kind == compliance.CONTAINER:
         not_verifiable("container host: chronyd cannot run without CAP_SYS_TIME; the configuration is checked separately")
@@ -74,6 +84,8 @@ def test_time_synchronised(host, evidence, host_kind):
 
 
 @pytest.mark.control("AU-03", "IN-01", "CF-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a marker message (logger, authpriv) in the host's logs and on the log server")
 def test_message_arrives_on_the_log_server_over_tls(host, policy, asset, evidence):
     if asset == policy["log_server_host"]:
         pytest.skip("not applicable: the log server stores its own records locally")
@@ -98,6 +110,8 @@ def test_message_arrives_on_the_log_server_over_tls(host, policy, asset, evidenc
 
 
 @pytest.mark.control("AU-03", "IN-01", "CF-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a plain-text syslog line sent to the log server's TLS port, a failed TLS session in its log")
 def test_log_server_refuses_plain_tcp(host, policy, asset, evidence):
     if asset == policy["log_server_host"]:
         pytest.skip("not applicable: the check sends from a client")
@@ -124,6 +138,7 @@ def test_log_server_refuses_plain_tcp(host, policy, asset, evidence):
 
 
 @pytest.mark.control("AU-03")
+@pytest.mark.method("state")
 def test_local_logs_protected(host, evidence, sudo_run):
     found = sudo_run("find /var/log -xdev -type f -perm /o+rwx")
     if found.rc != 0:
@@ -137,7 +152,53 @@ def test_local_logs_protected(host, evidence, sudo_run):
     assert storage == "persistent"
 
 
+def _as_nobody(host, command: str):
+    return host.run(f"sudo -n -u nobody env LC_ALL=C {command}")
+
+
+@pytest.mark.control("AU-03")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a decoy file with each log's mode and owner beside it, removed afterwards; reads, writes and "
+                       "deletions tried as nobody, refused (audit records where auditd watches)")
+def test_other_users_cannot_read_or_delete_the_logs(host, evidence, sudo_run):
+    present = [path for path in PROTECTED_LOGS if sudo_run("test -f %s", path).rc == 0]
+    tried: dict[str, dict] = {}
+    for path in present:
+        log = shlex.quote(path)
+        decoy = f"{path.rsplit('/', 1)[0]}/.baseline-probe-{secrets.token_hex(4)}"
+        quoted = shlex.quote(decoy)
+        # the decoy: an empty file beside the log, with the log's mode, owner and group; nobody touches the log itself
+        # except to read it, so nothing is lost if a permission is wrong
+        made = sudo_run(f'install -m "$(stat -c %a {log})" -o "$(stat -c %u {log})" -g "$(stat -c %g {log})" '
+                        f"/dev/null {quoted} && stat -c '%a %U:%G' {log} {quoted}")
+        try:
+            if made.rc != 0:
+                raise CommandError(f"cannot make the decoy beside {path} ({made.rc}): {made.stderr.strip()}")
+            attempts = {"read the log": _as_nobody(host, f"head -c 1 -- {log} >/dev/null"),  # no log line kept
+                        "append to the decoy": _as_nobody(host, f"sh -c {APPEND} {quoted}"),
+                        "delete the decoy": _as_nobody(host, f"rm -f -- {quoted}")}
+            left = sudo_run(f"test -e {quoted}").rc == 0
+        finally:
+            sudo_run(f"rm -f -- {quoted}")
+        tried[path] = {**{what: "refused" if permission_refused(r.rc, r.stderr) else
+                          f"not refused (rc {r.rc}): {(r.stderr.strip() or r.stdout.strip())[:200]}"
+                          for what, r in attempts.items()},
+                       "decoy left": left, "modes": made.stdout.splitlines()}
+    evidence.record(command="as nobody (sudo -u nobody): head -c 1 <log>; append to and rm a decoy made beside each "
+                            "log with the log's mode and owner",
+                    observed=tried,
+                    expected={path: {"read the log": "refused", "append to the decoy": "refused",
+                                     "delete the decoy": "refused", "decoy left": True} for path in present or [AUTH_LOG]},
+                    note="refused = Permission denied (or Operation not permitted) from the file system, not another "
+                         f"error; logs checked where present: {', '.join(PROTECTED_LOGS)}")
+    assert AUTH_LOG in present, f"{AUTH_LOG} does not exist: the auth log is not kept locally"
+    for path, seen in tried.items():
+        assert all(v == "refused" for k, v in seen.items() if k not in ("decoy left", "modes")), (path, seen)
+        assert seen["decoy left"], f"nobody deleted the decoy beside {path}"
+
+
 @pytest.mark.control("AU-04")
+@pytest.mark.method("config")
 def test_log_server_keeps_a_year(host, policy, asset, evidence):
     if asset != policy["log_server_host"]:
         pytest.skip("not applicable: retention is the central log server's")
@@ -156,6 +217,7 @@ def test_log_server_keeps_a_year(host, policy, asset, evidence):
 
 
 @pytest.mark.control("IP-03", "RI-01")
+@pytest.mark.method("state")
 def test_kernel_parameters(host, evidence, own_kernel):
     values = {k: host.run(f"/usr/sbin/sysctl -n {k}").stdout.strip() for k in ("kernel.kptr_restrict", "fs.suid_dumpable")}
     evidence.record(command="sysctl", observed=values, expected={"kernel.kptr_restrict": "2", "fs.suid_dumpable": "0"})

@@ -40,6 +40,7 @@ def _files_state(host) -> dict:
 
 
 @pytest.mark.control("BR-01")
+@pytest.mark.method("record")
 def test_file_backup_is_younger_than_the_full_backup_interval(backup_client, policy, evidence):
     limit = policy["backup_full_interval_days"]
     last = _files_state(backup_client).get("last_full")
@@ -51,6 +52,7 @@ def test_file_backup_is_younger_than_the_full_backup_interval(backup_client, pol
 
 
 @pytest.mark.control("BR-01")
+@pytest.mark.method("state")
 def test_file_backup_timer_runs_daily(backup_client, policy, evidence):
     unit = "baseline-backup@files.timer"
     shown = backup_client.run(f"systemctl show {unit} -p UnitFileState -p ActiveState -p TimersCalendar")
@@ -72,6 +74,8 @@ def test_file_backup_timer_runs_daily(backup_client, policy, evidence):
 
 
 @pytest.mark.control("BR-02")
+@pytest.mark.method("state")
+@pytest.mark.intrusive("restic snapshots takes a lock in the off-site repository and updates its cache on the host")
 def test_file_backup_has_an_encrypted_off_site_copy(backup_client, policy, evidence):
     command = (f". {ENV} && RESTIC_PASSWORD_FILE=$RESTIC_PASSWORD_FILE "
                'restic -r "$RESTIC_REPOSITORY" -o sftp.command="$SFTP_COMMAND" snapshots --json --latest 1 --tag files')

@@ -6,6 +6,7 @@ import re
 import secrets
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hoststdin import run_with_stdin
@@ -28,6 +29,7 @@ from linuxcheck import (
     strip_hash_comment,
     umask_covers,
 )
+from netprobe import ACCEPTED, FILTERED, REFUSED, port_outcome
 
 from baseline import compliance
 from baseline.accounts import initial_password
@@ -36,6 +38,8 @@ from baseline.linux import services_for
 testinfra_hosts = compliance.hosts_in("linux_servers")
 FORBIDDEN = ("telnetd", "inetutils-telnetd", "telnet", "rsh-server", "rsh-client", "rsh-redone-server", "inetutils-ftpd",
              "ftpd", "vsftpd", "proftpd-basic", "pure-ftpd", "tftpd-hpa", "nis", "talkd", "xinetd")
+# Ports of the forbidden clear-text services (IP-01) that must not answer the controller.
+FORBIDDEN_PORTS = {21: "ftp", 23: "telnet", 514: "rsh (shell)"}
 # Where a vault value must not be left behind (RI-01), and the list of the vault's variables.
 RESIDUE_ROOTS = ("/etc", "/var/lib/baseline", "/usr/local/sbin", "/home")
 SECRET_NAMES = compliance.inventory.REPO_ROOT / "baseline/lab/secret-variables.txt"
@@ -59,13 +63,36 @@ def _resolve(value, policy) -> str:
 
 
 @pytest.mark.control("IP-01", "IA-05")
+@pytest.mark.method("state")
 def test_forbidden_packages_absent(host, evidence):
     installed = [p for p in FORBIDDEN if host.package(p).is_installed]
     evidence.record(command="dpkg-query for " + " ".join(FORBIDDEN), observed=installed, expected=[])
     assert installed == []
 
 
+@pytest.mark.control("IP-01")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("TCP connection attempts from the controller to closed ports, logged by the firewall as dropped")
+def test_telnet_ftp_and_rsh_ports_refuse_the_controller(policy, evidence):
+    address = policy["ansible_host"]
+    ssh = port_outcome(address, 22)
+    with ThreadPoolExecutor(len(FORBIDDEN_PORTS)) as pool:  # a dropping firewall makes each wait its 3 s: at once
+        found = dict(zip(FORBIDDEN_PORTS, pool.map(lambda port: port_outcome(address, port), FORBIDDEN_PORTS),
+                         strict=True))
+    tried = {f"{port}/tcp {name}": found[port] for port, name in FORBIDDEN_PORTS.items()}
+    answered = {label: outcome for label, outcome in tried.items() if outcome not in (REFUSED, FILTERED)}
+    evidence.record(command=f"TCP connections from the controller to {address}: 22 (control), then "
+                            + ", ".join(f"{port} ({name})" for port, name in FORBIDDEN_PORTS.items()),
+                    observed={"22/tcp ssh": ssh, **tried},
+                    expected={"22/tcp ssh": ACCEPTED, **{label: f"{REFUSED} or {FILTERED}" for label in tried}},
+                    note=f"{REFUSED}: reset (nothing listens, or the firewall rejects); {FILTERED}: no answer within "
+                         "3 s (the firewall drops); an unreachable host proves nothing, hence the SSH control")
+    assert ssh == ACCEPTED, f"the controller cannot reach {address}:22 either ({ssh}): nothing was tested"
+    assert answered == {}, answered
+
+
 @pytest.mark.control("IP-02")
+@pytest.mark.method("state")
 def test_only_allowlisted_listeners(host, policy, asset, evidence, sudo_run):
     allowed = {(str(s["proto"]), _resolve(s["port"], policy))
                for s in services_for(policy["server_inbound_services"], _groups(asset))}
@@ -90,6 +117,7 @@ def test_only_allowlisted_listeners(host, policy, asset, evidence, sudo_run):
 
 
 @pytest.mark.control("IP-03")
+@pytest.mark.method("state")
 def test_firewall_default_deny_with_management_from_admin_networks(host, policy, evidence, sudo_run):
     listing = sudo_run("nft list ruleset")
     if listing.rc != 0:
@@ -114,6 +142,9 @@ LISTENER = ("import socket, time; s = socket.socket(); s.setsockopt(socket.SOL_S
 
 
 @pytest.mark.control("IP-03")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a temporary listener on a random port (a transient unit as nobody) and the controller's "
+                       "connection attempt to it")
 def test_unlisted_port_is_unreachable(host, policy, evidence, sudo_run):
     port = 20000 + secrets.randbelow(20000)
     unit = f"blprobe{port}"
@@ -140,6 +171,9 @@ def test_unlisted_port_is_unreachable(host, policy, evidence, sudo_run):
 
 
 @pytest.mark.control("IP-04")
+@pytest.mark.method("state")
+@pytest.mark.intrusive("runs baseline-pending-updates: apt-get update refreshes the package lists and "
+                       "/var/lib/baseline/pending-updates.txt is rewritten")
 def test_security_updates_configured_and_pending_reported(host, evidence, sudo_run):
     config = host.run("apt-config dump").stdout
     run = sudo_run("/usr/local/sbin/baseline-pending-updates && cat /var/lib/baseline/pending-updates.txt")
@@ -163,6 +197,8 @@ def test_security_updates_configured_and_pending_reported(host, evidence, sudo_r
 
 
 @pytest.mark.control("IP-05")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a byte appended to /usr/bin/tac, restored with its time afterwards; aide --check runs twice")
 def test_aide_detects_a_changed_binary(host, evidence, sudo_run):
     target = "/usr/bin/tac"
     original = sudo_run(f"sha256sum -- {target}").stdout.split()[:1]
@@ -188,6 +224,7 @@ def test_aide_detects_a_changed_binary(host, evidence, sudo_run):
 
 
 @pytest.mark.control("RI-01")
+@pytest.mark.method("config")
 def test_no_core_dumps_and_tmp_cleared(host, policy, evidence):
     limits = compliance.root_file(host, "/etc/security/limits.d/50-baseline.conf")
     tmp = compliance.root_file(host, "/etc/tmpfiles.d/tmp.conf")
@@ -220,6 +257,7 @@ def scan_for_values(host, values, roots=None):
 
 
 @pytest.mark.control("RI-01")
+@pytest.mark.method("state")
 def test_departed_homes_wiped_and_no_secret_in_files(host, policy, evidence, sudo_run):
     departed = departed_usernames(policy["staff"])
     homes = [u for u in departed if sudo_run("test -e %s", f"/home/{u}").rc == 0]
@@ -241,6 +279,7 @@ def test_departed_homes_wiped_and_no_secret_in_files(host, policy, evidence, sud
 
 
 @pytest.mark.control("AC-04")
+@pytest.mark.method("state")
 def test_sensitive_file_permissions_and_umask(host, evidence):
     modes = {p: host.file(p).mode for p in SENSITIVE_MODES}
     umask = login_defs(compliance.root_file(host, "/etc/login.defs")).get("UMASK")

@@ -24,6 +24,7 @@ from linuxcheck import (
     tmout_readonly,
     valid_failures,
 )
+from netprobe import MAC_CIPHERS, WEAK_CIPHERS, WEAK_KEX, WEAK_MACS, refused_for, ssh_negotiation
 
 from baseline import compliance
 
@@ -62,6 +63,7 @@ def probe_user(account_files_restored, sudo_run):
 
 
 @pytest.mark.control("IA-01")
+@pytest.mark.method("state")
 def test_identities_are_unique_and_no_password_is_empty(host, evidence, sudo_run):
     passwd = [line.split(":") for line in compliance.root_file(host, "/etc/passwd").splitlines() if line]
     names = [p[0] for p in passwd]
@@ -116,6 +118,7 @@ def _pwquality_problems(values: dict[str, str], policy, where: str, *, complete:
 
 
 @pytest.mark.control("IA-02")
+@pytest.mark.method("config")
 def test_pwquality_matches_policy(host, policy, evidence, sudo_run):
     files = _pwquality_files(host, sudo_run)
     settings = {path: conf_values(text) for path, text in files.items()}
@@ -143,6 +146,8 @@ def test_pwquality_matches_policy(host, policy, evidence, sudo_run):
 
 
 @pytest.mark.control("IA-02")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe account (useradd, passwd with three passwords, userdel; account databases written back)")
 def test_passwd_rejects_short_and_plain_passwords_and_accepts_a_compliant_one(host, policy, evidence, probe_user):
     length = policy["password_min_length"]
     too_short = _compliant(length - 1)
@@ -165,6 +170,7 @@ def test_passwd_rejects_short_and_plain_passwords_and_accepts_a_compliant_one(ho
 
 
 @pytest.mark.control("IA-03")
+@pytest.mark.method("state")
 def test_password_ageing_and_history(host, policy, evidence, sudo_run):
     defs = login_defs(compliance.root_file(host, "/etc/login.defs"))
     observed = {k: defs.get(k) for k in ("PASS_MAX_DAYS", "PASS_MIN_DAYS", "PASS_WARN_AGE")}
@@ -196,6 +202,7 @@ def test_password_ageing_and_history(host, policy, evidence, sudo_run):
 
 
 @pytest.mark.control("IA-04")
+@pytest.mark.method("state")
 def test_lockout_and_idle_timeouts_match_policy(host, policy, evidence, sshd_settings, sudo_run):
     values = conf_values(compliance.root_file(host, "/etc/security/faillock.conf"))
     auth = compliance.root_file(host, "/etc/pam.d/common-auth")
@@ -287,6 +294,9 @@ def admin_probe(account_files_restored, host, policy, sudo_run):
 
 
 @pytest.mark.control("IA-04")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a temporary administrator with a key and a password; failed SSH logins that lock it (faillock), "
+                       "removed afterwards")
 def test_wrong_ssh_passwords_lock_the_account(host, policy, evidence, admin_probe, sudo_run):
     if policy["protection_level"] < 3:
         pytest.skip("not applicable: level 2 has no password step at SSH login; faillock is checked by configuration")
@@ -311,6 +321,8 @@ def test_wrong_ssh_passwords_lock_the_account(host, policy, evidence, admin_prob
 
 
 @pytest.mark.control("IA-06")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a temporary administrator with a key and a password, and SSH logins as it; removed afterwards")
 def test_administrators_need_key_and_password(policy, evidence, admin_probe):
     if policy["protection_level"] < 3:
         pytest.skip("not applicable: two factors are a level 3 requirement")
@@ -324,6 +336,7 @@ def test_administrators_need_key_and_password(policy, evidence, admin_probe):
 
 
 @pytest.mark.control("IA-05")
+@pytest.mark.method("probe")
 def test_ssh_protocol_2_with_strong_algorithms(host, evidence, sshd_settings):
     ciphers = set(sshd_settings["ciphers"].split(","))
     macs = sshd_settings["macs"].split(",")
@@ -347,6 +360,35 @@ def test_ssh_protocol_2_with_strong_algorithms(host, evidence, sshd_settings):
 
 
 @pytest.mark.control("IA-05")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("SSH key exchanges from the controller offering only weak algorithms, refused and logged by "
+                       "sshd (\"Unable to negotiate\")")
+def test_ssh_refuses_weak_algorithms_at_negotiation(policy, evidence):
+    address = policy["ansible_host"]
+    control = ssh_negotiation(address)
+    tried = {}
+    for cipher in WEAK_CIPHERS:
+        tried[f"cipher {cipher}"] = ssh_negotiation(address, ciphers=(cipher,))
+    for mac in WEAK_MACS:  # with ciphers that need a MAC: an AEAD cipher would make the MAC irrelevant
+        tried[f"mac {mac}"] = ssh_negotiation(address, ciphers=MAC_CIPHERS, digests=(mac,))
+    for kex in WEAK_KEX:
+        tried[f"kex {kex}"] = ssh_negotiation(address, kex=(kex,))
+    wanted = {label: ("cipher",) if label.startswith("cipher") else ("mac", "cipher") if label.startswith("mac")
+              else ("kex",) for label in tried}
+    accepted = {label: outcome for label, outcome in tried.items() if not refused_for(outcome, *wanted[label])}
+    evidence.record(command=f"SSH key exchange from the controller with {address}:22 (paramiko), first with the "
+                            "client's defaults, then offering one weak algorithm at a time",
+                    observed={"defaults": control, "weak": tried},
+                    expected={"defaults": "negotiated",
+                              "weak": {label: "refused: Incompatible ssh … (no acceptable …)" for label in tried}},
+                    note="a timeout or a closed connection is no refusal; a MAC is offered with CTR ciphers only "
+                         f"({', '.join(MAC_CIPHERS)}), the server's lack of them refusing the session too")
+    assert control == "negotiated", f"the controller cannot open an SSH session with {address} at all: {control}"
+    assert accepted == {}, accepted
+
+
+@pytest.mark.control("IA-05")
+@pytest.mark.method("state")
 def test_ssh_attempts_limited(policy, evidence, sshd_settings):
     tries = sshd_settings.get("maxauthtries")
     evidence.record(command="sshd -T | grep maxauthtries", observed=tries, expected=f"1..{policy['login_max_failures']}")
@@ -354,6 +396,7 @@ def test_ssh_attempts_limited(policy, evidence, sshd_settings):
 
 
 @pytest.mark.control("IA-06")
+@pytest.mark.method("state")
 def test_second_factor_group_holds_the_administrators(host, policy, evidence, sshd_settings):
     if policy["protection_level"] < 3:
         pytest.skip("not applicable: two factors are a level 3 requirement")

@@ -64,6 +64,7 @@ PASSWD_BEHAVIOUR = _check("linux/test_identification.py",
 AGEING = _check("linux/test_identification.py", "test_password_ageing_and_history")
 LOCKOUT_AND_TIMEOUTS = _check("linux/test_identification.py", "test_lockout_and_idle_timeouts_match_policy")
 SSH_ALGORITHMS = _check("linux/test_identification.py", "test_ssh_protocol_2_with_strong_algorithms")
+SSH_WEAK_REFUSED = _check("linux/test_identification.py", "test_ssh_refuses_weak_algorithms_at_negotiation")
 SECOND_FACTOR_GROUP = _check("linux/test_identification.py", "test_second_factor_group_holds_the_administrators")
 PG_SCRAM_ONLY = _check("databases/test_db_postgresql.py", "test_passwords_are_stored_and_checked_as_scram_only")
 PG_NO_PLAIN = _check("databases/test_db_postgresql.py", "test_remote_connection_without_tls_is_refused")
@@ -163,9 +164,9 @@ IA_05 = linux(
     r" && if sudo sshd -t; then sudo systemctl reload ssh;"
     r" else sudo rm -f /etc/ssh/sshd_config.d/01-drift.conf; exit 1; fi"
     r" && sudo sshd -T | grep -qx 'ciphers aes128-cbc,aes256-ctr'",
-    {SSH_ALGORITHMS, AIDE},
-    "A stray sshd drop-in read before the baseline's offers a CBC cipher (aes256-ctr kept: logins still work); "
-    "the run removes stray drop-ins.")
+    {SSH_ALGORITHMS, SSH_WEAK_REFUSED, AIDE},
+    "A stray sshd drop-in read before the baseline's offers a CBC cipher (aes256-ctr kept: logins still work), which "
+    "a client offering only aes128-cbc then negotiates; the run removes stray drop-ins.")
 
 IA_06 = linux(
     "IA-06", "bak1",

@@ -41,8 +41,11 @@ SECRET_NAMES = [line.strip() for line in (REPO_ROOT / "baseline/lab/secret-varia
 
 @pytest.fixture(autouse=True)
 def _suite_markers(request):
-    """The database suites mark their module with asset_kind, a marker the compliance plugin registers."""
+    """Markers the compliance plugin registers: the database suites mark their module with asset_kind, every check
+    says how it verifies (method) and what it changes on the host (intrusive)."""
     request.config.addinivalue_line("markers", "asset_kind(kind): linux, postgresql, mariadb or network")
+    request.config.addinivalue_line("markers", "method(kind): probe, state, config or record")
+    request.config.addinivalue_line("markers", "intrusive(what): the check changes the host while it runs")
 
 
 def _load(path: Path, name: str):
@@ -332,3 +335,182 @@ def test_departed_staff_are_checked_when_listed():
     host = FakeHost(answer)
     with pytest.raises(AssertionError):
         accounts.test_departed_staff_locked_and_keys_gone(host, policy, EvidenceLog(), _sudo_run(host), {})
+
+
+# --- AU-03: other users cannot read or delete the logs ---------------------------------------------------------------
+
+DENIED = {"head": "head: cannot open '/var/log/auth.log' for reading: Permission denied",
+          "sh -c": "sh: 1: cannot create /var/log/.baseline-probe-x: Permission denied",
+          "rm -f": "rm: cannot remove '/var/log/.baseline-probe-x': Permission denied"}
+
+
+def _log_host(*, nobody=None, logs=("/var/log/auth.log",)) -> FakeHost:
+    """A host whose logs are `logs`; what nobody's commands get comes from `nobody(command)` (default: refused)."""
+    removed: set[str] = set()
+
+    def answer(command: str) -> Result:
+        if command.startswith("test -f "):
+            return Result(0 if shlex.split(command)[-1] in logs else 1)
+        if command.startswith("install -m "):
+            return Result(0, "640 root:adm\n640 root:adm\n")
+        if command.startswith("sudo -n -u nobody "):
+            result = nobody(command) if nobody else None
+            if result is None:
+                word = next(w for w in DENIED if w in command)
+                result = Result(1, "", DENIED[word])
+            if result.rc == 0 and " rm -f -- " in command:
+                removed.add(shlex.split(command)[-1])
+            return result
+        if command.startswith("test -e "):
+            return Result(1 if shlex.split(command)[-1] in removed else 0)
+        if command.startswith("rm -f -- "):
+            return Result(0)
+        return Result(1)
+
+    return FakeHost(answer)
+
+
+@pytest.fixture()
+def audit_suite():
+    return _load(LINUX / "test_audit.py", "offline_test_audit")
+
+
+def test_au03_logs_refused_to_nobody_pass_and_only_a_decoy_is_ever_written_or_deleted(audit_suite):
+    host, evidence = _log_host(logs=("/var/log/auth.log", "/var/log/sudo.log")), EvidenceLog()
+    audit_suite.test_other_users_cannot_read_or_delete_the_logs(host, evidence, _sudo_run(host))
+    seen = evidence.items[-1].observed
+    assert sorted(seen) == ["/var/log/auth.log", "/var/log/sudo.log"]
+    assert all(v["read the log"] == v["append to the decoy"] == v["delete the decoy"] == "refused" for v in seen.values())
+    as_nobody = [c for c in host.commands if c.startswith("sudo -n -u nobody ")]
+    for log in ("/var/log/auth.log", "/var/log/sudo.log"):  # the log itself is only ever read
+        touching = [c for c in as_nobody if f" {log} " in c + " "]
+        assert touching == [f"sudo -n -u nobody env LC_ALL=C head -c 1 -- {log} >/dev/null"], touching
+    decoys = {shlex.split(c)[-1] for c in as_nobody if "head -c" not in c}
+    assert len(decoys) == 2 and all("/.baseline-probe-" in d for d in decoys)
+    assert all(f"rm -f -- {d}" in host.commands for d in decoys), "a decoy was left behind"
+
+
+def test_au03_a_deletable_log_or_a_refusal_that_is_not_the_file_systems_fails(audit_suite):
+    def deletes(command):
+        return Result(0) if " rm -f -- " in command else None
+
+    host, evidence = _log_host(nobody=deletes), EvidenceLog()
+    with pytest.raises(AssertionError):
+        audit_suite.test_other_users_cannot_read_or_delete_the_logs(host, evidence, _sudo_run(host))
+    seen = evidence.items[-1].observed["/var/log/auth.log"]
+    assert seen["decoy left"] is False and seen["delete the decoy"].startswith("not refused (rc 0)")
+
+    def sudo_refuses(command):
+        return Result(1, "", "sudo: a password is required")
+
+    host, evidence = _log_host(nobody=sudo_refuses), EvidenceLog()
+    with pytest.raises(AssertionError):
+        audit_suite.test_other_users_cannot_read_or_delete_the_logs(host, evidence, _sudo_run(host))
+    assert evidence.items[-1].observed["/var/log/auth.log"]["read the log"].startswith("not refused")
+
+
+def test_au03_without_an_auth_log_fails(audit_suite):
+    host, evidence = _log_host(logs=()), EvidenceLog()
+    with pytest.raises(AssertionError, match="auth.log does not exist"):
+        audit_suite.test_other_users_cannot_read_or_delete_the_logs(host, evidence, _sudo_run(host))
+
+
+# --- AC-03: the audit administrator's role cannot run system-administration commands -----------------------------------
+
+
+class SudoHost(FakeHost):
+    """wangfang (audit administrator) in auditors; sudo as the probe account answers as `policy(command)` says."""
+
+    def __init__(self, allowed: tuple[str, ...] = (), password_ok: bool = True, roster_allowed: tuple[str, ...] = ()):
+        super().__init__(self._answer)
+        self.allowed, self.password_ok, self.roster_allowed = allowed, password_ok, roster_allowed
+
+    def _answer(self, command: str) -> Result:
+        if command == "id -Gn wangfang":
+            return Result(0, "wangfang auditors ssh2fa\n")
+        if command == "id -gn wangfang":
+            return Result(0, "wangfang\n")
+        if command.startswith("useradd "):
+            return Result(0)
+        if command.startswith("sudo -l -U wangfang "):
+            path = command.rsplit(maxsplit=1)[-1]
+            return Result(0, path + "\n") if path in self.roster_allowed else Result(1)
+        return Result(0)
+
+    def sudo_as_probe(self, command: str) -> StdinResult:
+        if not self.password_ok:
+            return StdinResult(1, "", "Sorry, try again.\nsudo: 1 incorrect password attempt\n", command)
+        arguments = command.split("sudo -S -k -p '' ", 1)[1]
+        if arguments == "-l":
+            return StdinResult(0, "User blaud1 may run the following commands on fake1:\n    (root) /usr/sbin/ausearch\n",
+                               "", command)
+        if arguments.split()[0] in self.allowed:
+            return StdinResult(0, "systemd 252\n", "", command)
+        return StdinResult(1, "", f"Sorry, user blaud1 is not allowed to execute '{arguments}' as root on fake1.\n",
+                           command)
+
+
+@pytest.fixture()
+def accounts_suite(monkeypatch):
+    suite = _load(LINUX / "test_accounts.py", "offline_test_accounts_ac03")
+    calls: list[tuple[str, str]] = []
+
+    def fake_stdin(host, command, data, timeout=900):
+        calls.append((command, data if isinstance(data, str) else data.decode()))
+        host.commands.append(command)
+        if command.startswith("sudo -n chpasswd"):
+            return StdinResult(0, "", "", command)
+        return host.sudo_as_probe(command)
+
+    monkeypatch.setattr(suite, "run_with_stdin", fake_stdin)
+    return suite, calls
+
+
+def _run_ac03(suite, host: SudoHost) -> EvidenceLog:
+    policy, _ = _policy()
+    evidence = EvidenceLog()
+    probe = suite._audit_admin_probe(host, policy, _sudo_run(host))
+    made = next(probe)
+    try:
+        suite.test_audit_administrator_cannot_run_system_administration_commands(host, evidence, _sudo_run(host), made)
+    finally:
+        probe.close()
+    return evidence
+
+
+def test_ac03_audit_admin_probe_refused_everywhere_passes_and_cleans_up(accounts_suite):
+    suite, calls = accounts_suite
+    host = SudoHost()
+    evidence = _run_ac03(suite, host)
+    useradd = next(c for c in host.commands if c.startswith("useradd "))
+    name = useradd.split()[-1]
+    assert useradd == f"useradd -M -s /usr/sbin/nologin -G auditors,ssh2fa {name}"
+    password = next(data for command, data in calls if command.startswith("sudo -n chpasswd")).split(":", 1)[1].strip()
+    assert not [c for c in host.commands if password in c], "the probe's password went onto a command line"
+    probes = [(c, d) for c, d in calls if "sudo -S -k" in c]
+    assert len(probes) == 1 + len(suite.SYSTEM_ADMIN_COMMANDS) and all(d == password + "\n" for _, d in probes)
+    tried = evidence.items[0].observed["tried"]
+    assert {t["outcome"] for t in tried.values()} == {"refused"}
+    assert evidence.items[1].observed == {c: "not permitted" for c, _ in suite.SYSTEM_ADMIN_COMMANDS}
+    assert host.commands[-1].startswith(f"pkill -u {name}; userdel -f {name}") and "/var/lib/sudo/lectured/" in \
+        host.commands[-1]
+
+
+@pytest.mark.parametrize("host_args", [
+    {"allowed": ("/usr/bin/systemctl",)},  # the audit role may restart services: a fail
+    {"password_ok": False},  # sudo never got past the password: proves nothing, never a pass
+    {"roster_allowed": ("/usr/bin/dpkg",)},  # the roster's person holds a system-administration right of their own
+])
+def test_ac03_a_command_that_runs_or_a_failed_password_fails(accounts_suite, host_args):
+    suite, _ = accounts_suite
+    with pytest.raises(AssertionError):
+        _run_ac03(suite, SudoHost(**host_args))
+
+
+def test_ac03_without_an_audit_administrator_is_not_verifiable(accounts_suite):
+    suite, _ = accounts_suite
+    policy, _ = _policy({"staff": [p for p in STAFF if p["role"] != "audit_admin"]})
+    host = SudoHost()
+    with pytest.raises(pytest.skip.Exception, match="no active audit administrator"):
+        next(suite._audit_admin_probe(host, policy, _sudo_run(host)))
+    assert host.commands == []

@@ -357,3 +357,38 @@ def test_timer_calendars():
     assert shown["ActiveState"] == "active"
     assert lc.timer_calendars(shown["TimersCalendar"]) == ["*-*-* 02:30:00"]
     assert lc.timer_calendars("") == []
+
+
+# --- sudo and file-system refusals (AC-03, AU-03 probes) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rc", "stderr", "expected"), [
+    (1, "Sorry, user blaud1 is not allowed to execute '/usr/bin/systemctl --version' as root on app1.\n", "refused"),
+    (0, "", "ran"),
+    (1, "Sorry, try again.\nsudo: 1 incorrect password attempt\n", "authentication failed"),
+    (1, "sudo: a password is required\n", "authentication failed"),
+    (1, "sudo: unknown user blaud1\n", "other (rc 1): sudo: unknown user blaud1"),
+])
+def test_sudo_attempt_tells_a_policy_refusal_from_a_failed_password(rc, stderr, expected):
+    assert lc.sudo_attempt(rc, stderr) == expected
+
+
+@pytest.mark.parametrize(("rc", "stdout", "expected"), [
+    (0, "/usr/bin/systemctl\n", "permitted"),
+    (1, "", "not permitted"),
+    (0, "", "error (rc 0)"),  # exit 0 without the command: not read as a refusal
+    (2, "", "error (rc 2)"),
+])
+def test_sudo_list_permits(rc, stdout, expected):
+    assert lc.sudo_list_permits(rc, stdout, "/usr/bin/systemctl") == expected
+
+
+@pytest.mark.parametrize(("rc", "stderr", "refused"), [
+    (1, "head: cannot open '/var/log/auth.log' for reading: Permission denied", True),
+    (1, "rm: cannot remove '/var/log/x': Operation not permitted", True),
+    (0, "", False),
+    (1, "sudo: a password is required", False),  # sudo refused to switch users: proves nothing about the log
+    (1, "head: cannot open '/var/log/auth.log' for reading: No such file or directory", False),
+])
+def test_permission_refused_only_for_the_file_systems_refusal(rc, stderr, refused):
+    assert lc.permission_refused(rc, stderr) is refused

@@ -163,3 +163,77 @@ def test_every_drift_is_in_exactly_one_batch_of_one_kind(repo_root):
     for batch in table.BATCHES:
         assert len({d.on_device for d in batch.drifts}) == 1, f"{batch.name}: devices and hosts in one batch"
         assert batch.expected == frozenset().union(*(d.expected for d in batch.drifts))
+
+
+def _check_markers(repo_root) -> dict[str, dict[str, list]]:
+    """`compliance_tests/<suite>/<file>::<test function>` -> marker name -> the arguments of its markers."""
+    checks: dict[str, dict[str, list]] = {}
+    for path in sorted(repo_root.glob("compliance_tests/**/test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            markers: dict[str, list] = {}
+            for call in node.decorator_list:
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+                    markers.setdefault(call.func.attr, []).append(
+                        [arg.value if isinstance(arg, ast.Constant) else None for arg in call.args])
+            checks[f"{path.relative_to(repo_root).as_posix()}::{node.name}"] = markers
+    return checks
+
+
+def test_every_compliance_check_says_how_it_verifies_and_probes_are_counted(repo_root):
+    """Every compliance check carries @pytest.mark.method(kind), kind one of probe, state, config, record (a check
+    that does several things takes the strongest), and every @pytest.mark.intrusive names what the check changes.
+
+    Behaviour probes are counted against configuration reads, the device audit's checks included (they read the
+    running configuration): probes must be at least as many as configuration reads; the goal is twice as many.
+    Figures as they are now: 73 compliance checks, probe 31, state 35, config 5, record 2 (30 of them intrusive);
+    8 device audit checks, config; probes 31 against configuration reads 13, 2.4 to 1."""
+    from baseline.netdev import audit
+    from baseline.results import METHODS
+
+    checks = _check_markers(repo_root)
+    problems = []
+    methods: dict[str, str] = {}
+    for name, markers in checks.items():
+        given = markers.get("method", [])
+        if len(given) != 1 or len(given[0]) != 1 or given[0][0] not in METHODS:
+            problems.append(f"{name}: method marker {given or 'missing'}, wanted one of {', '.join(METHODS)}")
+            continue
+        methods[name] = given[0][0]
+        for args in markers.get("intrusive", []):
+            if len(args) != 1 or not isinstance(args[0], str) or len(args[0].split()) < 3:
+                problems.append(f"{name}: intrusive marker {args} does not say what the check changes")
+    assert problems == [], "\n".join(problems)
+    counts = {m: sum(1 for v in methods.values() if v == m) for m in METHODS}
+    device = {m: sum(1 for c in audit.CHECKS if c.method == m) for m in METHODS}
+    probes = counts["probe"] + device["probe"]
+    config = counts["config"] + device["config"]
+    intrusive = sum(1 for markers in checks.values() if "intrusive" in markers)
+    print(f"compliance checks {len(methods)}: " + ", ".join(f"{m} {n}" for m, n in counts.items())
+          + f" ({intrusive} intrusive); device audit checks {len(audit.CHECKS)}: "
+          + ", ".join(f"{m} {n}" for m, n in device.items() if n)
+          + f"; probes {probes} : configuration reads {config}" + (f" = {probes / config:.1f} : 1" if config else ""))
+    assert probes >= config, f"{probes} behaviour probes against {config} configuration reads (goal: twice as many)"
+
+
+def test_intrusive_checks_of_the_probe_accounts_and_probe_objects_are_marked(repo_root):
+    """Checks whose fixtures or SQL make something on the host are marked intrusive: the account fixtures, the
+    database probe helpers, the test files; a new check that uses them without the marker would run in read-only
+    production runs."""
+    makers = ("account_files_restored", "probe_user", "admin_probe", "audit_admin_probe", "_try_password",
+              "_create_probe", "CREATE TABLE {", "logger ", "EICAR", "systemd-run", "aide --config")
+    unmarked = []
+    for path in sorted(repo_root.glob("compliance_tests/**/test_*.py")):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.parse(source).body:
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            body = ast.get_source_segment(source, node) or ""
+            marked = any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "intrusive"
+                         for c in node.decorator_list)
+            uses = [m for m in makers if m in body or m in [a.arg for a in node.args.args]]
+            if uses and not marked:
+                unmarked.append(f"{path.name}::{node.name} uses {uses}")
+    assert unmarked == [], "\n".join(unmarked)

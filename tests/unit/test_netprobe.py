@@ -1,0 +1,253 @@
+"""The controller-side behaviour probes (compliance_tests/linux/netprobe.py) and the checks built on them (AC-01 root
+login, IA-05 weak algorithms, IP-01 clear-text ports), run against servers on this machine: a paramiko SSH server
+with the baseline's algorithms or a weaker set, a listening and a closed TCP port. No lab needed.
+
+What must hold: a refusal is told apart from a failure that proves nothing (no connection, a timeout, a server that
+hangs up), and a check passes only on refusals."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import paramiko
+import pytest
+
+from baseline import REPO_ROOT
+from baseline.compliance import HostVars
+from baseline.compliance_plugin import EvidenceLog
+
+LINUX = REPO_ROOT / "compliance_tests" / "linux"
+if str(LINUX) not in sys.path:
+    sys.path.insert(0, str(LINUX))
+
+import netprobe  # noqa: E402
+
+
+def _load(path, name: str):
+    """Import a suite module under a private name, with an inventory that has no hosts (no lab is read)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BASELINE_INVENTORY", str(REPO_ROOT / "tests" / "unit" / "no-such-inventory"))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+# The baseline's algorithms (roles/accounts/defaults/main.yml), as far as paramiko can serve them.
+STRONG = {"ciphers": ("aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr"),
+          "digests": ("hmac-sha2-512-etm@openssh.com", "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512", "hmac-sha2-256"),
+          "kex": ("curve25519-sha256@libssh.org", "diffie-hellman-group16-sha512")}
+
+
+class _Auth(paramiko.ServerInterface):
+    def __init__(self, methods: str, password_ok: bool):
+        self.methods, self.password_ok = methods, password_ok
+
+    def get_allowed_auths(self, username: str) -> str:
+        return self.methods
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        return paramiko.AUTH_SUCCESSFUL if self.password_ok else paramiko.AUTH_FAILED
+
+
+@contextmanager
+def ssh_server(*, methods: str = "publickey", password_ok: bool = False, hang_up: bool = False,
+               **algorithms: tuple[str, ...]) -> Iterator[int]:
+    """An SSH server on 127.0.0.1 offering `algorithms` (default: the baseline's); yields its port. `hang_up`:
+    accept TCP connections and close them at once."""
+    key = paramiko.ECDSAKey.generate()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve_one(conn: socket.socket) -> None:
+        if hang_up:
+            conn.close()
+            return
+        transport = paramiko.Transport(conn)
+        transport.add_server_key(key)
+        options = transport.get_security_options()
+        for name, offered in {**STRONG, **algorithms}.items():
+            setattr(options, name, offered)
+        try:
+            transport.start_server(server=_Auth(methods, password_ok))
+            while transport.is_active() and not stop.is_set():
+                stop.wait(0.05)
+        except (paramiko.SSHException, EOFError, OSError):
+            pass
+        finally:
+            transport.close()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+
+
+def _closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there any more: connections are refused
+    return port
+
+
+# --- the probes ---------------------------------------------------------------------------------------------------------
+
+
+def test_weak_algorithm_lists_are_what_paramiko_offers_and_what_the_identification_suite_calls_weak():
+    identification = _load(LINUX / "test_identification.py", "netprobe_test_identification")
+    transport = paramiko.Transport
+    assert set(netprobe.WEAK_CIPHERS) <= set(transport._cipher_info)
+    assert set(netprobe.WEAK_MACS) <= set(transport._mac_info)
+    assert set(netprobe.WEAK_KEX) <= set(transport._kex_info)
+    assert set(netprobe.MAC_CIPHERS) <= set(transport._cipher_info) & identification.STRONG_CIPHERS
+    assert not set(netprobe.WEAK_CIPHERS) & identification.STRONG_CIPHERS
+    assert all(any(m in mac for m in identification.WEAK_MAC_MARKERS) for mac in netprobe.WEAK_MACS)
+    assert all(any(m in kex for m in identification.WEAK_KEX_MARKERS) for kex in netprobe.WEAK_KEX)
+
+
+def test_negotiation_with_the_baseline_refuses_every_weak_algorithm_for_what_it_is():
+    with ssh_server() as port:
+        assert netprobe.ssh_negotiation("127.0.0.1", port) == "negotiated"
+        for cipher in netprobe.WEAK_CIPHERS:
+            outcome = netprobe.ssh_negotiation("127.0.0.1", port, ciphers=(cipher,))
+            assert netprobe.refused_for(outcome, "cipher") and not netprobe.refused_for(outcome, "kex"), outcome
+        for mac in netprobe.WEAK_MACS:
+            outcome = netprobe.ssh_negotiation("127.0.0.1", port, ciphers=netprobe.MAC_CIPHERS, digests=(mac,))
+            assert netprobe.refused_for(outcome, "mac"), outcome
+        for kex in netprobe.WEAK_KEX:
+            outcome = netprobe.ssh_negotiation("127.0.0.1", port, kex=(kex,))
+            assert netprobe.refused_for(outcome, "kex"), outcome
+
+
+def test_negotiation_with_a_weaker_server_is_not_a_refusal_and_neither_is_a_hang_up():
+    with ssh_server(ciphers=("aes128-cbc", "aes256-ctr")) as port:  # the lab's IA-05 drift
+        assert netprobe.ssh_negotiation("127.0.0.1", port, ciphers=("aes128-cbc",)) == "negotiated"
+    with ssh_server(hang_up=True) as port:
+        outcome = netprobe.ssh_negotiation("127.0.0.1", port, ciphers=("3des-cbc",), timeout=3)
+        assert outcome.startswith("error:") and not netprobe.refused_for(outcome, "cipher", "mac", "kex"), outcome
+    outcome = netprobe.ssh_negotiation("127.0.0.1", _closed_port(), kex=("diffie-hellman-group1-sha1",))
+    assert outcome.startswith("error: no connection"), outcome
+
+
+def test_password_login_outcomes():
+    with ssh_server(methods="publickey") as port:
+        tried = netprobe.ssh_password_login("127.0.0.1", "root", port)
+        assert tried == {"methods_offered": ["publickey"],
+                         "login": "refused: password logins not offered (offered: publickey)"}
+    with ssh_server(methods="publickey,password") as port:
+        tried = netprobe.ssh_password_login("127.0.0.1", "root", port)
+        assert tried["login"].startswith("refused: ") and "password" in tried["methods_offered"]
+    with ssh_server(methods="password", password_ok=True) as port:
+        assert netprobe.ssh_password_login("127.0.0.1", "root", port)["login"] == "accepted"
+    with ssh_server(hang_up=True) as port:
+        assert netprobe.ssh_password_login("127.0.0.1", "root", port, timeout=3)["login"].startswith("error:")
+    assert netprobe.ssh_password_login("127.0.0.1", "root", _closed_port())["login"].startswith("error: no connection")
+
+
+def test_port_outcomes(monkeypatch):
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(1)
+        assert netprobe.port_outcome("127.0.0.1", listening.getsockname()[1]) == netprobe.ACCEPTED
+    assert netprobe.port_outcome("127.0.0.1", _closed_port()) == netprobe.REFUSED
+
+    def no_answer(*args, **kwargs):
+        raise TimeoutError("timed out")
+
+    def unreachable(*args, **kwargs):
+        raise OSError(113, "No route to host")
+
+    monkeypatch.setattr(netprobe.socket, "create_connection", no_answer)
+    assert netprobe.port_outcome("192.0.2.1", 23) == netprobe.FILTERED
+    monkeypatch.setattr(netprobe.socket, "create_connection", unreachable)
+    assert netprobe.port_outcome("192.0.2.1", 23).startswith("error: ")
+
+
+# --- the checks ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _suite_markers(request):
+    request.config.addinivalue_line("markers", "method(kind): probe, state, config or record")
+    request.config.addinivalue_line("markers", "intrusive(what): the check changes the host while it runs")
+
+
+def _policy() -> HostVars:
+    return HostVars("fake1", {"ansible_host": "127.0.0.1"})
+
+
+def test_ia05_check_passes_on_the_baseline_and_fails_on_a_cbc_cipher(monkeypatch):
+    suite = _load(LINUX / "test_identification.py", "netprobe_ia05")
+    with ssh_server() as port:
+        monkeypatch.setattr(suite, "ssh_negotiation", lambda address, **offered: netprobe.ssh_negotiation(
+            address, port, **offered))
+        evidence = EvidenceLog()
+        suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), evidence)
+        assert evidence.items[0].observed["defaults"] == "negotiated"
+    with ssh_server(ciphers=("aes128-cbc", *STRONG["ciphers"])) as port:
+        monkeypatch.setattr(suite, "ssh_negotiation", lambda address, **offered: netprobe.ssh_negotiation(
+            address, port, **offered))
+        with pytest.raises(AssertionError, match="cipher aes128-cbc"):
+            suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), EvidenceLog())
+    with ssh_server(hang_up=True) as port:  # no session at all: never a pass
+        monkeypatch.setattr(suite, "ssh_negotiation", lambda address, **offered: netprobe.ssh_negotiation(
+            address, port, timeout=2, **offered))
+        with pytest.raises(AssertionError, match="cannot open an SSH session"):
+            suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), EvidenceLog())
+
+
+def test_ac01_check_passes_on_a_refusal_and_fails_on_a_login_or_no_connection(monkeypatch):
+    suite = _load(LINUX / "test_accounts.py", "netprobe_ac01")
+    for methods, password_ok, passes in (("publickey", False, True), ("publickey,password", False, True),
+                                         ("password", True, False)):
+        with ssh_server(methods=methods, password_ok=password_ok) as port:
+            monkeypatch.setattr(suite, "ssh_password_login", lambda address, user, p=port: netprobe.ssh_password_login(
+                address, user, p))
+            if passes:
+                suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog())
+            else:
+                with pytest.raises(AssertionError, match="root login: accepted"):
+                    suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog())
+    closed = _closed_port()
+    monkeypatch.setattr(suite, "ssh_password_login", lambda address, user: netprobe.ssh_password_login(
+        address, user, closed))
+    with pytest.raises(AssertionError, match="no SSH session"):
+        suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog())
+
+
+def test_ip01_check_needs_the_ssh_control_and_refused_or_filtered_ports(monkeypatch):
+    suite = _load(LINUX / "test_hardening.py", "netprobe_ip01")
+    outcomes = {22: netprobe.ACCEPTED, 21: netprobe.REFUSED, 23: netprobe.FILTERED, 514: netprobe.REFUSED}
+    monkeypatch.setattr(suite, "port_outcome", lambda address, port: outcomes[port])
+    evidence = EvidenceLog()
+    suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(_policy(), evidence)
+    assert evidence.items[0].observed == {"22/tcp ssh": "accepted", "21/tcp ftp": "refused", "23/tcp telnet": "filtered",
+                                          "514/tcp rsh (shell)": "refused"}
+    outcomes[23] = netprobe.ACCEPTED
+    with pytest.raises(AssertionError, match="23/tcp telnet"):
+        suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(_policy(), EvidenceLog())
+    outcomes.update({22: netprobe.FILTERED, 23: netprobe.FILTERED})  # host down: every port silent
+    with pytest.raises(AssertionError, match="nothing was tested"):
+        suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(_policy(), EvidenceLog())
