@@ -190,7 +190,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         info = getattr(item, "_fixtureinfo", None)
         own = set(getattr(info, "argnames", ()))
-        preset = [n for n in getattr(info, "initialnames", ()) if n not in own]  # autouse and usefixtures
+        defs = getattr(info, "name2fixturedefs", {})
+        preset = {n for n in getattr(info, "initialnames", ()) if n not in own}  # autouse and usefixtures
+        preset |= {n for n in names if any(getattr(d, "_autouse", False) for d in defs.get(n, ()))}  # also requested
         position = max((names.index(n) + 1 for n in preset if n in names), default=0)
         names.insert(position, READ_ONLY_GUARD)
 

@@ -22,8 +22,10 @@ def _engine(host) -> str:
     return "postgresql" if "postgresql_servers" in groups else "mariadb"
 
 
-@pytest.fixture()
+@pytest.fixture(autouse=True)
 def engine(host, request):
+    """postgresql or mariadb, which is also the records' asset kind: autouse, so that the kind is set before any
+    other fixture, also on a check that a read-only run leaves out (it is skipped right after the autouse ones)."""
     kind = _engine(host)
     request.node.add_marker(pytest.mark.asset_kind(kind))
     return kind

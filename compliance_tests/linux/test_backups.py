@@ -20,9 +20,10 @@ STATE = "/var/lib/baseline-backup/files.json"
 ENV = "/etc/baseline/backup/backup.env"
 
 
-@pytest.fixture()
+@pytest.fixture(autouse=True)
 def backup_client(host, policy):
-    """Skip as not applicable on hosts outside the backup_clients group (the store itself, drill hosts)."""
+    """Skip as not applicable on hosts outside the backup_clients group (the store itself, drill hosts). Autouse, so
+    that it decides before anything else, also for the check a read-only run leaves out (not applicable stays so)."""
     groups = policy.get("group_names", [])
     if "backup_clients" not in groups:
         not_applicable(f"{compliance.asset_name(host)} is not in the backup_clients group "

@@ -284,3 +284,24 @@ def test_unmarked():
     by_name = {r.check.split("::")[-1]: r for r in records}
     assert by_name["test_unknown"].outcome == "error" and "method 'guesswork'" in by_name["test_unknown"].reason
     assert (by_name["test_unmarked"].outcome, by_name["test_unmarked"].method) == ("pass", "")
+
+
+def test_read_only_keeps_the_asset_kind_an_autouse_fixture_sets(pytester):
+    """As compliance_tests/databases/test_db_backups.py: the engine (and the record's asset kind) comes from an autouse
+    fixture, which still runs before the read-only guard, so the left-out check lands in its database's cell."""
+    source = '''
+import pytest
+
+@pytest.fixture(autouse=True)
+def engine(request):
+    request.node.add_marker(pytest.mark.asset_kind("postgresql"))
+    return "postgresql"
+
+@pytest.mark.control("BR-02")
+@pytest.mark.method("state")
+@pytest.mark.intrusive("restic takes a lock in the off-site repository")
+def test_off_site_copy(engine):
+    pass
+'''
+    _, records = run_suite(pytester, source, "--read-only")
+    assert [(r.asset_kind, r.outcome) for r in records] == [("postgresql", "not_verifiable")]
