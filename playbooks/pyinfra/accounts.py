@@ -16,6 +16,8 @@ from baseline import inventory, policy, templates
 
 ROLE = "accounts"
 SSHD_DROPIN = "/etc/ssh/sshd_config.d/50-baseline.conf"
+# Staged outside the directories the integrity database watches (IP-05): a staged copy is not a configuration.
+STAGED = "/var/lib/baseline-pyinfra/50-baseline.conf.staged"
 
 values = templates.role_values(ROLE, inventory.load().vars(host.name))
 policy.validate(values, where=host.name)
@@ -34,11 +36,12 @@ files.put(name="IA-04 | Shell idle timeout and umask", src=rendered("tmout.sh.j2
 files.put(name="IA-05 | Login banner", src=rendered("issue.net.j2"), dest="/etc/issue.net",
           user="root", group="root", mode="644")
 
+files.directory(name="IA-05 | Staging directory", path=STAGED.rsplit("/", 1)[0], user="root", group="root", mode="700")
 staged = files.put(name="IA-05 | Stage the sshd drop-in", src=rendered("sshd-baseline.conf.j2"),
-                   dest=SSHD_DROPIN + ".staged", user="root", group="root", mode="600")
+                   dest=STAGED, user="root", group="root", mode="600")
 server.shell(
-    name="IA-05 | Install the sshd drop-in after sshd -t accepts it, then reload",
-    commands=[f"/usr/sbin/sshd -t -f {SSHD_DROPIN}.staged && cp -p {SSHD_DROPIN}.staged {SSHD_DROPIN} "
-              "&& /usr/sbin/sshd -t && systemctl reload ssh"],
+    name="IA-05 | Install the sshd drop-in after sshd -t accepts it (when it differs), then reload",
+    commands=[f"cmp -s {STAGED} {SSHD_DROPIN} || ( /usr/sbin/sshd -t -f {STAGED} && cp {STAGED} {SSHD_DROPIN} "
+              f"&& chmod 600 {SSHD_DROPIN} && /usr/sbin/sshd -t && systemctl reload ssh )"],
     _if=staged.did_change,
 )

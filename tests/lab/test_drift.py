@@ -88,9 +88,10 @@ def test_each_drift_fails_exactly_its_checks_until_the_baseline_repairs_it(batch
     records, output = verify(batch, tmp_path, "drifted")
     want = expected(batch)
     got = failures(records)
-    assert got == want, (f"missing (a drift its check did not see): {sorted(want - got)}\n"
-                         f"unexpected (a check failed for no drift): {sorted(got - want)}\n{output}")
+    assert got == want, (f"{output}\nmissing (a drift its check did not see): {sorted(want - got)}\n"
+                         f"unexpected (a check failed for no drift): {sorted(got - want)}")
     fixed = repair(batch)
     assert fixed.returncode == 0, fixed.stdout[-5000:] + fixed.stderr[-2000:]
     records, output = verify(batch, tmp_path, "repaired")
-    assert failures(records) == set(), output
+    left = [f"{r.asset}: {r.check}: {r.reason}" for r in records if r.outcome in ("fail", "error")]
+    assert left == [], output + "\nstill failing after the repair:\n" + "\n".join(left)
