@@ -45,7 +45,8 @@ TOLERANCES: dict[str, list[Tolerance]] = {
         (r"^idle-timeout (\d+)(?: (\d+))?$", [(_minutes_seconds, "<=", "session_idle_timeout_seconds"),
                                                (_minutes_seconds, ">", "0")]),
         (r"^local-aaa-user wrong-password retry-interval (\d+) retry-time (\d+) block-time (\d+)$",
-         [(lambda m: int(m.group(2)), "<=", "login_max_failures"),
+         [(lambda m: int(m.group(1)) * 60, ">=", "login_failure_window_seconds"),
+          (lambda m: int(m.group(2)), "<=", "login_max_failures"),
           (lambda m: int(m.group(3)) * 60, ">=", "login_lockout_seconds")]),
         (r"^user-password min-len (\d+)$", [(lambda m: int(m.group(1)), ">=", "password_min_length")]),
         (r"^password history record number (\d+)$", [(lambda m: int(m.group(1)), ">=", "password_history_device")]),
@@ -70,7 +71,8 @@ TOLERANCES: dict[str, list[Tolerance]] = {
         (r"^aaa local authentication attempts max-fail (\d+)$", [(lambda m: int(m.group(1)), "<=", "login_max_failures")]),
         (r"^login block-for (\d+) attempts (\d+) within (\d+)$",
          [(lambda m: int(m.group(1)), ">=", "login_lockout_seconds"),
-          (lambda m: int(m.group(2)), "<=", "login_max_failures")]),
+          (lambda m: int(m.group(2)), "<=", "login_max_failures"),
+          (lambda m: int(m.group(3)), ">=", "login_failure_window_seconds")]),
     ],
 }
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, ">": lambda a, b: a > b}
@@ -118,6 +120,8 @@ def _limit(values: dict[str, Any], var: str) -> int:
         return int(var)
     if var == "password_history_device":  # devices keep at most 12 (VRP) / 15 (Comware) old passwords
         return min(int(values["password_history"]), 12)
+    if var == "login_failure_window_seconds":  # failures counted over at least the window (a longer one is stricter)
+        return int(values.get("netdev_login_failure_window_minutes", 5)) * 60
     return int(values[var])
 
 
