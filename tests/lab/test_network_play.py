@@ -36,13 +36,13 @@ def fresh_devices(lab_up):
 
 def test_network_play_pushes_then_is_idempotent(fresh_devices, tmp_path, lab_results):
     before = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results", str(tmp_path / "before.jsonl"))
-    assert before.returncode != 0, "the seed configuration should fail the audit"
+    assert before.returncode == 1, "the seed configuration should fail the audit (status 1)"
 
     check = run(str(BIN / "ansible-playbook"), "playbooks/network.yml", "--check")
     assert check.returncode == 0, check.stdout[-3000:]
     assert "would send" in check.stdout + check.stderr or recap_changed(check.stdout) >= 1
     still = run(str(REPO_ROOT / "scripts/netdev"), "-q", "audit", "--results", str(tmp_path / "still.jsonl"))
-    assert still.returncode != 0, "check mode must not change the devices"
+    assert still.returncode == 1, "check mode must not change the devices (the audit still fails, status 1)"
 
     first = run(str(BIN / "ansible-playbook"), "playbooks/network.yml")
     assert first.returncode == 0, first.stdout[-3000:]
