@@ -23,6 +23,7 @@ push backs the device up, changes it, saves it and archives the result.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 CONTROLLER = "localhost"  # drifts made on the controller itself (evidence kept in results/)
@@ -386,9 +387,12 @@ BR_03 = Drift(
 
 # --- Network devices (simulator): sw-acc-01 (VRP5), sw-acc-02 and fw-border-01 (Comware), rt-border-02 (IOS) --------
 
+# The shared account's password: made afresh for each run, never written in the repository.
+SHARED_PASSWORD = f"Sh@red{secrets.token_hex(6)}Ad"
+
 NW_01 = device(
     "NW-01", "sw-acc-01",
-    ("aaa", "local-user admin password irreversible-cipher SharedAdmin@2024", "local-user admin privilege level 15",
+    ("aaa", f"local-user admin password irreversible-cipher {SHARED_PASSWORD}", "local-user admin privilege level 15",
      "local-user admin service-type ssh", "quit"),
     {NW_ACCOUNTS, NW_BACKUP},
     "A shared admin account; the push removes accounts outside the roster.")
