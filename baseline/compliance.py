@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from baseline import inventory, policy
+from baseline import REPO_ROOT, inventory, policy
 
 CONTAINER = "container"
 VM = "vm"
@@ -94,6 +94,14 @@ def select_hosts(inv: inventory.Inventory, spec: str) -> list[str]:
     if not selected:
         raise InventoryError(f"--hosts {spec!r} names no host")
     return selected
+
+
+def staff_key_path(username: str) -> Path:
+    """Where the private key a person used is kept, for the check that a departed person's old key is refused:
+    $BASELINE_STAFF_KEYS/<username>/id_ed25519, by default the keys the built-in lab generates (.lab/staff).
+    The suites read the path only; they import nothing of the lab."""
+    root = Path(os.environ.get("BASELINE_STAFF_KEYS", str(REPO_ROOT / ".lab" / "staff")))
+    return root / username / "id_ed25519"
 
 
 def ssh_config_path() -> Path:

@@ -28,7 +28,6 @@ from netprobe import ssh_password_login
 from baseline import compliance
 from baseline.accounts import local_accounts, unknown_accounts
 from baseline.compliance_plugin import not_applicable, not_verifiable
-from baseline.lab import secrets as lab_secrets
 
 testinfra_hosts = compliance.hosts_in("linux_servers")
 NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
@@ -169,7 +168,7 @@ def test_departed_staff_key_is_refused(policy, evidence):
         not_applicable("the roster lists no departed staff: there is no old key to try")
     results = {}
     for user in departed:
-        path = lab_secrets.staff_key_path(user)
+        path = compliance.staff_key_path(user)
         if not path.exists():
             pytest.skip("not verifiable: no key of the departed person is at hand (lab keys only)")
         transport = paramiko.Transport((policy["ansible_host"], 22))

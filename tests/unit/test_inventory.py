@@ -56,3 +56,13 @@ def test_a_failing_compliance_test_never_prints_the_host_variables(tmp_path):
     assert proc.returncode == 1 and "2 failed" in proc.stdout, proc.stdout[-2000:]
     assert "inventory variables of app1: 2 names, values not shown" in proc.stdout
     assert value not in proc.stdout + proc.stderr
+
+
+def test_suites_find_the_lab_staff_keys_without_importing_the_lab(monkeypatch, tmp_path):
+    from baseline import compliance
+    from baseline.lab import secrets as lab_secrets
+
+    monkeypatch.delenv("BASELINE_STAFF_KEYS", raising=False)
+    assert compliance.staff_key_path("zhangsan") == lab_secrets.staff_key_path("zhangsan")
+    monkeypatch.setenv("BASELINE_STAFF_KEYS", str(tmp_path))
+    assert compliance.staff_key_path("zhangsan") == tmp_path / "zhangsan" / "id_ed25519"
