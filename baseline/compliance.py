@@ -12,6 +12,9 @@ run with exit status 2 on either, before any connection).
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +110,38 @@ def staff_key_path(username: str) -> Path:
 def ssh_config_path() -> Path:
     """SSH client config for the hosts: $BASELINE_SSH_CONFIG, else the one beside the inventory."""
     return Path(os.environ.get("BASELINE_SSH_CONFIG", inventory.inventory_path() / "ssh_config"))
+
+
+class SharedConnections:
+    """One SSH connection per host for a whole compliance run instead of one per command.
+
+    testinfra's ssh backend opens a new connection (key exchange, authentication, PAM session) for every command a
+    check sends. This writes a client config into a private directory (mode 0700) that sets a control socket per
+    host and then includes the operator's config unchanged, so every host option (address, user, key, known hosts,
+    strict host-key checking) still comes from that config. `close()` ends the master connections and removes the
+    directory. The behaviour probes (root login, weak ciphers, departed keys) open their own connections and never
+    ride on these."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = Path(base).resolve()
+        self.directory = Path(tempfile.mkdtemp(prefix="baseline-ssh-"))
+        self.config = self.directory / "ssh_config"
+        self.config.write_text(
+            "# written by baseline.compliance.SharedConnections for one compliance run\n"
+            "Host *\n"
+            f"  ControlPath {self.directory}/%C\n"
+            "  ControlMaster auto\n"
+            "  ControlPersist 120s\n"
+            f"Include {self.base}\n",
+            encoding="utf-8",
+        )
+
+    def close(self) -> None:
+        for socket in self.directory.glob("*"):
+            if socket.is_socket():
+                subprocess.run(["ssh", "-F", str(self.config), "-o", f"ControlPath={socket}", "-O", "exit", "unused"],
+                               capture_output=True, timeout=10, check=False)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def hosts_in(group: str) -> list[str]:

@@ -7,6 +7,7 @@ run. `--hosts` takes inventory host names, groups or patterns (comma separated);
 its own hosts, so `--hosts db1` runs the checks that apply to db1 and no others."""
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 import testinfra.host
@@ -25,11 +26,24 @@ def _stop(message: str) -> None:
     pytest.exit(f"{NO_RUN}: {message}", returncode=2)
 
 
+SHARED_KEY = pytest.StashKey[compliance.SharedConnections]()
+
+
+def pytest_addoption(parser):
+    parser.getgroup("compliance").addoption(
+        "--ssh-per-command", action="store_true", default=False,
+        help="open a new SSH connection for every command (default: one shared connection per host for the run)")
+
+
 def pytest_configure(config):
     if not getattr(config.option, "ssh_config", None):
         config.option.ssh_config = str(compliance.ssh_config_path())
     if config.option.help or config.option.version:
         return
+    if not config.option.ssh_per_command:
+        shared = compliance.SharedConnections(Path(config.option.ssh_config))
+        config.stash[SHARED_KEY] = shared
+        config.option.ssh_config = str(shared.config)
     try:
         inv = compliance.check_inventory()
         spec = config.option.hosts
@@ -106,6 +120,12 @@ def pytest_report_collectionfinish(config, start_path, items):
     if no_hosts:
         return [f"left out, no host of their group in the inventory: {', '.join(no_hosts)}"]
     return []
+
+
+def pytest_unconfigure(config):
+    shared = config.stash.get(SHARED_KEY, None)
+    if shared is not None:
+        shared.close()
 
 
 @pytest.fixture()

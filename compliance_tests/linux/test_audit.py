@@ -33,8 +33,9 @@ PROTECTED_LOGS = (AUTH_LOG, "/var/log/audit/audit.log", "/var/log/sudo.log")
 APPEND = shlex.quote(': >> "$0"')  # sh -c APPEND FILE: open FILE for appending, write nothing
 
 
-def _log_server(policy):
-    return testinfra.get_host(f"ssh://{policy['log_server_host']}", ssh_config=str(compliance.ssh_config_path()))
+def _log_server(host, policy):
+    """The central log server, reached with the same SSH client config as the host under test."""
+    return testinfra.get_host(f"ssh://{policy['log_server_host']}", ssh_config=host.backend.ssh_config)
 
 
 @pytest.mark.control("AU-01")
@@ -91,7 +92,7 @@ def test_message_arrives_on_the_log_server_over_tls(host, policy, asset, evidenc
         pytest.skip("not applicable: the log server stores its own records locally")
     marker = f"baseline-probe-{secrets.token_hex(6)}"
     host.run(f"logger -p authpriv.notice -t baseline-probe {marker}")
-    server = _log_server(policy)
+    server = _log_server(host, policy)
     path = f"/var/log/remote/{asset}/messages.log"
     found = ""
     for _ in range(30):
@@ -121,7 +122,7 @@ def test_log_server_refuses_plain_tcp(host, policy, asset, evidence):
     probe = host.run("timeout 20 python3 -c %s %s %s %s 5", PLAIN_TCP_PROBE, address, port, line)
     outcome = plain_probe_outcome(probe.stdout)
     time.sleep(2)
-    server = _log_server(policy)
+    server = _log_server(host, policy)
     with server.sudo():
         stored = server.run("sh -c %s", f"set -- /var/log/remote; [ -e /var/log/syslog ] && set -- \"$@\" /var/log/syslog; "
                                          f"exec grep -rlF -- {marker} \"$@\"")
