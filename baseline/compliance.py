@@ -175,8 +175,10 @@ class HostVars(dict):
 
 
 def host_vars(host: Any) -> HostVars:
+    """The host's inventory variables; policy values written as text ("12") as the numbers the floors accepted."""
     name = asset_name(host)
-    return HostVars(name, inventory.load(str(inventory.inventory_path())).vars(name))
+    values = inventory.load(str(inventory.inventory_path())).vars(name)
+    return HostVars(name, {**values, **policy.converted(values)})
 
 
 def host_kind(host: Any) -> str:

@@ -8,6 +8,7 @@ policy only says "regularly" the project sets the floor and says so in `source`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,33 +71,114 @@ class PolicyError(ValueError):
         super().__init__("\n".join(violations))
 
 
-def _type_error(floor: Floor, value: Any) -> str | None:
-    expected_bool = floor.rule == "true"
-    if expected_bool:
-        if not isinstance(value, bool):
-            return (f"{floor.variable} = {value!r} has the wrong type {type(value).__name__}: "
-                    f"expected a boolean (true) ({floor.source})")
+def type_name(value: Any) -> str:
+    """What a value is, in words (never a Python or Ansible class name such as _AnsibleTaggedStr)."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    return "a value of another kind"
+
+
+def shown(value: Any) -> str:
+    """A value as a message shows it: text quoted, everything else as written in YAML."""
+    if isinstance(value, str):
+        return repr(str(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
+_TRUE = ("true", "yes")
+_FALSE = ("false", "no")
+
+
+def whole_number(value: Any) -> int | None:
+    """`value` as a whole number: an integer, or text holding one (what `-e name=12` passes); else None.
+
+    Booleans and decimal numbers are not whole numbers, even 1.0 or true."""
+    if isinstance(value, bool):
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        return (f"{floor.variable} = {value!r} has the wrong type {type(value).__name__}: "
-                f"expected a whole number, {floor.describe()} ({floor.source})")
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
+        return int(value)
     return None
 
 
+def boolean(value: Any) -> bool | None:
+    """`value` as a boolean: a boolean, or the text true/false/yes/no in any case (what `-e name=true` passes)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    return None
+
+
+def convert(floor: Floor, value: Any) -> tuple[Any, str | None]:
+    """`value` in the type the floor compares (whole number or boolean), or None and a message naming the
+    variable, the value, what it is and what was expected."""
+    if floor.rule == "true":
+        converted = boolean(value)
+        if converted is None:
+            return None, (f"{floor.variable} = {shown(value)} has the wrong type: {type_name(value)} where a "
+                          f"boolean is expected, {floor.describe()} ({floor.source})")
+        return converted, None
+    converted = whole_number(value)
+    if converted is None:
+        return None, (f"{floor.variable} = {shown(value)} has the wrong type: {type_name(value)} where a whole "
+                      f"number is expected, {floor.describe()} ({floor.source})")
+    return converted, None
+
+
 def check_value(floor: Floor, value: Any) -> str | None:
-    """Return a message naming variable, value, floor and source when `value` is weaker than the floor."""
-    wrong_type = _type_error(floor, value)
+    """Return a message naming variable, value, floor and source when `value` is weaker than the floor.
+
+    Whole numbers given as text (`-e password_min_length=12`) and booleans given as true/false/yes/no text count
+    as their value; anything else of the wrong type is refused."""
+    value, wrong_type = convert(floor, value)
     if wrong_type:
         return wrong_type
     if floor.rule == "min" and value < floor.limit:
         return f"{floor.variable} = {value} is below the policy floor {floor.limit} ({floor.source})"
     if floor.rule == "max" and value > floor.limit:
         return f"{floor.variable} = {value} is above the policy limit {floor.limit} ({floor.source})"
+    if floor.rule == "max" and value < 1:
+        return (f"{floor.variable} = {value} is not a positive whole number: an interval, count or timeout of "
+                f"{value} switches the control off; the policy requires 1 to {floor.limit} ({floor.source})")
     if floor.rule == "true" and value is not True:
-        return f"{floor.variable} = {value} must be true ({floor.source})"
+        return f"{floor.variable} = {shown(value)} must be true ({floor.source})"
     if floor.rule == "choice" and value not in floor.limit:
         return f"{floor.variable} = {value} is not {floor.describe()} ({floor.source})"
     return None
+
+
+def converted(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy values found in `values`, converted to whole numbers and booleans where they convert; values
+    that do not convert are left as they are (check_value/violations name them)."""
+    found = {}
+    for floor in FLOORS:
+        if floor.variable in values:
+            value, problem = convert(floor, values[floor.variable])
+            found[floor.variable] = values[floor.variable] if problem else value
+    return found
 
 
 def violations(values: Mapping[str, Any], where: str = "") -> list[str]:
@@ -114,11 +196,12 @@ def violations(values: Mapping[str, Any], where: str = "") -> list[str]:
 
 
 def validate(values: Mapping[str, Any], where: str = "") -> dict[str, Any]:
-    """Return the policy values from `values`, or raise PolicyError listing every violation."""
+    """Return the policy values from `values` (converted: `"12"` becomes 12), or raise PolicyError listing every
+    violation."""
     found = violations(values, where)
     if found:
         raise PolicyError(found)
-    return {f.variable: values[f.variable] for f in FLOORS}
+    return converted(values)
 
 
 def check_password(secret: str, values: Mapping[str, Any], name: str) -> str | None:
@@ -126,13 +209,17 @@ def check_password(secret: str, values: Mapping[str, Any], name: str) -> str | N
 
     Returns a message naming the account (never the password) when it falls short, else None.
     """
-    length = values["password_min_length"]
+    length = whole_number(values["password_min_length"])
+    if length is None:
+        return check_value(FLOORS_BY_NAME["password_min_length"], values["password_min_length"])
+    require_letter = boolean(values.get("password_require_letter", True))
+    require_special = boolean(values.get("password_require_special", True))
     problems = []
     if len(secret) < length:
         problems.append(f"has {len(secret)} characters, fewer than password_min_length = {length}")
-    if values.get("password_require_letter", True) and not any(c.isalpha() for c in secret):
+    if require_letter is not False and not any(c.isalpha() for c in secret):
         problems.append("has no letter")
-    if values.get("password_require_special", True) and not any(_is_special(c) for c in secret):
+    if require_special is not False and not any(_is_special(c) for c in secret):
         problems.append("has no special character")
     if problems:
         return f"password for {name} " + " and ".join(problems) + " (第十五条(九), 第十六条(一))"

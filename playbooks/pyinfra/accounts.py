@@ -20,7 +20,7 @@ SSHD_DROPIN = "/etc/ssh/sshd_config.d/50-baseline.conf"
 STAGED = "/var/lib/baseline-pyinfra/50-baseline.conf.staged"
 
 values = templates.role_values(ROLE, inventory.load().vars(host.name))
-policy.validate(values, where=host.name)
+values.update(policy.validate(values, where=host.name))  # numbers written as text become numbers
 
 
 def rendered(name: str) -> StringIO:

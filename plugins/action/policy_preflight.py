@@ -2,6 +2,7 @@
 
 It never opens a connection to the host, so a pre-flight play built on it refuses weak values before any
 host is touched. The rules live in baseline/policy.py; this file only hands Ansible's merged variables over.
+Values given as `-e name=12` arrive as text; baseline.policy counts whole numbers written as text as numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ansible.plugins.action import ActionBase
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from baseline import policy  # noqa: E402
+from baseline.inventory import _plain as plain  # noqa: E402
 
 
 class ActionModule(ActionBase):
@@ -26,10 +28,10 @@ class ActionModule(ActionBase):
         values = {}
         for floor in policy.FLOORS:
             if floor.variable in task_vars:
-                values[floor.variable] = self._templar.template(task_vars[floor.variable])
-        found = policy.violations(values)
+                values[floor.variable] = plain(self._templar.template(task_vars[floor.variable]))
+        found = policy.violations(values, where=task_vars.get("inventory_hostname", ""))
         result["changed"] = False
-        result["policy"] = values
+        result["policy"] = policy.converted(values)
         if found:
             result["failed"] = True
             result["violations"] = found

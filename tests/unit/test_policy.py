@@ -32,12 +32,48 @@ def test_stricter_values_are_accepted(policy_values):
     assert policy.violations(policy_values) == []
 
 
-@pytest.mark.parametrize(("variable", "value"), [("password_min_length", "12"), ("password_min_length", True),
-                                                  ("backup_offsite", "yes"), ("log_retention_days", 365.0)])
-def test_wrong_type_is_refused(policy_values, variable, value):
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("password_min_length", "abc", "a whole number"), ("password_min_length", True, "a whole number"),
+    ("password_min_length", "12.5", "a whole number"), ("password_min_length", " 12", "a whole number"),
+    ("password_min_length", "+12", "a whole number"),
+    ("backup_offsite", "maybe", "a boolean"), ("backup_offsite", 1, "a boolean"),
+    ("log_retention_days", 365.0, "a whole number"), ("log_retention_days", None, "a whole number")])
+def test_wrong_type_is_refused(policy_values, variable, value, expected):
     policy_values[variable] = value
     (message,) = policy.violations(policy_values)
-    assert variable in message and "wrong type" in message
+    assert message.startswith(f"{variable} = ") and "wrong type" in message and f"{expected} is expected" in message
+
+
+def test_wrong_type_is_named_in_words_never_by_class_name(policy_values):
+    class TaggedText(str):
+        """Stands for the str subclasses Ansible hands over (_AnsibleTaggedStr)."""
+
+    policy_values["password_min_length"] = TaggedText("abc")
+    (message,) = policy.violations(policy_values)
+    assert message.startswith("password_min_length = 'abc' has the wrong type: text where a whole number is expected")
+    assert "TaggedText" not in message and "str" not in message.split("(")[0]
+
+
+def test_numbers_and_booleans_written_as_text_count_as_their_value(policy_values):
+    """What `-e password_min_length=12` passes: text. Stricter values pass, weaker ones are refused as weaker."""
+    as_text = {"password_min_length": "12", "protection_level": "3", "backup_offsite": "true",
+               "password_require_letter": "yes", "log_retention_days": "400"}
+    policy_values.update(as_text)
+    assert policy.violations(policy_values) == []
+    validated = policy.validate(policy_values)
+    assert validated["password_min_length"] == 12 and validated["protection_level"] == 3
+    assert validated["backup_offsite"] is True and validated["log_retention_days"] == 400
+    policy_values.update({"password_min_length": "8", "backup_encrypted": "false"})
+    found = policy.violations(policy_values)
+    assert "password_min_length = 8 is below the policy floor 10 (第十五条(九), 第十六条(一))" in found
+    assert "backup_encrypted = false must be true (第十八条(二))" in found
+
+
+def test_check_password_reads_the_length_given_as_text(policy_values):
+    policy_values.update({"password_min_length": "12"})
+    assert "has 11 characters, fewer than password_min_length = 12" in policy.check_password(
+        "Abcdefghij!", policy_values, "app_rw@db1")
+    assert policy.check_password("Abcdefghijk!", policy_values, "app_rw@db1") is None
 
 
 def test_disabled_requirement_and_bad_level_are_refused(policy_values):
@@ -71,3 +107,11 @@ def test_check_password_names_the_account_not_the_secret(policy_values, secret, 
         assert message is None
     else:
         assert "app_rw@db1" in message and problem in message and secret not in message
+
+
+@pytest.mark.parametrize(("variable", "value"), [("login_max_failures", 0), ("session_idle_timeout_seconds", "0"),
+                                                  ("backup_full_interval_days", -7)])
+def test_limit_of_zero_or_less_is_refused_as_switching_the_control_off(policy_values, variable, value):
+    policy_values[variable] = value
+    (message,) = policy.violations(policy_values)
+    assert message.startswith(f"{variable} = {int(value)} is not a positive whole number")
