@@ -12,6 +12,7 @@ import sys
 
 import pytest
 import yaml
+from preflight_inventory import valid_host_vars
 
 from baseline import REPO_ROOT, drill
 from baseline.results import read_results
@@ -31,7 +32,7 @@ def _run(tmp_path, group: str, override: dict):
     marker = tmp_path / "contacted"
     host = {"ansible_host": "127.0.0.1", "ansible_port": 9,
             "ansible_ssh_common_args": f"-o ProxyCommand='touch {marker}; exit 1'",
-            **{name: STRONG for name in SECRETS}, **override}
+            **valid_host_vars(), **{name: STRONG for name in SECRETS}, **override}
     hosts = {"all": {"children": {"linux_servers": {"children": {group: {"hosts": {"ghost": host}}}}}}}
     (inv / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
