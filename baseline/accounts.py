@@ -34,6 +34,16 @@ def local_accounts(getent_passwd: Mapping[str, Sequence[str]]) -> list[dict[str,
     return sorted(found, key=lambda a: (a["uid"], a["name"]))
 
 
+def login_uid_range(login_defs: str) -> list[int]:
+    """[UID_MIN, UID_MAX] of /etc/login.defs: the range of login accounts (Debian's 1000 and 60000 when unset)."""
+    found = {"UID_MIN": 1000, "UID_MAX": 60000}
+    for line in login_defs.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] in found and fields[1].isdigit():
+            found[fields[0]] = int(fields[1])
+    return [found["UID_MIN"], found["UID_MAX"]]
+
+
 def unknown_accounts(accounts: Sequence[Mapping[str, Any]], staff: Sequence[Mapping[str, Any]],
                      exceptions: Sequence[str], uid_min: int = 1000, uid_max: int = 59999) -> list[str]:
     """Login-range accounts (uid_min..uid_max) that are neither in the roster nor documented exceptions."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from baseline.accounts import initial_password, local_accounts, unknown_accounts  # noqa: E402
+from baseline.accounts import initial_password, local_accounts, login_uid_range, unknown_accounts  # noqa: E402
 from baseline.linux import services_for  # noqa: E402
 
 
@@ -21,5 +21,6 @@ class FilterModule:
             "baseline_initial_password": baseline_initial_password,
             "baseline_local_accounts": local_accounts,
             "baseline_unknown_accounts": unknown_accounts,
+            "baseline_login_uid_range": login_uid_range,
             "baseline_services_for": services_for,
         }
