@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
 import paramiko
@@ -18,6 +17,7 @@ from linuxcheck import (
     full_root_entries,
     keys_without_source_limit,
     nopasswd_violations,
+    probe_password,
     sudo_attempt,
     sudo_commands,
     sudo_l_entries,
@@ -231,15 +231,6 @@ def test_sudo_roles_separated_without_nopasswd_all(host, policy, evidence, sudo_
     assert all(separation.values()), separation
 
 
-def _probe_password(length: int) -> str:
-    """Lower-case letters and digits, a special character, no character three times in a row: meets the password
-    policy and pwquality's maxrepeat (pwquality checks it when the password is set)."""
-    while True:
-        body = secrets.token_hex(length // 2 + 3)
-        if not re.search(r"(.)\1\1", body):
-            return "q" + body + "#7"
-
-
 @pytest.fixture()
 def audit_admin_probe(account_files_restored, host, policy, sudo_run):
     """An active audit administrator of the roster, and a temporary account in the same groups (the roles give sudo
@@ -259,7 +250,7 @@ def _audit_admin_probe(host, policy, sudo_run):
     if not shared:
         raise CommandError(f"{person} is in no group but their own: the audit role's groups are not set")
     name = f"blaud{secrets.randbelow(10**6)}"
-    password = _probe_password(policy["password_min_length"] + 6)
+    password = probe_password(policy["password_min_length"] + 6)
     try:
         made = sudo_run("useradd -M -s /usr/sbin/nologin -G %s %s", ",".join(shared), name)
         if made.rc != 0:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import string
 
 import paramiko
 import pytest
@@ -19,6 +18,7 @@ from linuxcheck import (
     login_defs,
     pam_arg,
     pam_module,
+    probe_password,
     tmout_assignments,
     tmout_ok,
     tmout_readonly,
@@ -39,11 +39,6 @@ TMOUT_FILES = "/etc/profile /etc/bash.bashrc /etc/profile.d/*.sh"
 # libpwquality's messages (pam_pwquality prints them as "BAD PASSWORD: …"), in the C locale.
 TOO_SHORT = "The password is shorter than"
 NO_SPECIAL = "non-alphanumeric"
-
-
-def _compliant(length: int) -> str:
-    body = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length - 3))
-    return "q" + body + "#7"
 
 
 def _set_password(host, user: str, password: str):
@@ -150,9 +145,9 @@ def test_pwquality_matches_policy(host, policy, evidence, sudo_run):
 @pytest.mark.intrusive("a probe account (useradd, passwd with three passwords, userdel; account databases written back)")
 def test_passwd_rejects_short_and_plain_passwords_and_accepts_a_compliant_one(host, policy, evidence, probe_user):
     length = policy["password_min_length"]
-    too_short = _compliant(length - 1)
-    no_special = "q" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length + 2)) + "7"
-    good = _compliant(length + 4)
+    too_short = probe_password(length - 1)
+    no_special = probe_password(length + 3, special=False)
+    good = probe_password(length + 4)
     runs = {label: _set_password(host, probe_user, pw)
             for label, pw in (("short", too_short), ("no_special", no_special), ("compliant", good))}
     said = {label: (r.stdout + r.stderr).strip() for label, r in runs.items()}
@@ -277,7 +272,7 @@ def admin_probe(account_files_restored, host, policy, sudo_run):
     """A temporary administrator (second-factor group) with a key and a password (set over stdin)."""
     name = f"bladm{secrets.randbelow(10**6)}"
     key = paramiko.RSAKey.generate(2048)
-    password = _compliant(policy["password_min_length"] + 6)
+    password = probe_password(policy["password_min_length"] + 6)
     group = "ssh2fa"
     try:
         steps = [sudo_run(f"useradd -m -s /bin/bash -G {group} {name}"),

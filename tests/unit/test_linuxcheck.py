@@ -5,6 +5,7 @@ without `from=`, faillock's "Valid" header, grep's exit status 2, an empty list 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -392,3 +393,24 @@ def test_sudo_list_permits(rc, stdout, expected):
 ])
 def test_permission_refused_only_for_the_file_systems_refusal(rc, stderr, refused):
     assert lc.permission_refused(rc, stderr) is refused
+
+
+def test_probe_passwords_meet_every_rule_a_host_checks():
+    """A check's "compliant" probe password must never be refused by a compliant host: classes, exact length, no
+    character three times in a row, at most three sequence steps (cracklib refuses more than four)."""
+    for length in (4, 10, 16, 22):
+        for _ in range(500):
+            password = lc.probe_password(length)
+            assert len(password) == length
+            assert any(c.islower() for c in password) and any(c.isupper() for c in password)
+            assert any(c.isdigit() for c in password) and "#" in password
+            assert not re.search(r"(.)\1\1", password)
+            assert lc.sequence_steps(password) <= 3
+    plain = lc.probe_password(16, special=False)
+    assert plain.isalnum() and len(plain) == 16
+
+
+def test_sequence_steps_counts_what_cracklib_counts():
+    assert lc.sequence_steps("abcde") == 4
+    assert lc.sequence_steps("QoN7Wshvcq1bCRqrS#7") == 5  # a password cracklib refused as too systematic
+    assert lc.sequence_steps("x#y") == 0
