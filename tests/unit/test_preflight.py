@@ -65,3 +65,10 @@ def test_after_preflight_the_run_does_contact_hosts(tmp_path):
     proc, marker = _run(tmp_path, {}, playbook=str(playbook))
     assert proc.returncode == 4, "ansible-playbook's status for unreachable hosts"
     assert marker.exists()
+
+
+@pytest.mark.parametrize("playbook", ["site.yml", "linux.yml", "databases.yml", "restore_drill.yml"])
+def test_every_server_playbook_starts_with_the_pre_flight(playbook):
+    """Each playbook that can be run alone refuses wrong inputs before its first play touches a host."""
+    plays = yaml.safe_load((REPO_ROOT / "playbooks" / playbook).read_text(encoding="utf-8"))
+    assert plays[0].get("ansible.builtin.import_playbook") == "preflight.yml", plays[0]
