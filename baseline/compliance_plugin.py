@@ -284,10 +284,30 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return text.removeprefix("Skipped: ").strip()
 
 
+REASON_LIMIT = 4000
+
+
+def failure_reason(message: str) -> str:
+    """The reason of a failed check as its assertion said it, in full: every line of the check's own message (the
+    setting, expected and observed), without pytest's re-evaluation of the expression ("assert ..." and the "+"/"-"
+    and "where" lines below it), lines joined with " | ". Only a message longer than REASON_LIMIT characters is cut,
+    and then it says how much was left out."""
+    lines = message.strip().splitlines()
+    kept = []
+    for index, line in enumerate(lines):
+        if index and line.startswith("assert "):
+            break
+        if line.strip():
+            kept.append(line.strip())
+    text = " | ".join(kept)
+    if len(text) > REASON_LIMIT:
+        text = f"{text[:REASON_LIMIT]} … ({len(text) - REASON_LIMIT} more characters in the test output)"
+    return text
+
+
 def _failure_reason(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(report.longrepr or "")
-    return text.strip().splitlines()[0][:500] if text.strip() else ""
+    return failure_reason(crash.message if crash is not None else str(report.longrepr or ""))
 
 
 def outcome_of(reports: dict[str, pytest.TestReport]) -> tuple[str, str]:

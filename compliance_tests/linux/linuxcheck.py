@@ -628,6 +628,34 @@ def grep_found(rc: int, stderr: str = "") -> bool:
     raise CommandError(f"grep failed with exit status {rc}: {stderr.strip()}")
 
 
+AIDE_SECTIONS = {"Added entries:": "added", "Removed entries:": "removed", "Changed entries:": "changed"}
+
+
+def aide_entries(output: str) -> dict[str, list[str]]:
+    """The paths of `aide --check`'s report by kind: {"added": [...], "removed": [...], "changed": [...]}; the
+    summary counts and the detailed attribute lines are not paths and are left out."""
+    found: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
+    section = None
+    for line in output.splitlines():
+        if line in AIDE_SECTIONS:
+            section = AIDE_SECTIONS[line]
+        elif line.startswith("Detailed information") or line.startswith("The attributes of the"):
+            section = None
+        elif section:
+            match = re.match(r"^\S.*?\s*: (/.*)$", line)
+            if match:
+                found[section].append(match.group(1))
+    return found
+
+
+def aide_summary(rc: int, output: str) -> str:
+    """One line an administrator can act on: AIDE's status and every path it reports, by kind."""
+    entries = aide_entries(output)
+    parts = [f"{kind} ({len(paths)}): {', '.join(paths)}" for kind, paths in entries.items() if paths]
+    return f"aide --check exit {rc}; " + ("; ".join(parts) if parts else "no path listed: " + " | ".join(
+        line.strip() for line in output.strip().splitlines()[-3:]))
+
+
 def aide_found_changes(rc: int) -> bool:
     """AIDE's exit status reports added (1), removed (2) and changed (4) files as bits; 14 and above are errors."""
     return 0 < rc < 8 and bool(rc & 4)

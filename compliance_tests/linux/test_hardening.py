@@ -13,7 +13,9 @@ from hoststdin import run_with_stdin
 from linuxcheck import (
     CommandError,
     active_people,
+    aide_entries,
     aide_found_changes,
+    aide_summary,
     classify_residue,
     core_limit,
     cron_entries,
@@ -214,11 +216,13 @@ def test_aide_detects_a_changed_binary(host, evidence, sudo_run):
     evidence.record(command="aide --check before and after appending a byte to /usr/bin/tac; sha256sum; cron.d",
                     observed={"clean_rc": clean.rc, "changed_rc": changed.rc, "mentions": target in changed.stdout,
                               "restored": bool(original) and restored == original, "scheduled": scheduled,
+                              "clean_entries": aide_entries(clean.stdout) if clean.rc else {},
                               "clean_output": clean.stdout if clean.rc else ""},
                     expected={"clean_rc": 0, "changed_rc": "1..7 with the changed-files bit (4)", "mentions": True,
                               "restored": True, "scheduled": "a job running baseline-aide-check"})
     assert original and restored == original, f"{target} was not restored to its original content"
-    assert clean.rc == 0, clean.stdout
+    assert clean.rc == 0, (f"changes not approved before the probe: {aide_summary(clean.rc, clean.stdout)}; approve "
+                           "what is intended with -e integrity_approve=PATH,... (playbooks/linux.yml --tags IP-05)")
     assert aide_found_changes(changed.rc) and target in changed.stdout, (changed.rc, changed.stderr)
     assert scheduled, "no uncommented cron job runs baseline-aide-check"
 
