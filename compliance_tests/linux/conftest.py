@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import pytest
+from netprobe import KnownHost, known_host
 
 from baseline import compliance
 from baseline.compliance_plugin import not_applicable, not_verifiable
@@ -40,6 +41,13 @@ def own_kernel(host_kind):
     """Skip as not verifiable where the kernel is shared with the controller (containers)."""
     if host_kind == compliance.CONTAINER:
         not_verifiable("container host: the kernel is the controller's (audit and kernel.* sysctls are refused)")
+
+
+@pytest.fixture()
+def host_keys(host) -> KnownHost:
+    """The host keys the behaviour probes must see from the host: the known_hosts of the same SSH client config
+    the suites connect with (a changed key fails the probe, as it fails every other check)."""
+    return known_host(host.backend.ssh_config, host.backend.hostname)
 
 
 @pytest.fixture()

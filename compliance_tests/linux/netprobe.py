@@ -4,13 +4,21 @@ Each probe says what happened in a few words the checks compare, and keeps apart
 (a refused connection, a refused login, a key exchange without a common algorithm) from the failures that prove
 nothing (a timeout while negotiating, a reset, an unreachable host): a check never passes on those.
 
-Used by the Linux suites (AC-01, IA-05, IP-01); tests/unit/test_netprobe.py runs them against local servers.
+Every SSH probe checks the host key the server shows against the known_hosts of the SSH client config before it
+says anything else, like OpenSSH with StrictHostKeyChecking: a changed or unknown key is an error, never a pass,
+and no credential is sent to such a server.
+
+Used by the Linux suites (AC-01, AC-02, IA-04, IA-05, IP-01); tests/unit/test_netprobe.py runs them against local
+servers.
 """
 
 from __future__ import annotations
 
 import secrets
 import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paramiko
@@ -45,15 +53,65 @@ def port_outcome(address: str, port: int, timeout: float = 3.0) -> str:
     return ACCEPTED
 
 
+@dataclass(frozen=True)
+class KnownHost:
+    """The host key(s) an SSH server must show: the known_hosts entries for `name` (the HostKeyAlias, else the
+    HostName the client config gives for the inventory host, as OpenSSH looks them up)."""
+
+    name: str
+    keys: paramiko.HostKeys
+
+    def problem(self, transport: paramiko.Transport) -> str | None:
+        """None when the server's key is a known key of the host; else what is wrong, in a few words."""
+        shown = transport.get_remote_server_key()
+        if self.keys.check(self.name, shown):
+            return None
+        known = self.keys.lookup(self.name)
+        if not known:
+            return f"host key of {self.name} is not in known_hosts (shown: {shown.get_name()} {shown.fingerprint})"
+        return (f"host key of {self.name} has changed: shown {shown.get_name()} {shown.fingerprint}, known "
+                + ", ".join(f"{kind} {key.fingerprint}" for kind, key in known.items()))
+
+
+class HostKeyError(RuntimeError):
+    """The SSH client config names no known_hosts that can be read for the host."""
+
+
+def known_host(ssh_config: str | Path | None, host: str) -> KnownHost:
+    """The known host keys of inventory host `host` under the SSH client config `ssh_config` (`ssh -G` resolves the
+    config the way the ssh client does: HostName, HostKeyAlias, UserKnownHostsFile)."""
+    command = ["ssh", "-G", *(["-F", str(ssh_config)] if ssh_config else []), host]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    if proc.returncode != 0:
+        raise HostKeyError(f"ssh -G {host} failed ({proc.returncode}): {proc.stderr.strip()}")
+    options: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        options.setdefault(key, value)
+    name = options.get("hostkeyalias") or options.get("hostname") or host
+    keys = paramiko.HostKeys()
+    read = []
+    for given in options.get("userknownhostsfile", "").split():
+        path = Path(given).expanduser()
+        if path.is_file():
+            keys.load(str(path))
+            read.append(str(path))
+    if not read:
+        raise HostKeyError(f"no known_hosts file of {host} can be read ({options.get('userknownhostsfile', 'none')})")
+    return KnownHost(name, keys)
+
+
 def _transport(address: str, port: int, timeout: float) -> paramiko.Transport:
     sock = socket.create_connection((address, port), timeout=timeout)
     return paramiko.Transport(sock)
 
 
-def ssh_negotiation(address: str, port: int = 22, *, timeout: float = 10.0, **offered: tuple[str, ...]) -> str:
+def ssh_negotiation(address: str, port: int = 22, *, known: KnownHost, timeout: float = 10.0,
+                    **offered: tuple[str, ...]) -> str:
     """Start an SSH session offering only `offered` (paramiko SecurityOptions names: ciphers=, digests=, kex=):
     "negotiated", "refused: <paramiko's words>" when the key exchange found no common algorithm, or "error: …"
-    (no connection, a timeout, the server closing the connection: proves nothing)."""
+    (no connection, a timeout, the server closing the connection, a host key other than `known`'s: proves
+    nothing)."""
     try:
         transport = _transport(address, port, timeout)
     except OSError as exc:
@@ -63,7 +121,8 @@ def ssh_negotiation(address: str, port: int = 22, *, timeout: float = 10.0, **of
         for name, algorithms in offered.items():
             setattr(options, name, tuple(algorithms))
         transport.start_client(timeout=timeout)
-        return "negotiated"
+        wrong = known.problem(transport)
+        return f"error: {wrong}" if wrong else "negotiated"
     except paramiko.IncompatiblePeer as exc:
         return f"refused: {exc}"
     except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -77,13 +136,14 @@ def refused_for(outcome: str, *kinds: str) -> bool:
     return outcome.startswith("refused:") and any(NO_COMMON[kind] in outcome for kind in kinds)
 
 
-def ssh_password_login(address: str, user: str, port: int = 22, *, password: str | None = None,
+def ssh_password_login(address: str, user: str, port: int = 22, *, known: KnownHost, password: str | None = None,
                        timeout: float = 10.0) -> dict[str, Any]:
     """Try to log in as `user` with a password (a random one unless given) and say what the server did.
 
     `methods_offered`: the methods the server lists for the user (from a "none" request); `login`:
     "refused: …" (an authentication refusal: wrong password, or password logins not offered to the user),
-    "accepted", "partial: …" (accepted as a first factor) or "error: …" (no SSH session: proves nothing)."""
+    "accepted", "partial: …" (accepted as a first factor) or "error: …" (no SSH session, or a host key other than
+    `known`'s — then nothing is sent: proves nothing)."""
     secret = password if password is not None else "Bl-" + secrets.token_urlsafe(24)
     result: dict[str, Any] = {"methods_offered": None, "login": None}
     try:
@@ -93,6 +153,10 @@ def ssh_password_login(address: str, user: str, port: int = 22, *, password: str
         return result
     try:
         transport.start_client(timeout=timeout)
+        wrong = known.problem(transport)
+        if wrong:
+            result["login"] = f"error: {wrong}"
+            return result
         try:
             transport.auth_none(user)
             result["methods_offered"] = []
@@ -115,3 +179,19 @@ def ssh_password_login(address: str, user: str, port: int = 22, *, password: str
     finally:
         transport.close()
     return result
+
+
+def open_verified(address: str, known: KnownHost, port: int = 22, timeout: float = 10.0) -> paramiko.Transport:
+    """An SSH transport whose server showed a known host key, for a check that then authenticates itself (with a
+    key, a password or both). Raises HostKeyError on any other key, before any credential is offered."""
+    transport = _transport(address, port, timeout)
+    try:
+        transport.start_client(timeout=timeout)
+        wrong = known.problem(transport)
+    except BaseException:
+        transport.close()
+        raise
+    if wrong:
+        transport.close()
+        raise HostKeyError(wrong)
+    return transport

@@ -23,7 +23,7 @@ from linuxcheck import (
     sudo_l_entries,
     sudo_list_permits,
 )
-from netprobe import ssh_password_login
+from netprobe import open_verified, ssh_password_login
 
 from baseline import compliance
 from baseline.accounts import local_accounts, unknown_accounts
@@ -83,9 +83,9 @@ def test_no_root_ssh_and_system_accounts_without_shells(host, evidence, sshd_set
 @pytest.mark.control("AC-01")
 @pytest.mark.method("probe")
 @pytest.mark.intrusive("a refused SSH login as root from the controller (a random password), logged by sshd")
-def test_root_ssh_login_is_refused(policy, evidence):
+def test_root_ssh_login_is_refused(policy, evidence, host_keys):
     address = policy["ansible_host"]
-    tried = ssh_password_login(address, "root")
+    tried = ssh_password_login(address, "root", known=host_keys)
     evidence.record(command=f"SSH from the controller to {address}:22 as root: a \"none\" request, then a password "
                             "login with a random password (paramiko)",
                     observed=tried,
@@ -162,7 +162,7 @@ def test_departed_staff_locked_and_keys_gone(host, policy, evidence, sudo_run, s
 @pytest.mark.control("AC-02")
 @pytest.mark.method("probe")
 @pytest.mark.intrusive("an SSH login with the departed person's old key from the controller, refused and logged by sshd")
-def test_departed_staff_key_is_refused(policy, evidence):
+def test_departed_staff_key_is_refused(policy, evidence, host_keys):
     departed = departed_usernames(policy["staff"])
     if not departed:
         not_applicable("the roster lists no departed staff: there is no old key to try")
@@ -171,9 +171,8 @@ def test_departed_staff_key_is_refused(policy, evidence):
         path = compliance.staff_key_path(user)
         if not path.exists():
             pytest.skip("not verifiable: no key of the departed person is at hand (lab keys only)")
-        transport = paramiko.Transport((policy["ansible_host"], 22))
+        transport = open_verified(policy["ansible_host"], host_keys)
         try:
-            transport.start_client(timeout=10)
             try:
                 transport.auth_publickey(user, paramiko.Ed25519Key.from_private_key_file(str(path)))
                 results[user] = "accepted"

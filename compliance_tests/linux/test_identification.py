@@ -24,7 +24,16 @@ from linuxcheck import (
     tmout_readonly,
     valid_failures,
 )
-from netprobe import MAC_CIPHERS, WEAK_CIPHERS, WEAK_KEX, WEAK_MACS, refused_for, ssh_negotiation
+from netprobe import (
+    MAC_CIPHERS,
+    WEAK_CIPHERS,
+    WEAK_KEX,
+    WEAK_MACS,
+    KnownHost,
+    open_verified,
+    refused_for,
+    ssh_negotiation,
+)
 
 from baseline import compliance
 
@@ -244,12 +253,11 @@ def test_lockout_and_idle_timeouts_match_policy(host, policy, evidence, sshd_set
     assert all(checks.values()), {k: v for k, v in checks.items() if not v}
 
 
-def _ssh(address: str, user: str, key: paramiko.PKey, password: str | None) -> str:
+def _ssh(address: str, known: KnownHost, user: str, key: paramiko.PKey, password: str | None) -> str:
     """Key then password (keyboard-interactive): 'ok', 'partial' (key accepted, password step pending),
-    'key refused' or 'refused' (the password step failed)."""
-    transport = paramiko.Transport((address, 22))
+    'key refused' or 'refused' (the password step failed). A server with another host key gets no credential."""
+    transport = open_verified(address, known)
     try:
-        transport.start_client(timeout=10)
         try:
             remaining = transport.auth_publickey(user, key)
         except paramiko.AuthenticationException:
@@ -292,15 +300,15 @@ def admin_probe(account_files_restored, host, policy, sudo_run):
 @pytest.mark.method("probe")
 @pytest.mark.intrusive("a temporary administrator with a key and a password; failed SSH logins that lock it (faillock), "
                        "removed afterwards")
-def test_wrong_ssh_passwords_lock_the_account(host, policy, evidence, admin_probe, sudo_run):
+def test_wrong_ssh_passwords_lock_the_account(policy, evidence, admin_probe, sudo_run, host_keys):
     if policy["protection_level"] < 3:
         pytest.skip("not applicable: level 2 has no password step at SSH login; faillock is checked by configuration")
     name, key, password = admin_probe
     address = policy["ansible_host"]
-    before = _ssh(address, name, key, password)
-    attempts = [_ssh(address, name, key, "Wrong#password1") for _ in range(policy["login_max_failures"])]
+    before = _ssh(address, host_keys, name, key, password)
+    attempts = [_ssh(address, host_keys, name, key, "Wrong#password1") for _ in range(policy["login_max_failures"])]
     locked = sudo_run(f"faillock --user {name}").stdout
-    after = _ssh(address, name, key, password)
+    after = _ssh(address, host_keys, name, key, password)
     recorded = valid_failures(locked)
     evidence.record(command=f"key + right password, {policy['login_max_failures']} key + wrong-password logins, then the "
                             "right one again; faillock --user",
@@ -318,13 +326,13 @@ def test_wrong_ssh_passwords_lock_the_account(host, policy, evidence, admin_prob
 @pytest.mark.control("IA-06")
 @pytest.mark.method("probe")
 @pytest.mark.intrusive("a temporary administrator with a key and a password, and SSH logins as it; removed afterwards")
-def test_administrators_need_key_and_password(policy, evidence, admin_probe):
+def test_administrators_need_key_and_password(policy, evidence, admin_probe, host_keys):
     if policy["protection_level"] < 3:
         pytest.skip("not applicable: two factors are a level 3 requirement")
     name, key, password = admin_probe
     address = policy["ansible_host"]
-    key_only = _ssh(address, name, key, None)
-    both = _ssh(address, name, key, password)
+    key_only = _ssh(address, host_keys, name, key, None)
+    both = _ssh(address, host_keys, name, key, password)
     evidence.record(command="SSH with key only, then key + password", observed={"key_only": key_only, "both": both},
                     expected={"key_only": "partial", "both": "ok"})
     assert key_only == "partial" and both == "ok"
@@ -358,16 +366,16 @@ def test_ssh_protocol_2_with_strong_algorithms(host, evidence, sshd_settings):
 @pytest.mark.method("probe")
 @pytest.mark.intrusive("SSH key exchanges from the controller offering only weak algorithms, refused and logged by "
                        "sshd (\"Unable to negotiate\")")
-def test_ssh_refuses_weak_algorithms_at_negotiation(policy, evidence):
+def test_ssh_refuses_weak_algorithms_at_negotiation(policy, evidence, host_keys):
     address = policy["ansible_host"]
-    control = ssh_negotiation(address)
+    control = ssh_negotiation(address, known=host_keys)
     tried = {}
     for cipher in WEAK_CIPHERS:
-        tried[f"cipher {cipher}"] = ssh_negotiation(address, ciphers=(cipher,))
+        tried[f"cipher {cipher}"] = ssh_negotiation(address, known=host_keys, ciphers=(cipher,))
     for mac in WEAK_MACS:  # with ciphers that need a MAC: an AEAD cipher would make the MAC irrelevant
-        tried[f"mac {mac}"] = ssh_negotiation(address, ciphers=MAC_CIPHERS, digests=(mac,))
+        tried[f"mac {mac}"] = ssh_negotiation(address, known=host_keys, ciphers=MAC_CIPHERS, digests=(mac,))
     for kex in WEAK_KEX:
-        tried[f"kex {kex}"] = ssh_negotiation(address, kex=(kex,))
+        tried[f"kex {kex}"] = ssh_negotiation(address, known=host_keys, kex=(kex,))
     wanted = {label: ("cipher",) if label.startswith("cipher") else ("mac", "cipher") if label.startswith("mac")
               else ("kex",) for label in tried}
     accepted = {label: outcome for label, outcome in tried.items() if not refused_for(outcome, *wanted[label])}

@@ -86,6 +86,33 @@ def test_unknown_host_key_is_refused(lab_up, tmp_path):
     assert proc.returncode != 0 and "verification failed" in proc.stderr
 
 
+def test_compliance_run_trusts_no_host_whose_key_changed(lab_up, tmp_path):
+    """Every way the suites reach a host verifies its key: with app1's known key replaced by db1's, no app1 check
+    passes. The testinfra checks cannot connect; the controller's own SSH probes (root login, weak algorithms) see
+    the wrong key, send nothing and record an error naming it."""
+    entries = {line.split()[0].split(",")[0]: line for line in (config.INVENTORY_DIR / "known_hosts").read_text().splitlines()}
+    names, _, _ = entries["app1"].partition(" ")
+    swapped = [f"{names} {entries['db1'].split(' ', 1)[1]}"] + [line for name, line in entries.items() if name != "app1"]
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("\n".join(swapped) + "\n")
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text((config.INVENTORY_DIR / "ssh_config").read_text().replace(
+        str(config.INVENTORY_DIR / "known_hosts"), str(known_hosts)))
+    results = tmp_path / "results.jsonl"
+    env = {**os.environ, "BASELINE_SSH_CONFIG": str(ssh_config)}
+    proc = subprocess.run([str(BIN / "python"), "-m", "pytest", "compliance_tests", "--hosts", "app1", "-p", "no:cacheprovider",
+                           "-k", "root_ssh_login or weak_algorithms or sudo_roles_separated", "--results-file", str(results)],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    outcomes = {r["check"].split("::")[1].split("[")[0]: (r["outcome"], r["reason"]) for r in records}
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert set(outcomes) == {"test_root_ssh_login_is_refused", "test_ssh_refuses_weak_algorithms_at_negotiation",
+                             "test_sudo_roles_separated_without_nopasswd_all"}, outcomes
+    assert all(outcome in ("fail", "error") for outcome, _ in outcomes.values()), outcomes
+    assert "host key" in outcomes["test_root_ssh_login_is_refused"][1].lower(), outcomes
+    assert "host key" in outcomes["test_ssh_refuses_weak_algorithms_at_negotiation"][1].lower(), outcomes
+
+
 def test_hosts_install_packages_from_the_offline_repository(lab_up):
     host = infra("app1")
     with host.sudo():

@@ -304,7 +304,7 @@ def test_empty_departed_list_is_not_applicable_on_linux():
     host, policy = FakeHost(), _no_departed()
     _assert_not_applicable(lambda: accounts.test_departed_staff_locked_and_keys_gone(
         host, policy, EvidenceLog(), _sudo_run(host), {}))
-    _assert_not_applicable(lambda: accounts.test_departed_staff_key_is_refused(policy, EvidenceLog()))
+    _assert_not_applicable(lambda: accounts.test_departed_staff_key_is_refused(policy, EvidenceLog(), None))
     assert host.commands == []
 
 

@@ -43,6 +43,19 @@ STRONG = {"ciphers": ("aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes25
           "kex": ("curve25519-sha256@libssh.org", "diffie-hellman-group16-sha512")}
 
 
+SERVER_KEY = paramiko.ECDSAKey.generate()
+
+
+def _known(name: str = "127.0.0.1", *keys: paramiko.PKey) -> netprobe.KnownHost:
+    known = paramiko.HostKeys()
+    for key in keys or (SERVER_KEY,):
+        known.add(name, key.get_name(), key)
+    return netprobe.KnownHost(name, known)
+
+
+KNOWN = _known()
+
+
 class _Auth(paramiko.ServerInterface):
     def __init__(self, methods: str, password_ok: bool):
         self.methods, self.password_ok = methods, password_ok
@@ -56,10 +69,12 @@ class _Auth(paramiko.ServerInterface):
 
 @contextmanager
 def ssh_server(*, methods: str = "publickey", password_ok: bool = False, hang_up: bool = False,
-               **algorithms: tuple[str, ...]) -> Iterator[int]:
+               server_key: paramiko.PKey | None = None, **algorithms: tuple[str, ...]) -> Iterator[int]:
     """An SSH server on 127.0.0.1 offering `algorithms` (default: the baseline's); yields its port. `hang_up`:
-    accept TCP connections and close them at once."""
-    key = paramiko.ECDSAKey.generate()
+    accept TCP connections and close them at once. Its host key is SERVER_KEY (the one KNOWN holds) unless
+    `server_key` gives another."""
+    server_key = server_key or SERVER_KEY
+    key = server_key
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -129,41 +144,42 @@ def test_weak_algorithm_lists_are_what_paramiko_offers_and_what_the_identificati
 
 def test_negotiation_with_the_baseline_refuses_every_weak_algorithm_for_what_it_is():
     with ssh_server() as port:
-        assert netprobe.ssh_negotiation("127.0.0.1", port) == "negotiated"
+        assert netprobe.ssh_negotiation("127.0.0.1", port, known=KNOWN) == "negotiated"
         for cipher in netprobe.WEAK_CIPHERS:
-            outcome = netprobe.ssh_negotiation("127.0.0.1", port, ciphers=(cipher,))
+            outcome = netprobe.ssh_negotiation("127.0.0.1", port, known=KNOWN, ciphers=(cipher,))
             assert netprobe.refused_for(outcome, "cipher") and not netprobe.refused_for(outcome, "kex"), outcome
         for mac in netprobe.WEAK_MACS:
-            outcome = netprobe.ssh_negotiation("127.0.0.1", port, ciphers=netprobe.MAC_CIPHERS, digests=(mac,))
+            outcome = netprobe.ssh_negotiation("127.0.0.1", port, known=KNOWN, ciphers=netprobe.MAC_CIPHERS, digests=(mac,))
             assert netprobe.refused_for(outcome, "mac"), outcome
         for kex in netprobe.WEAK_KEX:
-            outcome = netprobe.ssh_negotiation("127.0.0.1", port, kex=(kex,))
+            outcome = netprobe.ssh_negotiation("127.0.0.1", port, known=KNOWN, kex=(kex,))
             assert netprobe.refused_for(outcome, "kex"), outcome
 
 
 def test_negotiation_with_a_weaker_server_is_not_a_refusal_and_neither_is_a_hang_up():
     with ssh_server(ciphers=("aes128-cbc", "aes256-ctr")) as port:  # the lab's IA-05 drift
-        assert netprobe.ssh_negotiation("127.0.0.1", port, ciphers=("aes128-cbc",)) == "negotiated"
+        assert netprobe.ssh_negotiation("127.0.0.1", port, known=KNOWN, ciphers=("aes128-cbc",)) == "negotiated"
     with ssh_server(hang_up=True) as port:
-        outcome = netprobe.ssh_negotiation("127.0.0.1", port, ciphers=("3des-cbc",), timeout=3)
+        outcome = netprobe.ssh_negotiation("127.0.0.1", port, known=KNOWN, ciphers=("3des-cbc",), timeout=3)
         assert outcome.startswith("error:") and not netprobe.refused_for(outcome, "cipher", "mac", "kex"), outcome
-    outcome = netprobe.ssh_negotiation("127.0.0.1", _closed_port(), kex=("diffie-hellman-group1-sha1",))
+    outcome = netprobe.ssh_negotiation("127.0.0.1", _closed_port(), known=KNOWN, kex=("diffie-hellman-group1-sha1",))
     assert outcome.startswith("error: no connection"), outcome
 
 
 def test_password_login_outcomes():
     with ssh_server(methods="publickey") as port:
-        tried = netprobe.ssh_password_login("127.0.0.1", "root", port)
+        tried = netprobe.ssh_password_login("127.0.0.1", "root", port, known=KNOWN)
         assert tried == {"methods_offered": ["publickey"],
                          "login": "refused: password logins not offered (offered: publickey)"}
     with ssh_server(methods="publickey,password") as port:
-        tried = netprobe.ssh_password_login("127.0.0.1", "root", port)
+        tried = netprobe.ssh_password_login("127.0.0.1", "root", port, known=KNOWN)
         assert tried["login"].startswith("refused: ") and "password" in tried["methods_offered"]
     with ssh_server(methods="password", password_ok=True) as port:
-        assert netprobe.ssh_password_login("127.0.0.1", "root", port)["login"] == "accepted"
+        assert netprobe.ssh_password_login("127.0.0.1", "root", port, known=KNOWN)["login"] == "accepted"
     with ssh_server(hang_up=True) as port:
-        assert netprobe.ssh_password_login("127.0.0.1", "root", port, timeout=3)["login"].startswith("error:")
-    assert netprobe.ssh_password_login("127.0.0.1", "root", _closed_port())["login"].startswith("error: no connection")
+        assert netprobe.ssh_password_login("127.0.0.1", "root", port, known=KNOWN, timeout=3)["login"].startswith("error:")
+    closed = netprobe.ssh_password_login("127.0.0.1", "root", _closed_port(), known=KNOWN)
+    assert closed["login"].startswith("error: no connection")
 
 
 def test_port_outcomes(monkeypatch):
@@ -204,18 +220,18 @@ def test_ia05_check_passes_on_the_baseline_and_fails_on_a_cbc_cipher(monkeypatch
         monkeypatch.setattr(suite, "ssh_negotiation", lambda address, **offered: netprobe.ssh_negotiation(
             address, port, **offered))
         evidence = EvidenceLog()
-        suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), evidence)
+        suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), evidence, KNOWN)
         assert evidence.items[0].observed["defaults"] == "negotiated"
     with ssh_server(ciphers=("aes128-cbc", *STRONG["ciphers"])) as port:
         monkeypatch.setattr(suite, "ssh_negotiation", lambda address, **offered: netprobe.ssh_negotiation(
             address, port, **offered))
         with pytest.raises(AssertionError, match="cipher aes128-cbc"):
-            suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), EvidenceLog())
+            suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), EvidenceLog(), KNOWN)
     with ssh_server(hang_up=True) as port:  # no session at all: never a pass
         monkeypatch.setattr(suite, "ssh_negotiation", lambda address, **offered: netprobe.ssh_negotiation(
             address, port, timeout=2, **offered))
         with pytest.raises(AssertionError, match="cannot open an SSH session"):
-            suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), EvidenceLog())
+            suite.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), EvidenceLog(), KNOWN)
 
 
 def test_ac01_check_passes_on_a_refusal_and_fails_on_a_login_or_no_connection(monkeypatch):
@@ -223,18 +239,18 @@ def test_ac01_check_passes_on_a_refusal_and_fails_on_a_login_or_no_connection(mo
     for methods, password_ok, passes in (("publickey", False, True), ("publickey,password", False, True),
                                          ("password", True, False)):
         with ssh_server(methods=methods, password_ok=password_ok) as port:
-            monkeypatch.setattr(suite, "ssh_password_login", lambda address, user, p=port: netprobe.ssh_password_login(
-                address, user, p))
+            monkeypatch.setattr(suite, "ssh_password_login", lambda address, user, p=port, **kw: netprobe.ssh_password_login(
+                address, user, p, **kw))
             if passes:
-                suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog())
+                suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog(), KNOWN)
             else:
                 with pytest.raises(AssertionError, match="root login: accepted"):
-                    suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog())
+                    suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog(), KNOWN)
     closed = _closed_port()
-    monkeypatch.setattr(suite, "ssh_password_login", lambda address, user: netprobe.ssh_password_login(
-        address, user, closed))
+    monkeypatch.setattr(suite, "ssh_password_login", lambda address, user, **kw: netprobe.ssh_password_login(
+        address, user, closed, **kw))
     with pytest.raises(AssertionError, match="no SSH session"):
-        suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog())
+        suite.test_root_ssh_login_is_refused(_policy(), EvidenceLog(), KNOWN)
 
 
 def test_ip01_check_needs_the_ssh_control_and_refused_or_filtered_ports(monkeypatch):
@@ -251,3 +267,49 @@ def test_ip01_check_needs_the_ssh_control_and_refused_or_filtered_ports(monkeypa
     outcomes.update({22: netprobe.FILTERED, 23: netprobe.FILTERED})  # host down: every port silent
     with pytest.raises(AssertionError, match="nothing was tested"):
         suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(_policy(), EvidenceLog())
+
+
+# --- host keys ----------------------------------------------------------------------------------------------------------
+
+
+def test_a_changed_or_unknown_host_key_is_an_error_and_no_password_is_sent():
+    other = paramiko.ECDSAKey.generate()
+    with ssh_server(methods="password", password_ok=True, server_key=other) as port:  # an impostor that lets anyone in
+        outcome = netprobe.ssh_negotiation("127.0.0.1", port, known=KNOWN)
+        assert outcome.startswith("error: host key of 127.0.0.1 has changed"), outcome
+        tried = netprobe.ssh_password_login("127.0.0.1", "root", port, known=KNOWN)
+        assert tried == {"methods_offered": None, "login": tried["login"]} and tried["login"].startswith(
+            "error: host key of 127.0.0.1 has changed"), tried
+        nobody = netprobe.KnownHost("10.0.0.9", paramiko.HostKeys())
+        unknown = netprobe.ssh_password_login("127.0.0.1", "root", port, known=nobody)
+        assert unknown["login"].startswith("error: host key of 10.0.0.9 is not in known_hosts"), unknown
+        with pytest.raises(netprobe.HostKeyError, match="has changed"):
+            netprobe.open_verified("127.0.0.1", KNOWN, port)
+    with ssh_server(server_key=other) as port:  # a host may have several keys: any known one will do
+        assert netprobe.ssh_negotiation("127.0.0.1", port, known=_known("127.0.0.1", SERVER_KEY, other)) == "negotiated"
+
+
+def test_the_checks_fail_on_a_changed_host_key(monkeypatch):
+    accounts = _load(LINUX / "test_accounts.py", "netprobe_ac01_hostkey")
+    identification = _load(LINUX / "test_identification.py", "netprobe_ia05_hostkey")
+    with ssh_server(server_key=paramiko.ECDSAKey.generate()) as port:
+        monkeypatch.setattr(accounts, "ssh_password_login", lambda address, user, **kw: netprobe.ssh_password_login(
+            address, user, port, **kw))
+        monkeypatch.setattr(identification, "ssh_negotiation", lambda address, **offered: netprobe.ssh_negotiation(
+            address, port, **offered))
+        with pytest.raises(AssertionError):
+            accounts.test_root_ssh_login_is_refused(_policy(), EvidenceLog(), KNOWN)
+        with pytest.raises(AssertionError):
+            identification.test_ssh_refuses_weak_algorithms_at_negotiation(_policy(), EvidenceLog(), KNOWN)
+
+
+def test_known_host_reads_the_client_config_like_ssh(tmp_path):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"app9,10.231.9.9 {SERVER_KEY.get_name()} {SERVER_KEY.get_base64()}\n")
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host app9\n  HostName 10.231.9.9\n  UserKnownHostsFile {known_hosts}\n"
+                      f"Host db9\n  HostName 10.231.9.10\n  UserKnownHostsFile {tmp_path / 'missing'}\n")
+    found = netprobe.known_host(config, "app9")
+    assert found.name == "10.231.9.9" and found.keys.check("10.231.9.9", SERVER_KEY)
+    with pytest.raises(netprobe.HostKeyError, match="no known_hosts file of db9"):
+        netprobe.known_host(config, "db9")
