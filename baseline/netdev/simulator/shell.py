@@ -1,7 +1,9 @@
 """One CLI session on a simulated device: prompts, views, paging, dialogues and the vendors' error messages.
 
-The session reads characters, echoes each completed line and answers the way the vendor's CLI does, so that
-netmiko's stock drivers (`huawei`, `huawei_vrpv8`, `hp_comware`, `cisco_ios`) work against it unchanged.
+The session reads characters and echoes every keystroke as it arrives (as real devices do: scrapli waits for the
+echo of a command before it sends Enter), and answers the way the vendor's CLI does, so that netmiko's stock drivers
+(`huawei`, `huawei_vrpv8`, `hp_comware`, `cisco_ios`) and scrapli's (`huawei_vrp`, `hp_comware`, `cisco_iosxe`)
+work against it unchanged. Passwords typed into a dialogue (Cisco `enable`) are not echoed.
 """
 
 from __future__ import annotations
@@ -107,10 +109,18 @@ class Session:
 
     # --- input -------------------------------------------------------------------------------------------------------
     def feed(self, data: str) -> None:
+        echo: list[str] = []  # keystrokes echoed as they arrive, written in one go before anything else is printed
+
+        def flush() -> None:
+            if echo:
+                self._write("".join(echo))
+                echo.clear()
+
         for char in data:
             if self.closed:
                 return
             if self.pager:
+                flush()
                 if not (char == "\n" and self.last_cr):
                     self._page_key(char)
                 self.last_cr = char == "\r"
@@ -121,25 +131,34 @@ class Session:
                     continue
                 self.last_cr = char == "\r"
                 line, self.buffer = self.buffer, ""
+                flush()
                 self._line(line)
             elif char == "\x1a":  # Ctrl+Z
                 self.buffer = ""
+                flush()
                 self.write("\n")
                 self._leave_config()
                 self.write(self.prompt())
             elif char in ("\x08", "\x7f"):
+                if self.buffer and not self._secret_input():
+                    echo.append("\b \b")
                 self.buffer = self.buffer[:-1]
             else:
                 self.last_cr = False
                 self.buffer += char
+                if char.isprintable() and not self._secret_input():
+                    echo.append(char)
+        flush()
+
+    def _secret_input(self) -> bool:
+        return self.pending is not None and self.pending.__name__ == "_enable_password"
 
     def _line(self, line: str) -> None:
+        self.write("\n")  # the line itself was echoed key by key
         if self.pending:
             handler, self.pending = self.pending, None
-            self.write(line + "\n" if handler.__name__ != "_enable_password" else "\n")
             handler(line.strip())
         else:
-            self.write(line + "\n")
             self.command(line.strip())
         if not self.closed and not self.pending and not self.pager:
             self.write(self.prompt())
