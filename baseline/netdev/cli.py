@@ -5,13 +5,19 @@ Devices are handled in parallel; each finished device prints one progress line o
 inventory without devices, an unknown --limit, policy floors, weak or missing secrets).
 
 Secret values (vault variables) never appear in what is printed or logged: they are replaced with ******.
+
+SIGINT (Ctrl-C) or SIGTERM during a push starts no further device; devices already being changed are finished
+(verified, saved) or restored, the archive gets its SHA256SUMS, each device's state is printed, and the status is
+130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -142,25 +148,83 @@ def cmd_backup(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     return 1 if errors or failed else 0
 
 
+class Interruption:
+    """SIGINT and SIGTERM while devices are being changed: remembered instead of raised, so that no new device is
+    started and the devices in flight are finished or restored. `status` is 128 + the signal's number."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum = 0
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> Interruption:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.signum = self.signum or signum
+        self.event.set()
+        print(f"{signal.Signals(signum).name} received: no further device is started; devices being changed are "
+              f"finished or restored (this takes a few seconds)", file=sys.stderr, flush=True)
+
+    @property
+    def status(self) -> int:
+        return 128 + self.signum if self.signum else 0
+
+
+def push_state(result: push.PushResult | BaseException | None) -> str:
+    """A device's state after a push run, in words."""
+    if result is None or isinstance(result, push.PushResult) and result.status == "not_started":
+        return "not started, unchanged"
+    if isinstance(result, BaseException):
+        return f"not changed, error: {type(result).__name__}: {result}"
+    if result.status == "interrupted":
+        return "backed up, not changed (interrupted before the first line)"
+    if result.status == "failed":
+        return ("rolled back to the backup" if result.restored else "FAILED and NOT rolled back, check the device") + \
+            f" ({result.error})"
+    return {"compliant": "compliant, nothing sent", "would_change": "dry run, nothing sent",
+            "changed": "pushed, verified and saved"}[result.status]
+
+
 def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     rendered = _preflight(devices, with_secrets=True)
     redact = Redactor(devices)
     archives, archive_of = _archives(args, devices, "push")
 
-    def work(device: NetDevice) -> push.PushResult:
-        return push.push_device(device, rendered[device.name], archive_of(device), dry_run=args.dry_run,
-                                rotate=args.rotate_secrets, stock=args.stock_driver)
+    with Interruption() as interruption:
+        def work(device: NetDevice) -> push.PushResult:
+            if interruption.event.is_set():
+                return push.PushResult(device.name, "not_started")
+            def progress(text: str) -> None:
+                if not args.quiet:
+                    print(f"{device.name}: {text}", file=sys.stderr, flush=True)
 
-    def describe(result: push.PushResult) -> str:
-        if result.status == "failed":
-            restored = "restored to the backup" if result.restored else "NOT restored, check the device"
-            return f"FAILED: {result.error} ({restored})"
-        return {"compliant": "compliant, nothing sent", "would_change": f"would send {len(result.sent)} lines",
-                "changed": f"sent {len(result.sent)} lines, saved, verified"}[result.status]
+            progress("pushing")
+            return push.push_device(device, rendered[device.name], archive_of(device), dry_run=args.dry_run,
+                                    rotate=args.rotate_secrets, stock=args.stock_driver, stop=interruption.event,
+                                    progress=progress)
 
-    results = run_parallel(devices, work, args.parallel, describe, args.quiet)
-    for archive in archives.values():
-        print(f"backup before push: {archive.close()}")
+        def describe(result: push.PushResult) -> str:
+            if result.status == "failed":
+                restored = "restored to the backup" if result.restored else "NOT restored, check the device"
+                return f"FAILED: {result.error} ({restored})"
+            return {"compliant": "compliant, nothing sent", "would_change": f"would send {len(result.sent)} lines",
+                    "changed": f"sent {len(result.sent)} lines, saved, verified",
+                    "not_started": "not started (interrupted)",
+                    "interrupted": "backed up, not changed (interrupted)"}[result.status]
+
+        results = run_parallel(devices, work, args.parallel, describe, args.quiet)
+        for archive in archives.values():
+            path = archive.close()
+            print(f"backup before push: {path}")
     done, failed = _successes(results, redact)
     for name, result in done:
         if result.status == "failed":
@@ -168,6 +232,11 @@ def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             print(redact(f"{name}: push failed: {result.error}"), file=sys.stderr)
         if args.show_commands and result.sent:
             print(redact(f"### {name}\n" + "\n".join(result.sent)))
+    if interruption.status:
+        print(f"push interrupted by {signal.Signals(interruption.signum).name}; state of each device:", file=sys.stderr)
+        for device in devices:
+            print(redact(f"  {device.name}: {push_state(results.get(device.name))}"), file=sys.stderr)
+        return interruption.status
     return 1 if failed else 0
 
 
@@ -289,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     except NetdevError as exc:
         print("refused before contacting any device:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside a push's device work: nothing was being changed
+        print(f"scripts/netdev {args.command}: interrupted (SIGINT); no device was being changed", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ is never touched; the other systems apply each line at once and are restored wit
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netmiko import BaseConnection
@@ -24,7 +26,8 @@ from baseline.netdev.vendors import config_body
 @dataclass
 class PushResult:
     device: str
-    status: str  # compliant | would_change | changed | failed
+    # compliant | would_change | changed | failed | not_started | interrupted (backed up, then stopped before any change)
+    status: str
     sent: list[str] = field(default_factory=list)
     error: str = ""
     restored: bool | None = None  # after a failure: running config identical to the backup again
@@ -76,9 +79,15 @@ def restore(conn: BaseConnection, device: NetDevice, backup_running: str) -> tup
 
 
 def push_device(device: NetDevice, rendered: Rendered, archive: Archive, *, dry_run: bool = False,
-                rotate: bool = False, stock: bool = False) -> PushResult:
+                rotate: bool = False, stock: bool = False, stop: threading.Event | None = None,
+                progress: Callable[[str], None] | None = None) -> PushResult:
+    """Push one device. When `stop` is set (an interruption) before the first line is sent, nothing is sent (status
+    not_started, or interrupted after the backup); once lines are on their way the device is finished (verified and
+    saved) or restored. `progress` hears what is about to happen (sending, saving)."""
     start = time.monotonic()
     result = PushResult(device.name, "failed")
+    if stop is not None and stop.is_set():
+        return PushResult(device.name, "not_started")
     conn = connect(device, stock=stock)
     try:
         running, saved = read_configs(conn, device)
@@ -89,7 +98,11 @@ def push_device(device: NetDevice, rendered: Rendered, archive: Archive, *, dry_
             result.status = "compliant"
         elif dry_run:
             result.status = "would_change"
+        elif stop is not None and stop.is_set():
+            result.status, result.sent = "interrupted", []
         else:
+            if progress:
+                progress(f"sending {len(lines)} lines")
             error = send(conn, device, lines)
             if error is None:
                 after = read_running(conn, device)
