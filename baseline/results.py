@@ -18,7 +18,8 @@ from typing import Any
 
 SCHEMA = "baseline.result/1"
 OUTCOMES = ("pass", "fail", "not_applicable", "not_verifiable", "error")
-ASSET_KINDS = ("linux", "postgresql", "mariadb", "network")
+# organisation: controls people carry out for the whole platform (incident gradings, IR-01); asset = platform_name
+ASSET_KINDS = ("linux", "postgresql", "mariadb", "network", "organisation")
 # How a check verified, strongest first: probe (tried the login, the port, the forbidden action and saw the
 # result), state (read live state: running services, loaded rules, effective settings, database catalogs), config
 # (read configuration files), record (read records the project keeps, e.g. restore-drill results). A check that
