@@ -72,7 +72,7 @@ def _preflight(devices: list[NetDevice], with_secrets: bool) -> dict[str, Render
         except NetdevError as exc:
             problems += exc.problems
     if problems:
-        raise NetdevError(problems)
+        raise NetdevError(list(dict.fromkeys(problems)))  # a template's syntax error is named once, not per device
     return rendered
 
 

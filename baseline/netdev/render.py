@@ -133,13 +133,66 @@ def split_sections(marked: str) -> tuple[str, dict[str, str]]:
     return merge_sections("\n".join(plain)), {cid: merge_sections("\n".join(lines)) for cid, lines in sections.items()}
 
 
-def render(device: NetDevice, with_secrets: bool = True, templates: Path = TEMPLATES) -> Rendered:
-    """The device's baseline. With secrets, every secret is first checked against the policy (refused if weak)."""
+def _shown(path: str | None, root: Path) -> str:
+    if not path:
+        return "(template)"
+    for base in (REPO_ROOT, root.parent):
+        try:
+            return str(Path(path).resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return path
+
+
+def _template_line(exc: BaseException, root: Path) -> tuple[str, int | None]:
+    """The template file and line where rendering failed: the innermost traceback frame inside the templates."""
+    found: tuple[str, int | None] = ("", None)
+    tb = exc.__traceback__
+    base = str(root.resolve())
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2") or filename.startswith(base):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+UNDEFINED = re.compile(r"^'([^']+)' is undefined$|has no attribute '([^']+)'$")
+
+
+def template_problem(device: NetDevice, exc: Exception, root: Path) -> str:
+    """One line naming the template, the line and what is wrong (the undefined variable, the syntax rule)."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"{_shown(exc.filename, root)} line {exc.lineno}: template syntax error: {exc.message}"
+    filename, line = _template_line(exc, root)
+    where = f"{_shown(filename, root)} line {line}" if line else f"{device.vendor.key}/baseline.j2"
+    message = str(exc)
+    if isinstance(exc, jinja2.UndefinedError):
+        match = UNDEFINED.search(message)
+        name = (match.group(1) or match.group(2)) if match else message
+        return f"{device.name}: {where}: undefined variable {name!r} ({message})"
+    return f"{device.name}: {where}: {type(exc).__name__}: {message}"
+
+
+def render(device: NetDevice, with_secrets: bool = True, templates: Path | None = None) -> Rendered:
+    """The device's baseline. With secrets, every secret is first checked against the policy (refused if weak).
+
+    A template with a syntax error or a variable the context lacks raises NetdevError naming the template, the line
+    and the variable (nothing has been sent to a device yet: rendering comes before any connection)."""
+    root = templates or TEMPLATES
     problems = check_management(device)
     if with_secrets:
         problems += check_secrets(device)
     if problems:
         raise NetdevError(problems)
-    template = _environment(templates).get_template(f"{device.vendor.key}/baseline.j2")
-    text, sections = split_sections(template.render(**context(device, with_secrets)))
+    try:
+        template = _environment(root).get_template(f"{device.vendor.key}/baseline.j2")
+        output = template.render(**context(device, with_secrets))
+    except jinja2.TemplateNotFound as exc:
+        raise NetdevError([f"{device.name}: no template {root / exc.name}"]) from exc
+    except Exception as exc:  # noqa: BLE001 - every template failure becomes a refusal naming file and line
+        if not isinstance(exc, jinja2.TemplateError) and _template_line(exc, root)[1] is None:
+            raise
+        raise NetdevError([template_problem(device, exc, root)]) from exc
+    text, sections = split_sections(output)
     return Rendered(device=device.name, text=text, sections=sections)
