@@ -106,3 +106,29 @@ def test_debug_logs_of_the_connection_library_never_carry_a_secret(lab, tmp_path
     logged = caplog.text
     assert "write_channel" in logged and "local-user" in logged, "netmiko logged the lines it sent"
     assert MASK in logged and not [s for s in _secrets(lab, name) if s in logged]
+
+
+def test_dry_run_of_every_device_kind_shows_every_secret_line_masked(lab, tmp_path, capsys, caplog):
+    """`push --dry-run --show-commands --rotate-secrets` on the whole inventory (VRP5, VRPv8, Comware, IOS) lists
+    every password, key and enable-secret line; none of the inventory's secret values is printed, logged or archived."""
+    caplog.set_level(logging.DEBUG)
+    names = [d.name for d in lab.devices()]
+    for name in names:
+        lab.reset(name)
+    root = tmp_path / "archives"
+    assert main(["-i", str(lab.inventory), "push", "--dry-run", "--show-commands", "--rotate-secrets",
+                 "--backup-dir", str(root)]) == 0
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    stored = "".join(p.read_text(encoding="utf-8") for p in root.rglob("*") if p.is_file())
+    secrets = set().union(*(_secrets(lab, name) for name in names))
+    for where, text in (("output", shown), ("log", caplog.text), ("archive", stored)):
+        assert not [s for s in secrets if s in text], f"a secret value in the {where}"
+    for name in names:
+        device = lab.device(name)
+        block = shown.split(f"### {name}\n")[1].split("###")[0]
+        secret_lines = [line for line in block.splitlines() if MASK in line]
+        kinds = {"huawei": ("local-user", "snmp-agent usm-user"), "h3c": ("password", "snmp-agent usm-user"),
+                 "cisco": ("username", "enable secret", "snmp-server user")}[device.vendor.key]
+        for kind in kinds:
+            assert any(kind in line for line in secret_lines), (name, kind, block)
