@@ -109,11 +109,29 @@ def vendor_for(device_type: str) -> Vendor:
 DECORATION = re.compile(r"^(#|!|return$|end$|Building configuration|Current configuration|version |\s*version \d)")
 
 
+SEPARATOR = re.compile(r"^[#!]\s*$")  # a block separator at column 0 (` !` inside a Cisco section is not)
+
+
 def config_body(text: str) -> str:
-    """A configuration printout without the vendor's decoration (separators, headers, `return`/`end`)."""
+    """A configuration printout without the vendor's decoration (separators, headers, `return`/`end`).
+
+    Comware 7 prints global commands indented by one space, in blocks between `#` lines (also after `line vty`
+    sections): a block whose first line is indented is a block of globals, and is moved one column left, so that
+    ` ssh server enable` after `line vty 0 63` is read as the global it is, not as part of the vty section."""
     lines = []
+    shift = False  # inside a block of globals printed one column right
+    at_block_start = True
     for raw in text.replace("\r", "").splitlines():
-        if not raw.strip() or DECORATION.match(raw.strip()) or DECORATION.match(raw):
+        if not raw.strip() or SEPARATOR.match(raw):
+            at_block_start = True
             continue
-        lines.append(raw.rstrip())
+        if DECORATION.match(raw.strip()) or DECORATION.match(raw):
+            continue
+        indented = raw.startswith(" ")
+        if at_block_start:
+            shift = indented
+        elif not indented:
+            shift = False  # a section begins at column 0 inside the block
+        at_block_start = False
+        lines.append((raw[1:] if shift and indented else raw).rstrip())
     return "\n".join(lines) + "\n"

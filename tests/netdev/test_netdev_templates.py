@@ -28,10 +28,10 @@ def _broken(tmp_path: Path, vendor: str, line_no: int, text: str) -> Path:
     return root
 
 
-@pytest.fixture
-def watched(tmp_path: Path, vault_env: str) -> Iterator[tuple[Path, list[socket.socket]]]:
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory: pytest.TempPathFactory, vault_env: str) -> Iterator[tuple[Path, list[socket.socket]]]:
     """A throw-away inventory whose device ports are listened on: a connection attempt would show there."""
-    inv = make_inventory(tmp_path / "lab", vault_env)
+    inv = make_inventory(tmp_path_factory.mktemp("templates"), vault_env)
     listeners = _listening(inv)
     yield inv, listeners
     for sock in listeners:
@@ -51,20 +51,24 @@ def _listening(inv: Path) -> list[socket.socket]:
     return listeners
 
 
-@pytest.mark.parametrize("case", [
+BROKEN = [
     ("huawei", " info-center loghost {{ log_server_adress }}",
      "line 4: undefined variable 'log_server_adress' ('log_server_adress' is undefined)"),
     ("h3c", "{% for x in ntp_servers %}\n ntp-service unicast-server {{ x.adress.first }}\n{% endfor %}",
      "line 5: undefined variable 'adress'"),
     ("cisco", "{% if role == 'core' %}\nlogging host 192.0.2.1\n{% endfi %}",
      "network_configs/cisco/baseline.j2 line 6: template syntax error: Encountered unknown tag 'endfi'"),
-])
-@pytest.mark.parametrize("command", [["push"], ["push", "--dry-run", "--show-commands"], ["audit"], ["render"]])
+]
+COMMANDS = [["push"], ["push", "--dry-run", "--show-commands"], ["audit"], ["render"]]
+
+
+@pytest.mark.parametrize("case", [(*broken, command) for broken in BROKEN for command in COMMANDS],
+                         ids=lambda case: f"{case[0]}-{'-'.join(case[3])}")
 def test_template_error_exits_2_naming_template_line_and_variable_before_any_device(
-        watched, capsys, monkeypatch, case, command):
-    vendor, text, expected = case
+        watched, tmp_path, capsys, monkeypatch, case):
+    vendor, text, expected, command = case
     inv, listeners = watched
-    monkeypatch.setattr(render_mod, "TEMPLATES", _broken(inv.parent.parent, vendor, 4, text))
+    monkeypatch.setattr(render_mod, "TEMPLATES", _broken(tmp_path, vendor, 4, text))
     rc = main(["-q", "-i", str(inv), *command])
     err = capsys.readouterr().err
     assert rc == 2, err
