@@ -1,0 +1,249 @@
+"""Change records (CM-01, 第二十二条): the archive every Ansible run appends to, and `scripts/changes`.
+
+    scripts/changes list            every change, a line each
+    scripts/changes show ID         one change: who, why, when, hosts, each changed task per host with its diff
+    scripts/changes verify          the hash chain from the first record to the last; exit 1 naming every record
+                                    that was removed, reordered or edited; --results-file writes CM-01 results
+
+The records are written by the Ansible callback plugin `plugins/callback/baseline_changes.py` (enabled in
+ansible.cfg): one per `ansible-playbook` run, append-only and hash-chained (baseline/operations/chain.py) in
+`changes/changes.jsonl` at the repository root, or $BASELINE_CHANGES_DIR. A run must give its reason
+(`-e change_reason=...` or $BASELINE_CHANGE_REASON) unless it runs on the built-in lab's inventory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import getpass
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from baseline import REPO_ROOT
+from baseline.operations.chain import Archive
+from baseline.results import Evidence, ResultWriter, new_run_id
+
+SCHEMA = "baseline.change/1"
+DEFAULT_DIR = REPO_ROOT / "changes"
+DIR_ENV = "BASELINE_CHANGES_DIR"
+REASON_VARIABLE = "change_reason"
+REASON_ENV = "BASELINE_CHANGE_REASON"
+OPERATOR_ENV = "BASELINE_OPERATOR"
+LAB_INVENTORY = REPO_ROOT / "inventory" / "lab"
+LAB_REASON = "lab run (the built-in lab needs no change reason)"
+REDACTED = "********"
+# Inventory groups that make a host an asset of each kind (docs/contracts.md, "Lab"); CM-01 targets linux and network.
+KIND_GROUPS = {"linux_servers": "linux", "postgresql_servers": "postgresql", "mariadb_servers": "mariadb",
+               "network_devices": "network"}
+CM01_KINDS = ("linux", "network")
+
+
+def archive(directory: str | os.PathLike | None = None) -> Archive:
+    return Archive(directory or os.environ.get(DIR_ENV) or DEFAULT_DIR, "changes")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_change_id() -> str:
+    return "CHG-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def operator(environ: Mapping[str, str] = os.environ) -> str:
+    """The person behind the run: $BASELINE_OPERATOR, else the user who ran sudo, else the login user."""
+    return environ.get(OPERATOR_ENV) or environ.get("SUDO_USER") or getpass.getuser()
+
+
+def controller() -> str:
+    return socket.gethostname()
+
+
+def is_lab(sources: Iterable[str]) -> bool:
+    """True when every inventory source is the built-in lab's inventory (inventory/lab or a file in it)."""
+    lab = LAB_INVENTORY.resolve()
+    paths = [Path(s).expanduser().resolve() for s in sources if s]
+    return bool(paths) and all(p == lab or lab in p.parents for p in paths)
+
+
+def reason(extra_vars: Mapping[str, Any], sources: Iterable[str],
+           environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    """(reason, where it came from); ("", "") when none is given and the inventory is not the lab's."""
+    given = extra_vars.get(REASON_VARIABLE)
+    if given is not None and str(given).strip():
+        return str(given).strip(), f"-e {REASON_VARIABLE}"
+    if environ.get(REASON_ENV, "").strip():
+        return environ[REASON_ENV].strip(), REASON_ENV
+    if is_lab(sources):
+        return LAB_REASON, "lab default"
+    return "", ""
+
+
+def missing_reason(sources: Iterable[str]) -> str:
+    where = ", ".join(sources) or "(none given)"
+    return (f"CM-01: this run has no change reason. Every change to inventory {where} is recorded with why it is made "
+            f"(第二十二条(一)): give -e {REASON_VARIABLE}='...' or set {REASON_ENV}. Nothing was run and no host was "
+            "contacted.")
+
+
+def asset_kinds(groups: Iterable[str]) -> list[str]:
+    return sorted({KIND_GROUPS[g] for g in groups if g in KIND_GROUPS})
+
+
+class Redactor:
+    """Replaces every known secret (vault values) in strings, lists and mappings with ********.
+    Multi-line secrets are also replaced line by line, so a diff that shows part of a key does not keep it."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self.secrets: set[str] = set()
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        for secret in secrets:
+            if not isinstance(secret, str) or not secret:
+                continue
+            self.secrets.add(secret)
+            self.secrets.update(line.strip() for line in secret.splitlines() if len(line.strip()) >= 8)
+        self._ordered = sorted(self.secrets, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in getattr(self, "_ordered", ()):
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(str(value))
+        if isinstance(value, Mapping):
+            return {self.text(str(k)): self(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self(v) for v in value]
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return self.text(str(value))
+
+
+def clip(text: Any, limit: int = 2000) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit} more characters)"
+
+
+# --- reading the archive ----------------------------------------------------------------------------------------
+
+
+def render_diff(diff: Mapping[str, Any]) -> list[str]:
+    """A unified diff of one of Ansible's diff entries (before/after, or a prepared text)."""
+    if diff.get("prepared"):
+        return str(diff["prepared"]).splitlines()
+    before, after = diff.get("before", ""), diff.get("after", "")
+    if not isinstance(before, str) or not isinstance(after, str):
+        return [f"before: {before!r}", f"after:  {after!r}"]
+    return list(difflib.unified_diff(before.splitlines(), after.splitlines(), str(diff.get("before_header", "before")),
+                                     str(diff.get("after_header", "after")), lineterm=""))
+
+
+def render(record: Mapping[str, Any]) -> str:
+    mode = "planned (check mode)" if record.get("mode") == "check" else "applied"
+    lines = [f"{record.get('id')}  {mode}  result {record.get('result')}",
+             f"  operator   {record.get('operator')} (account {record.get('account')} on {record.get('controller')})",
+             f"  reason     {record.get('reason')}   [{record.get('reason_source')}]",
+             f"  time       {record.get('start')} → {record.get('end')}",
+             f"  playbooks  {', '.join(record.get('playbooks', []))}",
+             f"  inventory  {', '.join(record.get('inventory', []))}"
+             + (f"   limit {record['limit']}" if record.get("limit") else "")
+             + (f"   tags {', '.join(record['tags'])}" if record.get("tags") else ""),
+             f"  hosts      {', '.join(record.get('hosts', []))}"]
+    stats = record.get("stats", {})
+    for host in sorted(stats):
+        s = stats[host]
+        lines.append(f"    {host}: ok {s.get('ok', 0)}, changed {s.get('changed', 0)}, failed {s.get('failed', 0)}, "
+                     f"unreachable {s.get('unreachable', 0)}, skipped {s.get('skipped', 0)}")
+    changes = record.get("changes", [])
+    lines.append(f"  changes    {len(changes)}" + (" (planned)" if record.get("mode") == "check" else ""))
+    for change in changes:
+        flag = " [planned]" if change.get("planned") else ""
+        flag += " [failed]" if change.get("failed") else ""
+        lines.append(f"    {change.get('host')}: {change.get('task')} ({change.get('action')}){flag}")
+        if change.get("redacted"):
+            lines.append(f"      {change['redacted']}")
+        for item in change.get("items", []):
+            lines.append(f"      item: {item}")
+        for diff in change.get("diff", []):
+            lines += [f"      {line}" for line in render_diff(diff)]
+    for problem in record.get("problems", []):
+        lines.append(f"  problem    {problem.get('host')}: {problem.get('task')}: {problem.get('what')}: {problem.get('msg')}")
+    return "\n".join(lines)
+
+
+def cm01_results(writer: ResultWriter, records: list[dict[str, Any]], problems: list[str], path: Path) -> int:
+    """One CM-01 result per host or device the archive names (of the kinds CM-01 targets): pass when the whole
+    chain is intact, fail naming the problems when not. Returns the number of results written."""
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        for host, kinds in (record.get("assets") or {}).items():
+            for kind in kinds:
+                if kind in CM01_KINDS:
+                    last[(host, kind)] = record
+    for (host, kind), record in sorted(last.items()):
+        count = sum(1 for r in records if host in (r.get("assets") or {}))
+        writer.record(asset=host, asset_kind=kind, control_ids=["CM-01"], check="change_records",
+                      outcome="fail" if problems else "pass", method="record",
+                      reason=("change archive broken: " + "; ".join(problems)) if problems else
+                      (f"{count} recorded change(s) to {host} in an intact hash-chained archive of {len(records)}; "
+                       f"the last {record.get('id')} at {record.get('end')} by {record.get('operator')}: "
+                       f"{record.get('reason')}"),
+                      evidence=[Evidence(command=f"scripts/changes verify ({path})",
+                                         observed={"records": len(records), "records_for_host": count,
+                                                   "last": record.get("id"), "problems": problems},
+                                         expected="every record holds the SHA-256 of the one before it; HEAD holds the last")])
+    return len(last)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="scripts/changes", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dir", default=None, help=f"change archive directory (default: ${DIR_ENV}, else changes/)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every change, a line each")
+    s = sub.add_parser("show", help="one change with its tasks and diffs")
+    s.add_argument("id", help="change id (CHG-...) as `list` prints it")
+    v = sub.add_parser("verify", help="check the hash chain; exit 1 naming each removed, reordered or edited record")
+    v.add_argument("--results-file", help="write a CM-01 result per host the archive names to this results file")
+    v.add_argument("--run-id", help="run id of those results (default: $BASELINE_RUN_ID, else a new one)")
+    args = p.parse_args(argv)
+    store = archive(args.dir)
+    if args.command == "list":
+        for r in store.read():
+            mode = "planned" if r.get("mode") == "check" else "applied"
+            print(f"{r.get('id')}  {r.get('start')}  {mode:7}  {r.get('result', '?'):11}  {r.get('operator')}  "
+                  f"{len(r.get('changes', []))} change(s) on {len(r.get('hosts', []))} host(s)  {r.get('reason')}")
+        return 0
+    if args.command == "show":
+        found = [r for r in store.read() if r.get("id") == args.id]
+        if not found:
+            print(f"scripts/changes: no change {args.id} in {store.path}", file=sys.stderr)
+            return 2
+        print(render(found[-1]))
+        return 0
+    checked = store.verify()
+    problems = [str(problem) for problem in checked.problems]
+    if args.results_file:
+        run = args.run_id or os.environ.get("BASELINE_RUN_ID", "").strip() or new_run_id()
+        written = cm01_results(ResultWriter(Path(args.results_file), run), checked.records, problems, store.path)
+        print(f"{written} CM-01 result(s) written to {args.results_file}")
+    for problem in problems:
+        print(f"  {problem}")
+    print(f"change archive {store.path}: {len(checked.records)} record(s), "
+          + (f"{len(problems)} problem(s)" if problems else "hash chain intact"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
