@@ -8,9 +8,11 @@ work against it unchanged. Passwords typed into a dialogue (Cisco `enable`) are 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
+from baseline.netdev.simulator import helping
 from baseline.netdev.simulator.device import Device
 from baseline.netdev.simulator.model import CommandError, Config, Node
 
@@ -44,6 +46,7 @@ class Session:
         self.last_cr = False
         self.pending: Callable[[str], None] | None = None  # answer expected by a dialogue
         self.pager: list[str] = []
+        self.filter: tuple[str, re.Pattern[str]] | None = None  # `| include …` of the command being answered
         self.closed = False
 
     # --- output ------------------------------------------------------------------------------------------------------
@@ -81,7 +84,9 @@ class Session:
         self.write(self.prompt())
 
     def output(self, text: str) -> None:
-        """Command output, paged unless paging was turned off for this session."""
+        """Command output, filtered by `| include`/`| begin`/`| exclude`, paged unless paging was turned off."""
+        if self.filter and text:
+            text = helping.apply_filter(text, self.filter)
         lines = text.rstrip("\n").split("\n") if text else []
         if not self.paging or len(lines) <= PAGE_LINES:
             if lines:
@@ -139,6 +144,10 @@ class Session:
                 self.write("\n")
                 self._leave_config()
                 self.write(self.prompt())
+            elif char == "?" and not self.pending:
+                echo.append(char)
+                flush()
+                self._help()
             elif char in ("\x08", "\x7f"):
                 if self.buffer and not self._secret_input():
                     echo.append("\b \b")
@@ -163,15 +172,39 @@ class Session:
         if not self.closed and not self.pending and not self.pager:
             self.write(self.prompt())
 
+    def _help(self) -> None:
+        """`?`: the words that may come next at this position, then the prompt and the input typed so far again."""
+        rules = helping.session_rules(self.vendor, "user" if self.path is None else "system")
+        for node in reversed(self.path or []):
+            rules += self.device.grammar.views[node.view or self.device.grammar.root].rules
+        words = helping.candidates(rules, self.buffer, self.device.grammar.negation)
+        self.write("\n")
+        if words:
+            self.write("".join(f"  {w}\n" for w in words) + "\n")
+        else:
+            toks = self.buffer.split()
+            self._error(CommandError("unrecognized", max(0, len(toks) - 1)), self.buffer)
+        self.write(self.prompt() + self.buffer)
+
     # --- commands ------------------------------------------------------------------------------------------------------
     def command(self, line: str) -> None:
         toks = line.split()
         if not toks:
             return
-        if self.vendor == "cisco":
-            self._cisco(line, toks)
-        else:
-            self._vrp(line, toks)
+        split = helping.split_filter(line)
+        if split is None:  # `| frobnicate …`, or an expression the device cannot compile
+            where = toks.index("|") + 1 if "|" in toks else len(toks) - 1
+            self._error(CommandError("wrong" if self.vendor != "cisco" else "unrecognized", where), line)
+            return
+        line, self.filter = split
+        toks = line.split()
+        try:
+            if self.vendor == "cisco":
+                self._cisco(line, toks)
+            else:
+                self._vrp(line, toks)
+        finally:
+            self.filter = None
 
     def _error(self, exc: CommandError, line: str) -> None:
         toks = line.split()

@@ -1,0 +1,115 @@
+"""What an engineer types at the simulated CLI besides commands, over a raw SSH shell: keystrokes echoed as they
+arrive, `?` help at any position, `| include` / `| begin` / `| exclude` filters."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import paramiko
+import pytest
+
+from .conftest import Lab
+
+
+class Shell:
+    def __init__(self, lab: Lab, name: str):
+        device = lab.device(name)
+        self.client = paramiko.SSHClient()
+        self.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - throw-away simulator
+        self.client.connect(device.host, device.port, device.login_user, device.login_password(),
+                            allow_agent=False, look_for_keys=False, timeout=10)
+        self.channel = self.client.invoke_shell(width=200)
+        self.read_until(r"[>#\]]\s*$")
+
+    def read_until(self, pattern: str, timeout: float = 5) -> str:
+        data, end = "", time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.channel.recv_ready():
+                data += self.channel.recv(65536).decode()
+                if re.search(pattern, data):
+                    return data
+            else:
+                time.sleep(0.01)
+        raise AssertionError(f"no {pattern!r} in {data!r}")
+
+    def send(self, text: str, until: str = r"[>#\]]\s*$") -> str:
+        self.channel.send(text)
+        return self.read_until(until).replace("\r\n", "\n")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@pytest.fixture
+def shell(lab: Lab, request):
+    opened: list[Shell] = []
+
+    def open_shell(name: str) -> Shell:
+        lab.reset(name)
+        opened.append(Shell(lab, name))
+        return opened[-1]
+
+    yield open_shell
+    for item in opened:
+        item.close()
+
+
+def test_every_keystroke_is_echoed_before_enter(shell):
+    sh = shell("sw-acc-01")
+    assert sh.send("dis", until="dis$") == "dis"
+    assert sh.send("p", until="p$") == "p"
+    out = sh.send("lay version\r")
+    assert out.startswith("lay version\n") and "VRP (R) software" in out
+
+
+@pytest.mark.parametrize(("name", "typed", "expected", "absent"), [
+    ("sw-acc-01", "display ?", ["current-configuration", "saved-configuration", "version"], ["system-view"]),
+    ("sw-acc-01", "display cur?", ["current-configuration"], ["saved-configuration"]),
+    ("sw-acc-02", "system-view\rssh server ?", ["enable", "acl"], []),
+    ("rt-border-02", "show ?", ["running-config", "startup-config", "version"], []),
+    ("rt-border-02", "configure terminal\rline vty 0 4\rtransport input ?", ["ssh", "telnet"], []),
+])
+def test_question_mark_lists_what_may_come_next_and_keeps_the_input(shell, name, typed, expected, absent):
+    sh = shell(name)
+    *before, last = typed.split("\r")
+    for line in before:
+        sh.send(line + "\r")
+    out = sh.send(last, until=re.escape(last[:-1]) + "$")
+    help_lines = {ln.strip() for ln in out.split("\n")[1:]}
+    assert all(word in help_lines for word in expected), out
+    assert not [word for word in absent if word in help_lines], out
+    assert out.rstrip("\n").endswith(last[:-1]), "the prompt comes back with the input typed so far"
+
+
+def test_question_mark_after_a_complete_command_offers_cr_and_enter_still_runs_it(shell):
+    sh = shell("sw-acc-01")
+    out = sh.send("display version ?", until=r"display version $")
+    assert "<cr>" in out
+    assert "VRP (R) software" in sh.send("\r")
+
+
+@pytest.mark.parametrize(("name", "command", "kept", "dropped"), [
+    ("sw-acc-01", "display current-configuration | include ^(sysname|telnet)", ["sysname sw-acc-01",
+                                                                                   "telnet server enable"], ["aaa"]),
+    ("sw-acc-02", "display current-configuration | begin line vty", ["line vty 0 63", " idle-timeout 30 0"],
+     ["sysname sw-acc-02"]),
+    ("sw-acc-02", r"dis cur | exclude ^\s", ["sysname sw-acc-02", "line vty 0 63"], [" idle-timeout 30 0"]),
+    ("rt-border-02", "show running-config | include ^line|transport", ["line vty 0 4", " transport input telnet ssh"],
+     ["hostname rt-border-02"]),
+    ("rt-border-02", "sh run | b line vty", ["line vty 0 4", " exec-timeout 30 0"], ["service pad"]),
+])
+def test_pipe_filters_select_lines_of_display_and_show_output(shell, name, command, kept, dropped):
+    sh = shell(name)
+    sh.send(("screen-length 0 temporary" if name == "sw-acc-01" else "screen-length disable"
+             if name == "sw-acc-02" else "terminal length 0") + "\r")
+    out = sh.send(command + "\r")
+    lines = out.split("\n")[1:-1]
+    assert all(line in lines for line in kept), out
+    assert not [line for line in dropped if line in lines], out
+
+
+def test_unknown_filter_is_an_error(shell):
+    sh = shell("sw-acc-01")
+    out = sh.send("display current-configuration | frobnicate x\r")
+    assert "Error: Wrong parameter found at '^' position." in out
