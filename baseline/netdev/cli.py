@@ -129,7 +129,11 @@ def cmd_backup(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             running, saved = push.read_configs(conn, device)
         finally:
             conn.disconnect()
-        diff = archive_of(device).add(device.name, running, saved)
+        archive = archive_of(device)
+        first = backup.latest(archive.root, device.name, before=archive.path.name) is None
+        diff = archive.add(device.name, running, saved)
+        if first:
+            return "backed up, the first backup of this device (nothing to compare with)"
         changed = sum(1 for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---"))
         return f"backed up, {changed} changed lines since the previous backup" if diff else "backed up, unchanged"
 

@@ -123,20 +123,25 @@ def test_rejected_line_restores_the_running_config_and_exits_non_zero(lab, name,
     assert config_body(_running(lab, name)) == config_body(before)
 
 
-def test_backup_twice_with_a_change_gives_two_verified_archives_and_a_diff(lab, tmp_path):
+def test_backup_twice_with_a_change_gives_two_verified_archives_and_a_diff(lab, tmp_path, capsys):
     name = "sw-acc-02"
     lab.reset(name)
     root = tmp_path / "archive"
-    assert main(["-q", "-i", str(lab.inventory), "backup", "--backup-dir", str(root)]) == 0
+    assert main(["-i", str(lab.inventory), "-l", name, "backup", "--backup-dir", str(root)]) == 0
+    assert f"{name}: backed up, the first backup of this device (nothing to compare with)" in capsys.readouterr().err
     _configure(lab, name, ["info-center loghost 192.0.2.99"])
-    assert main(["-q", "-i", str(lab.inventory), "backup", "--backup-dir", str(root)]) == 0
+    assert main(["-i", str(lab.inventory), "backup", "--backup-dir", str(root)]) == 0
+    err = capsys.readouterr().err
+    assert f"{name}: backed up, 1 changed lines since the previous backup" in err
+    assert "sw-acc-01: backed up, the first backup of this device" in err
     found = backup.archives(root)
     assert len(found) == 2
     assert all(backup.verify(a) == [] for a in found)
     assert len([p for p in found[1].glob("*.running.cfg")]) == len(lab.devices())
     diff = (found[1] / f"{name}.diff").read_text(encoding="utf-8")
     assert "+info-center loghost 192.0.2.99" in diff
-    assert (found[1] / "sw-acc-01.diff").read_text(encoding="utf-8") == ""
+    assert main(["-q", "-i", str(lab.inventory), "backup", "--backup-dir", str(root)]) == 0
+    assert (backup.archives(root)[2] / "sw-acc-01.diff").read_text(encoding="utf-8") == ""
     (found[0] / f"{name}.running.cfg").write_text("tampered\n", encoding="utf-8")
     assert any("altered" in p for p in backup.verify(found[0]))
     assert oct((found[1] / f"{name}.running.cfg").stat().st_mode & 0o777) == "0o600"
