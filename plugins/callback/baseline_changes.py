@@ -282,8 +282,12 @@ class CallbackModule(CallbackBase):
         self._stats_seen += 1
         summary = self._record.setdefault("stats", {})
         for host in sorted(stats.processed):
-            summary[host] = {k: v for k, v in stats.summarize(host).items() if k in (
-                "ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")}
+            counts = stats.summarize(host)  # Ansible calls failed tasks `failures`
+            before = summary.get(host, {})
+            now = {"ok": counts.get("ok", 0), "changed": counts.get("changed", 0), "failed": counts.get("failures", 0),
+                   "unreachable": counts.get("unreachable", 0), "skipped": counts.get("skipped", 0),
+                   "rescued": counts.get("rescued", 0), "ignored": counts.get("ignored", 0)}
+            summary[host] = {k: max(v, before.get(k, 0)) for k, v in now.items()}  # stats add up over the playbooks
             self._hosts.setdefault(host, [])
         playbooks = context.CLIARGS.get("args") or ()
         if self._stats_seen >= max(1, len(playbooks)):
@@ -302,14 +306,12 @@ class CallbackModule(CallbackBase):
             return
         self._written = True
         stats = self._record.get("stats", {})
-        if forced:
-            result = forced
-        elif any(s.get("unreachable") for s in stats.values()):
+        if any(s.get("unreachable") for s in stats.values()):
             result = "unreachable"
         elif any(s.get("failed") for s in stats.values()):
-            result = "failed"
+            result = "failed"  # also when a failed playbook ended the run before the next one
         else:
-            result = "succeeded"
+            result = forced or "succeeded"
         record = {**self._record, "end": _changes.now_iso(), "result": result, "hosts": sorted(self._hosts),
                   "assets": {h: k for h, k in sorted(self._hosts.items()) if k},
                   "changes": self._changes, "problems": self._problems}

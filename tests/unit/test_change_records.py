@@ -274,3 +274,17 @@ def test_lab_detection_and_reason_order(tmp_path):
     assert changes.reason({}, [str(tmp_path)], {"BASELINE_CHANGE_REASON": "b"})[0] == "b"
     assert changes.reason({"change_reason": "  "}, [str(tmp_path)], {}) == ("", "")
     assert changes.reason({}, [lab], {})[1] == "lab default"
+
+
+def test_a_failed_run_of_two_playbooks_is_one_failed_record_with_the_message_redacted(workdir, tmp_path):
+    (workdir / "fails.yml").write_text(
+        "- name: Fails\n  hosts: all\n  gather_facts: false\n  vars_files: [vars.yml]\n  tasks:\n"
+        "    - name: Refuse\n      ansible.builtin.fail:\n        msg: \"cannot use {{ vault_secret }}\"\n")
+    proc = play(workdir, tmp_path, str(workdir / "play.yml"), "--check", reason="two playbooks", playbook="fails.yml")
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    [record] = records(tmp_path)
+    assert record["result"] == "failed" and record["stats"]["localhost"]["failed"] == 1
+    assert record["playbooks"] == [str(workdir / "fails.yml")], "the second playbook never started"
+    [problem] = record["problems"]
+    assert problem["task"] == "Refuse" and problem["msg"] == f"cannot use {changes.REDACTED}"
+    assert VAULT_SECRET not in (tmp_path / "changes.jsonl").read_text()
