@@ -14,6 +14,7 @@ SIGINT (Ctrl-C) or SIGTERM during a push starts no further device; devices alrea
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -356,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                   f" (empty, unreadable or not an inventory?)", file=sys.stderr)
             return 2
         mask_secrets_in_logs(devices)
+        logging.getLogger("paramiko").addHandler(logging.NullHandler())  # causes are reported per device, no tracebacks
         if not args.parallel:
             args.parallel = int(devices[0].values.get("netdev_parallel", 16))
         return COMMANDS[args.command](args, devices)

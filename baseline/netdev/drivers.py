@@ -119,7 +119,20 @@ class ConnectError(Exception):
         super().__init__(f"{cause}: {detail}")
 
 
-CAUSES = ("authentication failed", "connection refused", "timeout", "unreachable", "connection failed")
+CAUSES = ("authentication failed", "connection refused", "timeout", "unreachable", "not SSH", "connection failed")
+
+
+def ssh_banner(host: str, port: int, seconds: float = 3.0) -> str | None:
+    """What a TCP port sends first: an SSH server sends `SSH-2.0-…` at once. None when no TCP connection opens."""
+    try:
+        with socket.create_connection((host, port), timeout=seconds) as sock:
+            sock.settimeout(seconds)
+            try:
+                return sock.recv(256).decode(errors="replace")
+            except (TimeoutError, OSError):
+                return ""
+    except OSError:
+        return None
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -134,6 +147,16 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _not_ssh(device: NetDevice, where: str) -> ConnectError | None:
+    """After a timeout: a port that takes TCP connections but sends no SSH banner is named as such."""
+    banner = ssh_banner(device.host, device.port)
+    if banner is None or banner.startswith("SSH-"):
+        return None
+    said = f"sent {banner.strip()[:40]!r}" if banner.strip() else "sent nothing"
+    return ConnectError("not SSH", f"{where} accepts TCP connections but does not speak SSH ({said} instead of an SSH "
+                                   f"banner); check ansible_port and what listens there")
 
 
 def connection_problem(device: NetDevice, exc: BaseException, timeout: float | None = None) -> ConnectError:
@@ -155,14 +178,14 @@ def connection_problem(device: NetDevice, exc: BaseException, timeout: float | N
             if isinstance(cause, socket.gaierror):
                 return ConnectError("unreachable", f"the name {device.host} does not resolve")
             if isinstance(cause, TimeoutError):
-                return ConnectError("timeout", f"no answer from {where} within {seconds} s")
+                return _not_ssh(device, where) or ConnectError("timeout", f"no answer from {where} within {seconds} s")
             if getattr(cause, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH):
                 return ConnectError("unreachable", f"{where}: {cause.strerror or _first_line(cause)}")
     for item in chain:
         if isinstance(item, ReadTimeout):
             return ConnectError("timeout", f"{where} did not show its prompt in time: {_first_line(item)}")
         if isinstance(item, NetmikoTimeoutException):
-            return ConnectError("timeout", f"{where} opened no SSH session within {seconds} s: {_first_line(item)}")
+            return _not_ssh(device, where) or ConnectError("timeout", f"{where} opened no SSH session within {seconds} s")
     return ConnectError("connection failed", f"{where}: {type(exc).__name__}: {_first_line(exc)}")
 
 
