@@ -25,7 +25,7 @@ PROMPT = r"[>\]]\s*$"
 ERROR_PATTERNS = {
     "huawei": r"^\s*Error:.*$",
     "h3c": r"^\s*% (?:Unrecognized|Incomplete|Wrong|Too many|Ambiguous).*$",
-    "cisco": r"^% (?:Invalid|Incomplete|Ambiguous|Bad).*$",
+    "cisco": r"^% (?:Invalid|Incomplete|Ambiguous|Bad|Duplicate).*$",
 }
 
 

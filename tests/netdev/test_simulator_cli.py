@@ -9,6 +9,8 @@ import time
 import paramiko
 import pytest
 
+from baseline.netdev.drivers import error_in
+
 from .conftest import Lab
 
 
@@ -113,3 +115,17 @@ def test_unknown_filter_is_an_error(shell):
     sh = shell("sw-acc-01")
     out = sh.send("display current-configuration | frobnicate x\r")
     assert "Error: Wrong parameter found at '^' position." in out
+
+
+def test_ios_refuses_a_duplicate_acl_sequence_number_instead_of_replacing_the_entry(shell):
+    sh = shell("rt-border-02")
+    for line in ("terminal length 0", "configure terminal", "ip access-list standard T-DUP", "10 permit 192.0.2.1",
+                 "20 deny any"):
+        assert "%" not in sh.send(line + "\r"), line
+    out = sh.send("10 permit 192.0.2.2\r")
+    assert "% Duplicate sequence number" in out
+    assert error_in("cisco", out) == "% Duplicate sequence number", "a push stops at this refusal"
+    sh.send("10 permit 192.0.2.1\r")  # the same entry again is accepted silently, as on IOS
+    running = sh.send("do show running-config\r")
+    acl = running.split("ip access-list standard T-DUP\n")[1].split("\n")[:2]
+    assert [line.split() for line in acl] == [["permit", "192.0.2.1"], ["deny", "any"]], running

@@ -18,7 +18,7 @@ class CommandError(Exception):
     """A command the device refuses; `position` is the index of the token the caret points at."""
 
     def __init__(self, kind: str, position: int):
-        self.kind = kind  # "unrecognized" | "incomplete" | "wrong"
+        self.kind = kind  # "unrecognized" | "incomplete" | "wrong" | "duplicate" (IOS ACL sequence number in use)
         self.position = position
         super().__init__(kind)
 
@@ -119,7 +119,11 @@ class Config:
         if rule.canon:
             toks = rule.canon(toks)
         if rule.numbered:
+            explicit = bool(toks) and toks[0].isdigit()
             toks = self._number(node, view, toks)
+            if view.numbered == "seq" and explicit and any(
+                    c.text.split()[:1] == toks[:1] and c.text != " ".join(toks) for c in node.children):
+                raise CommandError("duplicate", 0)  # IOS refuses to reuse an ACL entry's sequence number
         text = " ".join(toks)
         negation_text = f"{self.grammar.negation} {text}"
         node.children = [c for c in node.children if c.text != negation_text]

@@ -210,7 +210,9 @@ class Session:
         toks = line.split()
         column = len(self.prompt()) + (len(" ".join(toks[: exc.position])) + (1 if exc.position else 0))
         if self.vendor == "cisco":
-            if exc.kind == "incomplete":
+            if exc.kind == "duplicate":
+                self.write("% Duplicate sequence number\n")
+            elif exc.kind == "incomplete":
                 self.write("% Incomplete command.\n\n")
             else:
                 self.write(" " * column + "^\n% Invalid input detected at '^' marker.\n\n")
