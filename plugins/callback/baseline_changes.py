@@ -65,6 +65,25 @@ def _guarded(method):
     return wrapper
 
 
+@functools.lru_cache(maxsize=512)
+def _encrypted_file(path: str) -> bool:
+    """A whole-file vault (its values carry no vault tag of their own, only the file they came from)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(14) == b"$ANSIBLE_VAULT"
+    except OSError:
+        return False
+
+
+def _from_encrypted_file(value) -> bool:
+    try:
+        from ansible._internal._datatag._tags import Origin
+    except ImportError:
+        return False
+    origin = Origin.get_tag(value)
+    return bool(origin is not None and origin.path and _encrypted_file(str(origin.path)))
+
+
 def _secrets(value, found: set, depth: int = 0) -> None:
     """Collect the plaintext of every vault value (inline !vault or from a vaulted file) under `value`."""
     if depth > 20:
@@ -86,7 +105,7 @@ def _secrets(value, found: set, depth: int = 0) -> None:
             pass
         return
     if isinstance(value, str):
-        if VaultHelper is not None and VaultHelper.get_ciphertext(value, with_tags=False):
+        if (VaultHelper is not None and VaultHelper.get_ciphertext(value, with_tags=False)) or _from_encrypted_file(value):
             found.add(str(value))
         return
     if isinstance(value, Mapping):
@@ -120,6 +139,7 @@ class CallbackModule(CallbackBase):
         self._redact = None
         self._stats_seen = 0
         self._inventory = None
+        self._play = None
         if _changes is None:
             self._fail("the baseline package cannot be imported; change records are not written")
 
@@ -196,6 +216,7 @@ class CallbackModule(CallbackBase):
                 "start": _changes.now_iso(),
             })
             atexit.register(self._at_exit)
+        self._play = play
         hosts = inventory.get_hosts(play.hosts) if play.hosts else []
         for host in hosts:
             self._hosts.setdefault(host.name, _changes.asset_kinds(g.name for g in host.get_groups()))
@@ -249,6 +270,13 @@ class CallbackModule(CallbackBase):
         if isinstance(data.get("ansible_facts"), Mapping):  # include_vars of a vaulted file, set_fact of a vault value
             found: set = set()
             _secrets(data["ansible_facts"], found, 1)
+            self._redact.add(found)
+        task = result.task if hasattr(result, "task") else result._task
+        if str(task.action).rsplit(".", 1)[-1] == "include_vars" and self._play is not None:
+            # its result is censored when the file is vaulted: read the host's variables again instead
+            host = result.host if hasattr(result, "host") else result._host
+            found = set()
+            _secrets(self._play.get_variable_manager().get_vars(play=self._play, host=host), found)
             self._redact.add(found)
         if entry := self._entry(result):
             self._changes.append(entry)

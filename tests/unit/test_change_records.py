@@ -23,6 +23,7 @@ from baseline.results import read_results
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 VAULT_SECRET = "vaulted-" + secrets.token_hex(8)  # made afresh for each run: no value to leak from the repository
 NO_LOG_SECRET = "no-log-" + secrets.token_hex(8)
+GROUP_SECRET = "group-vault-" + secrets.token_hex(8)  # in a whole-file vault of the inventory's group_vars
 PLAYBOOK = f"""
 - name: Small change
   hosts: all
@@ -32,7 +33,7 @@ PLAYBOOK = f"""
     - name: Changed file
       ansible.builtin.copy:
         dest: "{{{{ playbook_dir }}}}/out/changed.txt"
-        content: "first line\\ntoken {{{{ vault_secret }}}}\\n"
+        content: "first line\\ntoken {{{{ vault_secret }}}}\\ngroup {{{{ group_secret }}}}\\n"
         mode: "0644"
     - name: Unchanged task
       ansible.builtin.command: "true"
@@ -56,6 +57,11 @@ def workdir(tmp_path_factory):
                                env={**os.environ, "ANSIBLE_CONFIG": str(work / "empty.cfg")},
                                capture_output=True, text=True, check=True).stdout
     (work / "vars.yml").write_text(encrypted)
+    (work / "group_vars/all").mkdir(parents=True)
+    (work / "group_vars/all/vault.yml").write_text(f"group_secret: {GROUP_SECRET}\n")
+    subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "encrypt", "--vault-password-file",
+                    str(work / "vault-pass"), str(work / "group_vars/all/vault.yml")], cwd=work,
+                   env={**os.environ, "ANSIBLE_CONFIG": str(work / "empty.cfg")}, capture_output=True, check=True)
     (work / "hosts.yml").write_text(
         "all:\n  children:\n    linux_servers:\n      hosts:\n        localhost:\n          ansible_connection: local\n"
         f"          ansible_python_interpreter: {sys.executable}\n")
@@ -116,12 +122,12 @@ def test_one_record_per_run_with_who_why_when_and_the_changed_tasks(runs):
 def test_no_log_results_and_vault_values_never_reach_the_archive(runs):
     archive_dir, *_ = runs
     text = (archive_dir / "changes.jsonl").read_text()
-    assert VAULT_SECRET not in text and NO_LOG_SECRET not in text
+    assert VAULT_SECRET not in text and NO_LOG_SECRET not in text and GROUP_SECRET not in text
     first = records(archive_dir)[0]
     secret_task = next(c for c in first["changes"] if c["task"] == "Secret task")
     assert "diff" not in secret_task and "no_log" in secret_task["redacted"]
     changed = next(c for c in first["changes"] if c["task"] == "Changed file")
-    assert f"token {changes.REDACTED}" in changed["diff"][0]["after"]
+    assert f"token {changes.REDACTED}\ngroup {changes.REDACTED}" in changed["diff"][0]["after"]
 
 
 def test_check_mode_is_recorded_as_planned_changes(runs, workdir):
