@@ -129,3 +129,64 @@ def test_ios_refuses_a_duplicate_acl_sequence_number_instead_of_replacing_the_en
     running = sh.send("do show running-config\r")
     acl = running.split("ip access-list standard T-DUP\n")[1].split("\n")[:2]
     assert [line.split() for line in acl] == [["permit", "192.0.2.1"], ["deny", "any"]], running
+
+
+@pytest.mark.parametrize(("name", "command", "expected"), [
+    ("sw-acc-01", "display version", "VRP (R) software, Version 5.170"),
+    ("sw-core-01", "display version", "VRP (R) software, Version 8.191 (CE6881 V300R020C10SPC200)"),
+    ("sw-acc-02", "display version", "H3C Comware Software, Version 7.1.070"),
+    ("rt-border-02", "show version", "Cisco IOS Software"),
+])
+def test_version_names_the_platform(shell, name, command, expected):
+    out = shell(name).send(command + "\r")
+    assert expected in out
+    if name == "sw-core-01":
+        assert "5.170" not in out
+
+
+@pytest.mark.parametrize(("name", "command", "row"), [
+    ("sw-acc-01", "display users", r"^\+ \d+\s+VTY 0\s+00:00:00\s+SSH\s+10\.231\.0\.1"),
+    ("sw-acc-02", "display users", r"^\+ \d+\s+VTY 0\s+00:00:00"),
+    ("rt-border-02", "show users", r"^\*\s+\d+ vty 0\s+automation\s+idle\s+00:00:00 10\.231\.0\.1"),
+])
+def test_users_lists_every_open_session_and_marks_this_one(lab, shell, name, command, row):
+    first = shell(name)
+    second = Shell(lab, name)
+    try:
+        out = second.send(command + "\r")
+    finally:
+        second.close()
+    assert re.search(row.replace("VTY 0", "VTY 1").replace("vty 0", "vty 1"), out, re.M), out
+    assert re.search(r"VTY 0|vty 0", out), out
+    if name != "rt-border-02":
+        assert "automation" in out
+    for _ in range(30):  # the simulator notices the closed session within moments
+        out = first.send(command + "\r")
+        if not re.search(r"VTY 1|vty 1", out):
+            break
+        time.sleep(0.1)
+    assert re.search(row, out, re.M) and not re.search(r"VTY 1|vty 1", out), "a closed session is no longer listed"
+
+
+@pytest.mark.parametrize(("name", "command", "row"), [
+    ("sw-acc-01", "display interface brief", r"^GigabitEthernet0/0/1\s+up\s+up"),
+    ("sw-acc-02", "display interface brief", r"^GE1/0/1\s+UP\s+1G\(a\)\s+F\(a\)\s+A\s+1\s+uplink"),
+    ("rt-border-02", "show ip interface brief", r"^GigabitEthernet0/0\s+unassigned\s+YES unset\s+up\s+up"),
+])
+def test_interface_brief_lists_the_configured_interfaces(shell, name, command, row):
+    out = shell(name).send(command + "\r")
+    assert re.search(row, out, re.M), out
+
+
+def test_vrpv8_heads_the_configuration_with_the_last_change_and_save(lab, shell):
+    sh = shell("sw-core-01")
+    sh.send("screen-length 0 temporary\r")
+    for line in ("system-view", "info-center loghost 192.0.2.55", "commit", "return"):
+        sh.send(line + "\r")
+    sh.send("save\r", until=r"\[Y/N\]:$")
+    sh.send("y\r")
+    out = sh.send("display current-configuration\r")
+    lines = out.split("\n")
+    assert lines[1].startswith("!Software Version V300R020C10SPC200"), out
+    assert re.match(r"^!Last configuration was updated at \S+ \S+ by automation$", lines[2]), out
+    assert re.match(r"^!Last configuration was saved at \S+ \S+ by automation$", lines[3]), out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,9 @@ class Device:
     saved: str = field(init=False, default="")
     lock: threading.RLock = field(init=False, default_factory=threading.RLock)
     failures: dict[str, list[float]] = field(init=False, default_factory=dict)
+    sessions: list = field(init=False, default_factory=list)  # open CLI sessions (display users / show users)
+    changed: tuple[str, str] = field(init=False, default=("", ""))  # (time, user) of the last configuration change
+    saved_by: tuple[str, str] = field(init=False, default=("", ""))  # (time, user) of the last save
 
     def __post_init__(self) -> None:
         vendor, self.flavour = FLAVOURS[self.device_type]
@@ -82,10 +86,15 @@ class Device:
                 tmp.write_text(text, encoding="utf-8")
                 os.replace(tmp, folder / name)
 
-    def save(self) -> None:
+    def save(self, user: str = "") -> None:
         with self.lock:
             self.saved = self.running.render()
+            if user:
+                self.saved_by = (_now(), user)
         self.persist()
+
+    def note_change(self, user: str) -> None:
+        self.changed = (_now(), user)
 
     # --- accounts --------------------------------------------------------------------------------------------------
     def accounts(self) -> dict[str, Account]:
@@ -181,6 +190,10 @@ class Device:
                 continue
             rules.append((words[0], _network(words[1:])))
         return rules
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S+00:00", time.gmtime())
 
 
 def _network(words: list[str]) -> ipaddress.IPv4Network | None:

@@ -121,10 +121,13 @@ class Simulator:
     def _session(channel: paramiko.Channel, device: Device, username: str) -> None:
         session = Session(device, username, write=lambda text: channel.sendall(text.encode()), close=channel.close)
         session.banner()
-        while not session.closed:
-            data = channel.recv(4096)
-            if not data:
-                break
-            session.feed(data.decode(errors="replace"))
+        try:
+            while not session.closed:
+                data = channel.recv(4096)
+                if not data:
+                    break
+                session.feed(data.decode(errors="replace"))
+        finally:
+            session.end()
         device.persist()
         time.sleep(0)

@@ -17,10 +17,18 @@ from baseline.netdev.simulator.device import Device
 from baseline.netdev.simulator.model import CommandError, Config, Node
 
 PAGE_LINES = 24
-VERSIONS = {
-    "huawei": "Huawei Versatile Routing Platform Software\nVRP (R) software, Version 5.170 (S5700 V200R019C10SPC800)",
-    "h3c": "H3C Comware Software, Version 7.1.070, Release 6615\nCopyright (c) 2004-2021 New H3C Technologies Co., Ltd.",
+VERSIONS = {  # display version / show version, per platform
+    "vrp5": "Huawei Versatile Routing Platform Software\nVRP (R) software, Version 5.170 (S5700 V200R019C10SPC800)\n"
+            "Copyright (C) 2000-2020 HUAWEI TECH Co., Ltd.\nHUAWEI S5720-52X-SI-AC Routing Switch uptime is 0 week, 3 days",
+    "vrpv8": "Huawei Versatile Routing Platform Software\nVRP (R) software, Version 8.191 (CE6881 V300R020C10SPC200)\n"
+             "Copyright (C) 2012-2021 Huawei Technologies Co., Ltd.\nHUAWEI CE6881-48S6CQ uptime is 0 day, 3 hours",
+    "comware7": "H3C Comware Software, Version 7.1.070, Release 6615\n"
+                "Copyright (c) 2004-2021 New H3C Technologies Co., Ltd. All rights reserved.\n"
+                "H3C S6520X-30QC-EI uptime is 0 weeks, 3 days, 2 hours, 5 minutes",
+    "ios": "Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E8, RELEASE SOFTWARE (fc1)\n"
+           "Technical Support: http://www.cisco.com/techsupport\nROM: Bootstrap program is C2960X boot loader",
 }
+V8_SOFTWARE = "V300R020C10SPC200"
 
 
 def _expand(toks: list[str], command: str) -> bool:
@@ -46,6 +54,9 @@ class Session:
         self.last_cr = False
         self.pending: Callable[[str], None] | None = None  # answer expected by a dialogue
         self.pager: list[str] = []
+        self.started = time.time()
+        self.vty = next(i for i in range(len(device.sessions) + 1) if i not in {x.vty for x in device.sessions})
+        device.sessions.append(self)
         self.filter: tuple[str, re.Pattern[str]] | None = None  # `| include …` of the command being answered
         self.closed = False
 
@@ -236,6 +247,9 @@ class Session:
                 self.path = config.execute(self.path, line)
         except CommandError as exc:
             self._error(exc, line)
+            return
+        if self.candidate is None:
+            self.device.note_change(self.username)
 
     def _leave_config(self) -> None:
         if self.path is None:
@@ -290,7 +304,7 @@ class Session:
 
     def _display(self, toks: list[str]) -> bool:
         if _expand(toks, "display current-configuration") or _expand(toks, "display this") and self.path is None:
-            self.output(self.device.running.render())
+            self.output(self._current_configuration())
         elif _expand(toks, "display this"):
             assert self.path is not None
             config = self._running_view()
@@ -303,15 +317,85 @@ class Session:
         elif _expand(toks, "display configuration candidate") and self.candidate is not None:
             self.output(self.candidate.render())
         elif _expand(toks, "display version"):
-            self.output(VERSIONS[self.vendor])
+            self.output(VERSIONS[self.device.flavour])
+        elif _expand(toks, "display users"):
+            self.output(self._users())
+        elif _expand(toks, "display interface brief"):
+            self.output(self._interfaces())
         else:
             return False
         return True
+
+    def _current_configuration(self) -> str:
+        """The running configuration as printed; VRPv8 heads it with the software and the last change and save."""
+        text = self.device.running.render()
+        if self.device.flavour != "vrpv8":
+            return text
+        header = [f"!Software Version {V8_SOFTWARE}"]
+        for what, (when, user) in (("updated", self.device.changed), ("saved", self.device.saved_by)):
+            if when:
+                header.append(f"!Last configuration was {what} at {when} by {user}")
+        return "\n".join(header) + "\n" + text
+
+    def _users(self) -> str:
+        """display users / show users: one row per open session, this one marked."""
+        address = self.device.source_address
+        rows = []
+        for other in sorted(self.device.sessions, key=lambda x: x.vty):
+            mark = "+" if other is self else " "
+            idle = "00:00:00"
+            if self.vendor == "huawei":
+                rows.append(f"{mark} {129 + other.vty:<4}VTY {other.vty:<4} {idle}  SSH    {address:<19} pass"
+                            f"           no\n  Username : {other.username}")
+            elif self.vendor == "h3c":
+                rows.append(f"{mark} {10 + other.vty:<5}VTY {other.vty:<4}{idle}   "
+                            f"{time.strftime('%b %d %H:%M:%S', time.gmtime(other.started))}   {1000 + other.vty:<7} SSH")
+            else:
+                mark = "*" if other is self else " "
+                rows.append(f"{mark} {2 + other.vty:>2} vty {other.vty:<5} {other.username:<10} idle"
+                            f"                 {idle} {address}")
+        if self.vendor == "huawei":
+            return "  User-Intf    Delay    Type   Network Address     AuthenStatus    AuthorcmdFlag\n" + "\n".join(rows)
+        if self.vendor == "h3c":
+            details = "\n".join(f"VTY {o.vty}   :\n        User name: {o.username}\n        Location: {address}"
+                                for o in sorted(self.device.sessions, key=lambda x: x.vty))
+            return ("  Idx  Line    Idle       Time              Pid     Type\n" + "\n".join(rows)
+                    + "\n\nFollowing are more details.\n" + details + "\n +    : Current operation user.")
+        return ("    Line       User       Host(s)              Idle       Location\n" + "\n".join(rows)
+                + "\n\n  Interface    User               Mode         Idle     Peer Address")
+
+    def _interfaces(self) -> str:
+        """display interface brief / show ip interface brief, from the interfaces of the running configuration."""
+        found = []
+        for node in self.device.running.root.children:
+            if node.text.startswith("interface "):
+                children = [c.text for c in node.children]
+                address = next((c.split()[2] for c in children if c.startswith("ip address ")), "unassigned")
+                description = next((c.split(None, 1)[1] for c in children if c.startswith("description ")), "")
+                found.append((node.text.split(None, 1)[1], "shutdown" in children, address, description))
+        if self.vendor == "huawei":
+            rows = [f"{name:<28}{'*down' if down else 'up':<6}{'down' if down else 'up':<10}0%     0%          0"
+                    "          0" for name, down, _, _ in found]
+            return ("PHY: Physical\n*down: administratively down\n(l): loopback\n(s): spoofing\n"
+                    "InUti/OutUti: input utility/output utility\n"
+                    "Interface                   PHY   Protocol  InUti OutUti   inErrors  outErrors\n" + "\n".join(rows))
+        if self.vendor == "h3c":
+            rows = [f"{name.replace('GigabitEthernet', 'GE'):<21}{'ADM' if down else 'UP':<5}"
+                    f"{'auto' if down else '1G(a)':<8}{'A' if down else 'F(a)':<7}A    1    {description}"
+                    for name, down, _, description in found]
+            return ("Brief information on interfaces in bridge mode:\nLink: ADM - administratively down; Stby - standby\n"
+                    "Speed: (a) - auto\nDuplex: (a)/A - auto; H - half; F - full\nType: A - access; T - trunk; "
+                    "H - hybrid\nInterface            Link Speed   Duplex Type PVID Description\n" + "\n".join(rows))
+        rows = [f"{name:<23}{address:<16}YES {'manual' if address != 'unassigned' else 'unset':<7}"
+                f"{'administratively down' if down else 'up':<22}{'down' if down else 'up'}"
+                for name, down, address, _ in found]
+        return "Interface              IP-Address      OK? Method Status                Protocol\n" + "\n".join(rows)
 
     def _commit(self) -> None:
         assert self.candidate is not None and self.path is not None
         with self.device.lock:
             self.device.running = self.candidate.copy()
+        self.device.note_change(self.username)
         depth_texts = [n.text for n in self.path[1:]]
         self.candidate = self.device.running.copy()
         path = [self.candidate.root]
@@ -333,7 +417,7 @@ class Session:
 
     def _save(self, toks: list[str]) -> None:
         if toks[1:] == ["force"]:
-            self.device.save()
+            self.device.save(self.username)
             self.write("Validating file. Please wait...\nSaved the current configuration to mainboard device successfully.\n"
                        if self.vendor == "h3c" else "Info: Save the configuration successfully.\n")
             return
@@ -348,7 +432,7 @@ class Session:
         if answer[:1].lower() != "y":
             self.write("Info: The configuration was not saved.\n" if self.vendor == "huawei" else "")
             return
-        self.device.save()
+        self.device.save(self.username)
         self.write("Now saving the current configuration to the slot 0.\nInfo: Save the configuration successfully.\n")
 
     def _h3c_save_answer(self, answer: str) -> None:
@@ -364,13 +448,19 @@ class Session:
 
     def _h3c_save_overwrite(self, answer: str) -> None:
         if answer[:1].lower() == "y":
-            self.device.save()
+            self.device.save(self.username)
             self.write("Validating file. Please wait...\nSaved the current configuration to mainboard device successfully.\n")
 
     def _quit(self) -> None:
         self.device.persist()
         self.closed = True
+        self.end()
         self._close()
+
+    def end(self) -> None:
+        """The session is over (quit, or the client went away): no longer listed by display users."""
+        if self in self.device.sessions:
+            self.device.sessions.remove(self)
 
     # --- Cisco IOS ---------------------------------------------------------------------------------------------------------
     def _cisco(self, line: str, toks: list[str]) -> None:
@@ -395,7 +485,11 @@ class Session:
         elif _expand(toks, "show startup-config") and self.privileged:
             self.output(self.device.saved)
         elif _expand(toks, "show version"):
-            self.output("Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E8, RELEASE SOFTWARE (fc1)")
+            self.output(VERSIONS["ios"])
+        elif _expand(toks, "show users"):
+            self.output(self._users())
+        elif _expand(toks, "show ip interface brief"):
+            self.output(self._interfaces())
         elif _expand(toks, "terminal length 0"):
             self.paging = False
         elif toks[:2] == ["terminal", "width"] or _expand(toks[:2], "terminal width"):
@@ -410,7 +504,7 @@ class Session:
             self.path = [self.device.running.root]
             self.write("Enter configuration commands, one per line.  End with CNTL/Z.\n")
         elif (_expand(toks, "write memory") or toks == ["write"] or _expand(toks, "write")) and self.privileged:
-            self.device.save()
+            self.device.save(self.username)
             self.write("Building configuration...\n[OK]\n")
         elif _expand(toks, "copy running-config startup-config") and self.privileged:
             self.write("Destination filename [startup-config]? ")
@@ -428,5 +522,5 @@ class Session:
             self.write("% Bad secrets\n\n")
 
     def _copy_answer(self, answer: str) -> None:
-        self.device.save()
+        self.device.save(self.username)
         self.write("Building configuration...\n[OK]\n")
