@@ -190,3 +190,14 @@ def test_vrpv8_heads_the_configuration_with_the_last_change_and_save(lab, shell)
     assert lines[1].startswith("!Software Version V300R020C10SPC200"), out
     assert re.match(r"^!Last configuration was updated at \S+ \S+ by automation$", lines[2]), out
     assert re.match(r"^!Last configuration was saved at \S+ \S+ by automation$", lines[3]), out
+    assert lines[4] == "#" and out.count("!Software Version") == 1, out
+
+
+def test_vrp_prints_local_user_lines_user_by_user(lab):
+    sim = lab.simulator.devices["sw-acc-01"]
+    lab.reset("sw-acc-01")
+    users = [line.split()[1] for line in sim.running.render().splitlines() if line.startswith(" local-user ")]
+    assert len(users) > len(set(users)) > 1
+    assert users == sorted(users, key=users.index), "one account's lines together"
+    blocks = [u for i, u in enumerate(users) if i == 0 or users[i - 1] != u]
+    assert len(blocks) == len(set(users)), users

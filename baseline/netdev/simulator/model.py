@@ -65,6 +65,12 @@ class Config:
         view = self.grammar.views[node.view] if node.view else None
         if view and view.numbered:
             return sorted(node.children, key=lambda n: _natural(n.text))
+        if view and view.name == "aaa" and self.grammar.vendor == "huawei":
+            # VRP prints `local-user` lines user by user: all of one account's lines, then the next account's
+            users = [n.order for n in node.children if n.text.startswith("local-user ")]
+            first = min(users, default=0)
+            return sorted(node.children, key=lambda n: (first, _natural(n.text.split()[1]), n.order, "")
+                          if n.text.startswith("local-user ") else (n.order, [], 0, _natural(n.text)))
         return sorted(node.children, key=lambda n: (n.order, _natural(n.text)))
 
     # --- changing ----------------------------------------------------------------------------------------------

@@ -335,7 +335,8 @@ class Session:
         for what, (when, user) in (("updated", self.device.changed), ("saved", self.device.saved_by)):
             if when:
                 header.append(f"!Last configuration was {what} at {when} by {user}")
-        return "\n".join(header) + "\n" + text
+        body = text.split("\n", 1)[1] if text.startswith("!Software Version") else text
+        return "\n".join(header) + "\n" + body
 
     def _users(self) -> str:
         """display users / show users: one row per open session, this one marked."""
