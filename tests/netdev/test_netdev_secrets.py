@@ -81,6 +81,7 @@ def test_redactor_masks_every_vault_value_longest_first():
 def test_audit_records_and_output_never_carry_a_secret(lab, tmp_path, capsys):
     """A login refused with a (wrong) vault password: the password is a secret, in the records and on screen."""
     wrong = "Wrong#Passw0rd-" + os.urandom(3).hex()
+    lab.reset("sw-core-01")  # non-compliant whatever ran before on this lab
     inv = tmp_path / "inventory"
     shutil.copytree(lab.inventory, inv)
     data = yaml.safe_load((inv / "devices.yml").read_text(encoding="utf-8"))
