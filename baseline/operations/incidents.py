@@ -404,11 +404,20 @@ def main(argv: list[str] | None = None) -> int:
         except FactError as exc:
             print(f"scripts/incident: {exc}", file=sys.stderr)
             return 2
-        record = keep(facts, grading, archive)
+        try:
+            record = keep(facts, grading, archive)
+        except OSError as exc:
+            print(f"scripts/incident: the grading could not be kept in {archive.path}: {exc}", file=sys.stderr)
+            return 1
         if not args.no_results:
-            writer = results_writer(args.results_file, args.run_id)
             command = "scripts/incident " + " ".join(argv if argv is not None else sys.argv[1:])
-            grading_result(writer, {**record, "_register": str(archive.path)}, command)
+            try:
+                writer = results_writer(args.results_file, args.run_id)
+                grading_result(writer, {**record, "_register": str(archive.path)}, command)
+            except OSError as exc:
+                print(f"scripts/incident: {record['id']} is kept (seq {record['seq']}), but its IR-01 result could not "
+                      f"be written: {exc}", file=sys.stderr)
+                return 1
         if args.json:
             print(json.dumps(record, ensure_ascii=False, indent=1))
         else:
