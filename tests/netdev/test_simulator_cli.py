@@ -201,3 +201,29 @@ def test_vrp_prints_local_user_lines_user_by_user(lab):
     assert users == sorted(users, key=users.index), "one account's lines together"
     blocks = [u for i, u in enumerate(users) if i == 0 or users[i - 1] != u]
     assert len(blocks) == len(set(users)), users
+
+
+@pytest.mark.parametrize(("name", "lines"), [
+    ("sw-acc-01", ["system-view", "user-interface vty 0 4", "idle-timeout 0 2", "return"]),
+    ("sw-acc-02", ["system-view", "line vty 0 63", "idle-timeout 0 2", "return"]),
+    ("rt-border-02", ["configure terminal", "line vty 0 4", "exec-timeout 0 2", "end"]),
+])
+def test_idle_timeout_of_the_vty_ends_a_quiet_session_only(lab, shell, name, lines):
+    sh = shell(name)
+    for line in lines:
+        assert "rror" not in sh.send(line + "\r") and "%" not in sh.send("\r")
+    busy = Shell(lab, name)
+    quiet = Shell(lab, name)
+    try:
+        for _ in range(4):  # a session in use outlives the timeout
+            time.sleep(0.8)
+            busy.send("\r")
+        deadline = time.monotonic() + 3
+        while not quiet.channel.closed and time.monotonic() < deadline:
+            quiet.channel.recv(4096) if quiet.channel.recv_ready() else time.sleep(0.05)
+        assert quiet.channel.closed or quiet.channel.exit_status_ready() or quiet.channel.eof_received
+        assert not busy.channel.closed
+    finally:
+        busy.close()
+        quiet.close()
+        lab.reset(name)

@@ -147,6 +147,20 @@ class Device:
                 found[words[1]] = Account(words[1], words[-1], level, vty_allows_ssh)
         return found
 
+    def idle_seconds(self) -> float | None:
+        """The idle timeout of the first vty range (`idle-timeout M S`, IOS `exec-timeout M S`); None when 0 0 turns
+        it off. Without the line, the devices' default of 10 minutes."""
+        word = "exec-timeout" if self.vendor == "cisco" else "idle-timeout"
+        for node in self.running.root.children:
+            if node.text.startswith(("user-interface vty", "line vty")):
+                for child in node.children:
+                    words = child.text.split()
+                    if words[0] == word:
+                        seconds = int(words[1]) * 60 + (int(words[2]) if len(words) > 2 else 0)
+                        return float(seconds) if seconds else None
+                break
+        return 600.0
+
     def enable_secret(self) -> str:
         return self.running.value("enable secret").split()[-1] if self.running.value("enable secret") else ""
 

@@ -123,11 +123,17 @@ class Simulator:
         session.banner()
         try:
             while not session.closed:
-                data = channel.recv(4096)
+                channel.settimeout(device.idle_seconds())  # the vty idle timeout ends a quiet session
+                try:
+                    data = channel.recv(4096)
+                except TimeoutError:
+                    log.info("%s: session of %s ended by the idle timeout", device.name, username)
+                    break
                 if not data:
                     break
                 session.feed(data.decode(errors="replace"))
         finally:
             session.end()
+            channel.close()
         device.persist()
         time.sleep(0)
