@@ -82,8 +82,8 @@ def test_an_inventory_linking_the_shared_values_carries_the_inspection_interval(
 
 @pytest.mark.parametrize(("value", "message"), [
     (48, "inspection_interval_hours = 48 is above the policy limit 24"),
-    ("24", "wrong type str"),
-    (True, "wrong type bool"),
+    ("twenty", "text where a whole number is expected"),
+    (True, "a boolean where a whole number is expected"),
 ])
 def test_a_policy_window_weaker_than_the_floor_or_mistyped_is_refused(value, message):
     with pytest.raises(ValueError, match=message):
@@ -97,6 +97,11 @@ def test_a_missing_policy_interval_is_refused_with_the_way_out():
 
 def test_a_stricter_policy_interval_is_accepted():
     assert policy_window({"inspection_interval_hours": 12}, NOW).max_age == timedelta(hours=12)
+
+
+def test_a_whole_number_written_as_text_counts_as_that_number():
+    """As everywhere the policy values are read (baseline.policy): `-e inspection_interval_hours=12` arrives as text."""
+    assert policy_window({"inspection_interval_hours": "12"}, NOW).max_age == timedelta(hours=12)
 
 
 def test_max_age_days_overrides_and_names_itself():
