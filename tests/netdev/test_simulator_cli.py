@@ -227,3 +227,20 @@ def test_idle_timeout_of_the_vty_ends_a_quiet_session_only(lab, shell, name, lin
         busy.close()
         quiet.close()
         lab.reset(name)
+
+
+@pytest.mark.parametrize(("name", "lines", "error"), [
+    ("sw-acc-01", ["system-view", "user-interface vty 0 4", "idle-timeout 99999"],
+     "Error: Wrong parameter found at '^' position."),
+    ("sw-acc-02", ["system-view", "line vty 0 63", "idle-timeout 99999"], " % Wrong parameter found at '^' position."),
+    ("rt-border-02", ["configure terminal", "line vty 0 4", "exec-timeout 99999"], "% Invalid input detected at '^' marker."),
+])
+def test_out_of_range_value_is_a_wrong_parameter_with_the_caret_under_it(shell, name, lines, error):
+    sh = shell(name)
+    for line in lines[:-1]:
+        sh.send(line + "\r")
+    prompt = sh.send("\r").strip().split("\n")[-1]
+    out = sh.send(lines[-1] + "\r")
+    assert error in out, out
+    caret = next(line for line in out.split("\n") if line.strip() == "^")
+    assert caret.index("^") == len(prompt) + lines[-1].index("99999"), out

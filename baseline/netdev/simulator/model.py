@@ -109,6 +109,8 @@ class Config:
                 best, best_reach = rule, reach
         if best is not None and best_reach == len(toks) and toks:
             raise CommandError("incomplete", len(toks))
+        if best is not None and 0 < best_reach < len(toks) and re.fullmatch(r"\d[\d.]*", toks[best_reach]):
+            raise CommandError("wrong", best_reach)  # a value where one is expected, but out of range or malformed
         raise CommandError("unrecognized", max(best_reach, 0))
 
     def _apply(self, node: Node, view: View, toks: list[str], negate: bool) -> Node | None:
