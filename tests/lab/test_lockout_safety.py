@@ -104,8 +104,8 @@ class Cut:
 
     @property
     def message(self) -> str:
-        found = re.search(r'"msg": "(Lockout safety on [^"]*)"', self.proc.stdout)
-        return found.group(1) if found else ""
+        found = re.search(r'"msg": "(Lockout safety on (?:[^"\\]|\\.)*)"', self.proc.stdout)
+        return json.loads(f'"{found.group(1)}"') if found else ""  # the message as Ansible's JSON string holds it
 
     def output(self) -> str:
         return self.proc.stdout[-6000:] + self.proc.stderr[-2000:]
