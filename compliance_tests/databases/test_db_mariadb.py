@@ -24,6 +24,7 @@ from dbcheck import (
 
 from baseline import compliance
 from baseline.compliance_plugin import not_applicable
+from baseline.secrets import generate
 
 testinfra_hosts = compliance.hosts_in("mariadb_servers")
 ASSET_KIND = "mariadb"
@@ -37,8 +38,9 @@ def address(policy):
 
 
 def _probe_password(length: int) -> str:
-    """Letters of both cases, a digit and special characters: only the length can make it fail."""
-    return ("Ab1!" + "cD#e" * length)[:length]
+    """Letters of both cases, a digit and a special character (baseline.secrets.generate for a policy of `length`
+    characters): only the length can make it fail."""
+    return generate({"password_min_length": length}, length=length, name="a probe password")
 
 
 def _create_probe(host, password: str):

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from baseline.secrets import generate, sequence_steps  # noqa: F401 - sequence_steps: cracklib's count, for the checks' tests
+
 # --- comments and key = value files ---------------------------------------------------------------------------
 
 
@@ -587,29 +589,17 @@ def nft_input_policy_drop(ruleset: str) -> bool:
 
 # --- probe passwords ---------------------------------------------------------------------------------------------------
 
-PROBE_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
-
-def sequence_steps(password: str) -> int:
-    """Neighbouring characters one apart ("ab", "BA", "56"), case ignored: cracklib refuses a password with more than
-    four of them as "too simplistic/systematic" whatever its length."""
-    low = password.lower()
-    return sum(1 for a, b in zip(low, low[1:], strict=False) if abs(ord(a) - ord(b)) == 1)
-
-
 def probe_password(length: int, special: bool = True) -> str:
     """A random password of exactly `length` characters (at least 4) that any host's password policy of this
     baseline accepts, so that a check trying "a compliant password" fails only when the host refuses compliant
-    passwords: lower and upper case letters, a digit and a special character, no character three times in a row
-    (pwquality maxrepeat) and at most three sequence steps (cracklib's systematic check). `special=False` leaves
-    out the special character and nothing else, for a check that such a password is refused for that alone."""
+    passwords: the runtime's generator (baseline.secrets.generate) for a policy of `length` characters, so lower and
+    upper case letters, a digit and a special character, no character three times in a row (pwquality maxrepeat)
+    and at most three sequence steps (cracklib's systematic check). `special=False` leaves out the special character
+    and nothing else, for a check that such a password is refused for that alone."""
     if length < 4:
         raise ValueError(f"a probe password needs at least 4 characters, not {length}")
-    while True:
-        candidate = "q" + "".join(_secrets.choice(PROBE_ALPHABET) for _ in range(length - 3)) + ("#7" if special else "k7")
-        if (re.search(r"[A-Z]", candidate) and not re.search(r"(.)\1\1", candidate)
-                and sequence_steps(candidate) <= 3):
-            return candidate
+    return generate({"password_min_length": length, "password_require_special": special}, length=length,
+                    special=special, name="a probe password")
 
 
 # --- command results -------------------------------------------------------------------------------------------------------

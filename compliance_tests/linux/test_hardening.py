@@ -36,6 +36,7 @@ from netprobe import ACCEPTED, FILTERED, REFUSED, port_outcome
 from baseline import compliance
 from baseline.accounts import initial_password
 from baseline.linux import services_for
+from baseline.secrets import secret_variable_names
 
 testinfra_hosts = compliance.hosts_in("linux_servers")
 FORBIDDEN = ("telnetd", "inetutils-telnetd", "telnet", "rsh-server", "rsh-client", "rsh-redone-server", "inetutils-ftpd",
@@ -44,7 +45,7 @@ FORBIDDEN = ("telnetd", "inetutils-telnetd", "telnet", "rsh-server", "rsh-client
 FORBIDDEN_PORTS = {21: "ftp", 23: "telnet", 514: "rsh (shell)"}
 # Where a vault value must not be left behind (RI-01), and the list of the vault's variables.
 RESIDUE_ROOTS = ("/etc", "/var/lib/baseline", "/usr/local/sbin", "/home")
-SECRET_NAMES = compliance.inventory.REPO_ROOT / "baseline/lab/secret-variables.txt"
+SECRET_NAMES = secret_variable_names("servers")  # baseline/secret-variables.txt
 # Pending security updates tolerated by IP-04 (the policy asks for security patches to be applied: none may wait).
 MAX_PENDING_SECURITY_UPDATES = 0
 # Most permissive modes allowed for the sensitive files (AC-04); stricter modes are fine.
@@ -242,9 +243,9 @@ def test_no_core_dumps_and_tmp_cleared(host, policy, evidence):
 
 
 def vault_values(policy) -> tuple[list[str], list[str]]:
-    """(values, names not set for this host) of the vault variables listed in secret-variables.txt, plus each
-    active person's initial password derived from the vault seed."""
-    names = [line.strip() for line in SECRET_NAMES.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    """(values, names not set for this host) of the servers' secret variables (baseline/secret-variables.txt), plus
+    each active person's initial password derived from the vault seed."""
+    names = SECRET_NAMES
     values = [str(policy[n]) for n in names if n in policy and str(policy[n])]
     seed = str(policy.get("accounts_initial_password_seed") or "")
     if seed:

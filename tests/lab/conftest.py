@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from baseline import REPO_ROOT
-from baseline.lab import config
 from baseline.results import new_run_id, read_results
+from devtools.lab import config
 
 LAB = str(REPO_ROOT / "scripts" / "lab")
 

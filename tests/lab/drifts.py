@@ -23,8 +23,9 @@ push backs the device up, changes it, saves it and archives the result.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
+
+from baseline.secrets import generate
 
 CONTROLLER = "localhost"  # drifts made on the controller itself (evidence kept in results/)
 LINUX = ("playbooks/preflight.yml", "playbooks/linux.yml")
@@ -388,7 +389,7 @@ BR_03 = Drift(
 # --- Network devices (simulator): sw-acc-01 (VRP5), sw-acc-02 and fw-border-01 (Comware), rt-border-02 (IOS) --------
 
 # The shared account's password: made afresh for each run, never written in the repository.
-SHARED_PASSWORD = f"Sh@red{secrets.token_hex(6)}Ad"
+SHARED_PASSWORD = generate(name="the shared device account's password")
 
 NW_01 = device(
     "NW-01", "sw-acc-01",

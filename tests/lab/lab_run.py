@@ -6,10 +6,11 @@ import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from baseline import REPO_ROOT
-from baseline.lab import config
+from devtools.lab import config
 
 BIN = Path(shutil.which("ansible-playbook") or "ansible-playbook").parent
 SSH = ["ssh", "-F", str(config.INVENTORY_DIR / "ssh_config")]
@@ -20,6 +21,26 @@ def playbook(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
+
+
+def kernel_hosts() -> set[str]:
+    from baseline import inventory
+
+    return set(inventory.load(str(config.INVENTORY_DIR / "hosts.yml")).hosts("kernel_hosts"))
+
+
+def playbooks_beside(*args: str, timeout: float = 900) -> list[subprocess.CompletedProcess]:
+    """`ansible-playbook ARGS...` whose `--limit` names container and VM hosts as two runs side by side (the VM
+    hosts are software-emulated: in one run every task would wait for them), else as one run."""
+    at = args.index("--limit") + 1
+    hosts = args[at].split(",")
+    vms = [h for h in hosts if h in kernel_hosts()]
+    if not vms or len(vms) == len(hosts):
+        return [playbook(*args, timeout=timeout)]
+    parts = [",".join(h for h in hosts if h not in vms), ",".join(vms)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [pool.submit(playbook, *args[:at], part, *args[at + 1:], timeout=timeout) for part in parts]
+        return [run.result() for run in runs]
 
 
 def on(host: str, command: str, timeout: float = 300) -> str:

@@ -16,8 +16,8 @@ import pytest
 from lab_run import BIN, on, playbook, recap
 
 from baseline import REPO_ROOT, inventory, templates
-from baseline.lab import config
 from baseline.results import read_results
+from devtools.lab import config
 
 pytestmark = pytest.mark.lab
 ROWS = {"enterprise_credit": 2000, "public_notice": 500, "credit_record": 300}

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from drifts import BATCHES, Batch
-from lab_run import on, playbook
+from lab_run import on, playbooks_beside
 
 from baseline import REPO_ROOT, inventory
-from baseline.lab import config
 from baseline.netdev import devices, drivers, push
 from baseline.results import read_results
+from devtools.lab import config
 
 pytestmark = pytest.mark.lab
 NETDEV = str(REPO_ROOT / "scripts" / "netdev")
@@ -74,12 +74,12 @@ def expected(batch: Batch) -> set[tuple[str, str]]:
     return pairs
 
 
-def repair(batch: Batch) -> subprocess.CompletedProcess:
+def repair(batch: Batch) -> list[subprocess.CompletedProcess]:
     if batch.on_devices:
         env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
-        return subprocess.run([NETDEV, "-q", *batch.repair], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                              timeout=1800, check=False)
-    return playbook(*batch.repair, timeout=1800)
+        return [subprocess.run([NETDEV, "-q", *batch.repair], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                               timeout=1800, check=False)]
+    return playbooks_beside(*batch.repair, timeout=1800)
 
 
 @pytest.mark.parametrize("batch", BATCHES, ids=lambda b: b.name)
@@ -90,8 +90,8 @@ def test_each_drift_fails_exactly_its_checks_until_the_baseline_repairs_it(batch
     got = failures(records)
     assert got == want, (f"{output}\nmissing (a drift its check did not see): {sorted(want - got)}\n"
                          f"unexpected (a check failed for no drift): {sorted(got - want)}")
-    fixed = repair(batch)
-    assert fixed.returncode == 0, fixed.stdout[-5000:] + fixed.stderr[-2000:]
+    for fixed in repair(batch):
+        assert fixed.returncode == 0, fixed.stdout[-5000:] + fixed.stderr[-2000:]
     records, output = verify(batch, tmp_path, "repaired")
     left = [f"{r.asset}: {r.check}: {r.reason}" for r in records if r.outcome in ("fail", "error")]
     assert left == [], output + "\nstill failing after the repair:\n" + "\n".join(left)

@@ -15,8 +15,8 @@ import pytest
 import testinfra
 
 from baseline import REPO_ROOT
-from baseline.lab import config, hosts
-from baseline.lab.system import cgroup_dirs, read_pid
+from devtools.lab import config, hosts
+from devtools.lab.system import cgroup_dirs, read_pid
 
 pytestmark = pytest.mark.lab
 BIN = Path(shutil.which("ansible-playbook") or "ansible-playbook").parent
@@ -146,7 +146,7 @@ def test_up_recovers_from_a_killed_run(lab_up, lab):
     """Kill a host's nspawn process and everything in its cgroup, as the end of a session does; mounts,
     links and cgroups stay. `up` must clean them and boot the host again."""
     pid = read_pid(hosts.host_dir("bak1") / "pid")
-    from baseline.lab.system import cgroup_pids
+    from devtools.lab.system import cgroup_pids
     for victim in [pid, *cgroup_pids("bak1")]:
         try:
             os.kill(victim, signal.SIGKILL)

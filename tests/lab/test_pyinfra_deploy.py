@@ -13,7 +13,7 @@ import pytest
 import testinfra
 
 from baseline import REPO_ROOT, inventory, templates
-from baseline.lab import config
+from devtools.lab import config
 
 pytestmark = pytest.mark.lab
 HOST = "app1"

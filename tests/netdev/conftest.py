@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from baseline.netdev import devices as devices_mod
-from baseline.netdev.simulator import Simulator, from_inventory, seed_text
-from baseline.netdev.simulator.model import Config
-from baseline.netdev.simulator.testbed import make_inventory
+from devtools.simulator import Simulator, from_inventory, seed_text
+from devtools.simulator.model import Config
+from devtools.simulator.testbed import make_inventory
 
 __all__ = ["Lab", "make_inventory"]
 

@@ -14,8 +14,8 @@ import yaml
 
 from baseline.netdev import drivers
 from baseline.netdev.cli import main
-from baseline.netdev.simulator.testbed import free_port
 from baseline.results import read_results
+from devtools.simulator.testbed import free_port
 
 from .conftest import Lab
 

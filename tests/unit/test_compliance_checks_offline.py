@@ -24,6 +24,7 @@ from baseline import REPO_ROOT
 from baseline.accounts import initial_password
 from baseline.compliance import HostVars
 from baseline.compliance_plugin import NOT_APPLICABLE_PREFIX, EvidenceLog
+from baseline.secrets import secret_variable_names
 
 LINUX = REPO_ROOT / "compliance_tests" / "linux"
 DATABASES = REPO_ROOT / "compliance_tests" / "databases"
@@ -35,8 +36,7 @@ import dbcheck  # noqa: E402
 import linuxcheck  # noqa: E402
 from hoststdin import StdinResult  # noqa: E402
 
-SECRET_NAMES = [line.strip() for line in (REPO_ROOT / "baseline/lab/secret-variables.txt").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+SECRET_NAMES = secret_variable_names("servers")  # baseline/secret-variables.txt
 
 
 @pytest.fixture(autouse=True)

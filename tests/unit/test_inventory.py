@@ -8,7 +8,7 @@ import sys
 import yaml
 
 from baseline import REPO_ROOT, inventory
-from baseline.lab.secrets import vault_yaml
+from devtools.lab.secrets import vault_yaml
 
 
 def test_vault_values_are_decrypted_and_host_vars_win(tmp_path, monkeypatch):
@@ -60,7 +60,7 @@ def test_a_failing_compliance_test_never_prints_the_host_variables(tmp_path):
 
 def test_suites_find_the_lab_staff_keys_without_importing_the_lab(monkeypatch, tmp_path):
     from baseline import compliance
-    from baseline.lab import secrets as lab_secrets
+    from devtools.lab import secrets as lab_secrets
 
     monkeypatch.delenv("BASELINE_STAFF_KEYS", raising=False)
     assert compliance.staff_key_path("zhangsan") == lab_secrets.staff_key_path("zhangsan")

@@ -12,8 +12,8 @@ from preflight_inventory import CONTROLLER, guarded, inventory, output, refusals
 
 from baseline import REPO_ROOT, platform
 from baseline import inventory as inventory_mod
-from baseline.lab import config as lab_config
-from baseline.lab import outputs as lab_outputs
+from devtools.lab import config as lab_config
+from devtools.lab import outputs as lab_outputs
 
 ADMIN = [ipaddress.IPv4Network("10.231.0.0/24")]
 
@@ -149,7 +149,7 @@ def test_backup_store_must_be_a_store_host_with_a_valid_address():
 
 
 def test_the_generated_lab_inventory_passes(tmp_path):
-    """scripts/lab up writes hosts.yml (baseline/lab/outputs.py) next to devices.yml and the shared group_vars;
+    """scripts/lab up writes hosts.yml (devtools/lab/outputs.py) next to devices.yml and the shared group_vars;
     with the controller on the lab bridge every host and device passes, the roster with the lab's staff keys."""
     from baseline import roster
 

@@ -116,8 +116,8 @@ def test_every_automated_control_has_a_drift_or_a_reason(repo_root):
 
 
 def test_drifts_expect_checks_that_exist_and_verify_their_control(repo_root):
-    from baseline.lab import config
     from baseline.netdev import audit
+    from devtools.lab import config
 
     table = _drift_table(repo_root)
     checks = _compliance_checks(repo_root)

@@ -1,6 +1,6 @@
 """Stateful SSH simulator of Huawei VRP, H3C Comware and Cisco IOS devices (the lab's network devices).
 
-    devices = from_inventory(netdev.devices.load("inventory/lab"), state_dir)
+    devices = from_inventory(baseline.netdev.definitions.load("inventory/lab"), state_dir)
     sim = Simulator(devices, state_dir); sim.start(); ...; sim.stop()
 
 `scripts/devsim` runs it as a background daemon; tests start it in-process on free loopback ports.
@@ -8,26 +8,20 @@
 
 from __future__ import annotations
 
-import secrets
-import string
 from pathlib import Path
 
 import jinja2
 
-from baseline.netdev.devices import NetdevError, NetDevice
-from baseline.netdev.simulator.device import FLAVOURS, Device
-from baseline.netdev.simulator.server import LOOPBACK, Simulator
+from baseline.netdev.definitions import NetdevError, NetDevice
+from baseline.secrets import generate
+from devtools.simulator.device import FLAVOURS, Device
+from devtools.simulator.server import LOOPBACK, Simulator
 
 SEEDS = Path(__file__).parent / "seeds"
 SEED_FILES = {"huawei": "huawei.cfg.j2", "huawei_vrpv8": "huawei.cfg.j2", "hp_comware": "hp_comware.cfg.j2",
               "cisco_ios": "cisco_ios.cfg.j2"}
 
 __all__ = ["Device", "Simulator", "from_inventory", "seed_text"]
-
-
-def _random_password() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(14)) + "#" + secrets.choice(string.ascii_letters)
 
 
 def seed_text(device: NetDevice) -> str:
@@ -37,8 +31,8 @@ def seed_text(device: NetDevice) -> str:
     return env.get_template(SEED_FILES[device.device_type]).render(
         hostname=device.values.get("netdev_hostname", device.name),
         login_user=device.login_user, login_password=device.login_password(),
-        enable_secret=device.enable_secret() or _random_password(),
-        factory_password=_random_password(), community="public")
+        enable_secret=device.enable_secret() or generate(length=16, name="factory enable secret"),
+        factory_password=generate(length=16, name="factory password"), community="public")
 
 
 def from_inventory(devices: list[NetDevice], state_dir: Path | None) -> list[Device]:

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from baseline.lab import config
-from baseline.lab.system import LabError, mount_overlay, run, unmount
+from devtools.lab import config
+from devtools.lab.system import LabError, mount_overlay, run, unmount
 
 MIRROR = os.environ.get("BASELINE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get("BASELINE_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")

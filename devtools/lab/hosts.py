@@ -10,8 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from baseline.lab import config
-from baseline.lab.system import (
+from devtools.lab import config
+from devtools.lab.system import (
     LabError,
     cgroup_pids,
     delete_link,

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from baseline import REPO_ROOT
-from baseline.netdev import lab_secrets
+from baseline.secrets import generate_values
 
 LAB_DEVICES = REPO_ROOT / "inventory" / "lab" / "devices.yml"
 
@@ -54,7 +54,7 @@ def make_inventory(root: Path, vault_password: str, *, devices: dict[str, Any] |
     local = {"netdev_backup_dir": str(root / "backups"), **(overrides or {})}
     (inv / "group_vars/all/zz-local.yml").write_text(yaml.safe_dump(local), encoding="utf-8")
     vault = inv / "group_vars/all/vault.yml"
-    vault.write_text(yaml.safe_dump({**lab_secrets(values), **(secrets_override or {})}), encoding="utf-8")
+    vault.write_text(yaml.safe_dump({**generate_values(values, "devices"), **(secrets_override or {})}), encoding="utf-8")
     env = {**os.environ, "BASELINE_VAULT_PASSWORD": vault_password, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
     subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "encrypt", str(vault)], check=True,
                    capture_output=True, env=env, cwd=REPO_ROOT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from baseline.netdev.simulator.grammar import Element, Rule, _token_ok
+from devtools.simulator.grammar import Element, Rule, _token_ok
 
 # commands the session itself handles (not configuration lines), per vendor and level
 SESSION_COMMANDS = {

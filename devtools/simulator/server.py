@@ -10,8 +10,8 @@ from pathlib import Path
 
 import paramiko
 
-from baseline.netdev.simulator.device import Device
-from baseline.netdev.simulator.shell import Session
+from devtools.simulator.device import Device
+from devtools.simulator.shell import Session
 
 log = logging.getLogger("devsim")
 logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)  # client resets are normal ends of sessions

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from baseline import REPO_ROOT
-from baseline.lab import config, hosts, image, outputs, secrets, vm
-from baseline.lab.system import LabError, delete_link, is_mounted, pid_alive, read_pid, stop_process, unmount
+from devtools.lab import config, hosts, image, outputs, secrets, vm
+from devtools.lab.system import LabError, delete_link, is_mounted, pid_alive, read_pid, stop_process, unmount
 
 REPO_SERVER_PID = config.STATE_DIR / "repo-server.pid"
 DEVSIM = REPO_ROOT / "scripts" / "devsim"
@@ -143,7 +143,7 @@ def cmd_up(args: argparse.Namespace) -> dict:
             figures["vm_image_build_s"] = vm_image.seconds
         log(f"images ready (base {base.seconds}s, repository {repo.seconds}s"
             + (f", VM {vm_image.seconds}s)" if vm_image else ")"))
-        from baseline.lab.system import ensure_bridge
+        from devtools.lab.system import ensure_bridge
         ensure_bridge(config.BRIDGE, config.CONTROLLER_ADDRESS, config.PREFIX_LEN)
         config.STATE_DIR.mkdir(parents=True, exist_ok=True)
         start_repo_server(repo.path)

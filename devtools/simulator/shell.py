@@ -12,9 +12,9 @@ import re
 import time
 from collections.abc import Callable
 
-from baseline.netdev.simulator import helping
-from baseline.netdev.simulator.device import Device
-from baseline.netdev.simulator.model import CommandError, Config, Node
+from devtools.simulator import helping
+from devtools.simulator.device import Device
+from devtools.simulator.model import CommandError, Config, Node
 
 PAGE_LINES = 24
 VERSIONS = {  # display version / show version, per platform

@@ -1,23 +1,22 @@
 """Lab secrets: the automation account's SSH key, a random vault password, and random policy-compliant
-values for every secret variable the roles need (listed in secret-variables.txt). Values persist in .lab/
-(never committed) and reach Ansible only vault-encrypted, inside the generated inventory."""
+values for every secret variable of baseline/secret-variables.txt, made by the runtime's generator
+(baseline.secrets). Values persist in .lab/ (never committed) and reach Ansible only vault-encrypted, inside the
+generated inventory."""
 
 from __future__ import annotations
 
 import json
-import secrets
-import string
 from typing import Any
 
 import yaml
 
-from baseline.lab import config
-from baseline.lab.outputs import key_path
-from baseline.lab.system import run
+from baseline.secrets import generate, generate_values, secret_variable_names
+from devtools.lab import config
+from devtools.lab.outputs import key_path
+from devtools.lab.system import run
 
 VAULT_PASSWORD_FILE = config.SECRETS_DIR / "vault-password"
 VALUES_FILE = config.SECRETS_DIR / "secrets.json"
-SPECIALS = "!#%+,-.:=@^_~"
 
 
 def ensure_ssh_key() -> str:
@@ -31,23 +30,9 @@ def ensure_ssh_key() -> str:
 def ensure_vault_password() -> str:
     config.SECRETS_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not VAULT_PASSWORD_FILE.exists():
-        VAULT_PASSWORD_FILE.write_text(secrets.token_urlsafe(32) + "\n")
+        VAULT_PASSWORD_FILE.write_text(generate(length=32, name="the lab's vault password") + "\n")
         VAULT_PASSWORD_FILE.chmod(0o600)
     return VAULT_PASSWORD_FILE.read_text().strip()
-
-
-def random_password(length: int = 20) -> str:
-    """Letters, digits and at least two special characters: passes the policy (第十六条(一)) with room to spare."""
-    alphabet = string.ascii_letters + string.digits + SPECIALS
-    while True:
-        value = "".join(secrets.choice(alphabet) for _ in range(length))
-        if (sum(c in SPECIALS for c in value) >= 2 and any(c.isalpha() for c in value)
-                and any(c.isdigit() for c in value) and value[0].isalnum()):
-            return value
-
-
-def secret_variable_names() -> list[str]:
-    return config.read_package_list("secret-variables.txt")
 
 
 def _shared_group_vars() -> dict[str, Any]:
@@ -61,14 +46,10 @@ def _shared_group_vars() -> dict[str, Any]:
 
 
 def ensure_values() -> dict[str, Any]:
-    """Every lab secret, generated once and kept in .lab/secrets.json: the names of secret-variables.txt and
-    the network devices' secrets (per-account passwords follow the roster: new accounts get a value)."""
+    """Every lab secret, generated once and kept in .lab/secrets.json: the names of baseline/secret-variables.txt,
+    servers' and network devices' (per-device-account passwords follow the roster: new accounts get a value)."""
     stored: dict[str, Any] = json.loads(VALUES_FILE.read_text()) if VALUES_FILE.exists() else {}
-    for name in secret_variable_names():
-        stored.setdefault(name, random_password())
-    from baseline.netdev import lab_secrets
-
-    fresh = lab_secrets(_shared_group_vars())
+    fresh = generate_values(_shared_group_vars())
     for name, value in fresh.items():
         if isinstance(value, dict):
             kept = stored.get(name) if isinstance(stored.get(name), dict) else {}
@@ -77,7 +58,7 @@ def ensure_values() -> dict[str, Any]:
             stored.setdefault(name, value)
     VALUES_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True))
     VALUES_FILE.chmod(0o600)
-    return {name: stored[name] for name in [*secret_variable_names(), *fresh]}
+    return {name: stored[name] for name in secret_variable_names()}
 
 
 def vault_yaml(values: dict[str, Any], password: str, indent: int = 4) -> str:

@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import io
 import os
-import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -19,8 +18,9 @@ from baseline.netdev.cli import main as netdev
 from baseline.netdev.drivers import connect
 from baseline.netdev.push import read_running, send
 from baseline.netdev.render import render
-from baseline.netdev.simulator import Simulator, from_inventory
-from baseline.netdev.simulator.testbed import make_inventory, many_devices
+from baseline.secrets import generate
+from devtools.simulator import Simulator, from_inventory
+from devtools.simulator.testbed import make_inventory, many_devices
 
 
 def _push_lines(device: devices.NetDevice, count: int, stock: bool) -> tuple[float, int]:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lines", type=int, default=20, help="lines in the single-device push (default 20)")
     p.add_argument("--skip-stock", action="store_true", help="only the project drivers (stock Huawei is slow)")
     args = p.parse_args(argv)
-    os.environ["BASELINE_VAULT_PASSWORD"] = "bench-" + secrets.token_hex(8)
+    os.environ["BASELINE_VAULT_PASSWORD"] = generate(length=32, name="the benchmark's vault password")
     with tempfile.TemporaryDirectory(prefix="bench-netdev-") as tmp:
         root = Path(tmp)
         inv = make_inventory(root, os.environ["BASELINE_VAULT_PASSWORD"], devices=many_devices(args.devices))
@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _reseed(sim: Simulator, device: devices.NetDevice) -> None:
-    from baseline.netdev.simulator import seed_text
-    from baseline.netdev.simulator.model import Config
+    from devtools.simulator import seed_text
+    from devtools.simulator.model import Config
 
     target = sim.devices[device.name]
     with target.lock:

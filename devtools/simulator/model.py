@@ -11,7 +11,7 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-from baseline.netdev.simulator.grammar import Grammar, Rule, View
+from devtools.simulator.grammar import Grammar, Rule, View
 
 
 class CommandError(Exception):

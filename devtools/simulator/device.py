@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from baseline.netdev.simulator.grammar import Grammar, grammar
-from baseline.netdev.simulator.model import Config, Node
+from devtools.simulator.grammar import Grammar, grammar
+from devtools.simulator.model import Config, Node
 
 FLAVOURS = {  # netmiko device_type -> (grammar, flavour)
     "huawei": ("huawei", "vrp5"),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from baseline.lab import config
-from baseline.lab.hosts import configure_root, host_dir, started_with_key
-from baseline.lab.system import delete_link, mount_overlay, pid_alive, read_pid, run, stop_process, unmount
+from devtools.lab import config
+from devtools.lab.hosts import configure_root, host_dir, started_with_key
+from devtools.lab.system import delete_link, mount_overlay, pid_alive, read_pid, run, stop_process, unmount
 
 DISK_SIZE = "4G"
 MEMORY_MB = 1536

@@ -23,7 +23,7 @@ from pathlib import Path
 from baseline import REPO_ROOT
 
 RUN_DIR = REPO_ROOT / ".lab" / "devsim"
-MODULE = "baseline.netdev.simulator.daemon"
+MODULE = "devtools.simulator.daemon"
 
 
 def _paths(run_dir: Path) -> dict[str, Path]:
@@ -48,12 +48,12 @@ def _read_pid(path: Path) -> int | None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from baseline.netdev import devices as devices_mod
-    from baseline.netdev.simulator import Simulator, from_inventory
+    from baseline.netdev import definitions
+    from devtools.simulator import Simulator, from_inventory
 
     paths = _paths(Path(args.run_dir))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    devices = devices_mod.load(args.inventory)
+    devices = definitions.load(args.inventory)
     sim = Simulator(from_inventory(devices, paths["state"]), paths["state"])
     sim.start()
     paths["ready"].write_text("\n".join(f"{d.name} 127.0.0.1:{d.port} {d.device_type}" for d in devices) + "\n")
