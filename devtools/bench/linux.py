@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark of the Linux server baseline on the lab: first apply and re-apply for one host and for all lab hosts,
 and the compliance verification time per host.
 
@@ -21,11 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devtools.lab import config  # noqa: E402
-from baseline.results import read_results  # noqa: E402
+from baseline import REPO_ROOT as ROOT
+from baseline.results import read_results
+from devtools.lab import config
 
 BIN = ROOT / ".venv" / "bin"
 PLAYBOOKS = ["playbooks/preflight.yml", "playbooks/linux.yml"]
@@ -74,7 +71,8 @@ def verify():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="scripts/bench-linux", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--single-only", action="store_true", help="run step 2 only (one host, a few minutes)")
     args = parser.parse_args()
     config.LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)

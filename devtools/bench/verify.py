@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark of verification on the running lab (after `make demo`): how long the compliance suites take for one
 container host and for the whole lab, read-only (no intrusive check) and complete, one check at a time and with
 the hosts verified in parallel (pytest-xdist, one worker per host group); for comparison, one host with a new
@@ -19,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from baseline import REPO_ROOT as ROOT
+
 BIN = ROOT / ".venv" / "bin"
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark of the lab: base-image build cold and warm, hosts up to SSH-ready, memory per host, teardown.
 
 Prints one line per figure. Target: the 6 container hosts SSH-ready in under 15 s from a warm cache.
@@ -14,11 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devtools.lab import config  # noqa: E402
-from devtools.lab.system import cgroup_pids  # noqa: E402
+from baseline import REPO_ROOT as ROOT
+from devtools.lab import config
+from devtools.lab.system import cgroup_pids
 
 
 def lab(*args, env=None):
@@ -42,7 +39,8 @@ def pss_mib(pids):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="scripts/bench-lab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-cold", action="store_true", help="skip the cold build (about a minute)")
     parser.add_argument("--rounds", type=int, default=3, help="warm up/down rounds (default 3)")
     args = parser.parse_args()

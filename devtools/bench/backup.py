@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark of backups and restores on the lab: generate a data set of a stated size in PostgreSQL (db1) and
 MariaDB (db2), run a full backup, add a slice of rows and run an incremental one, then the restore drill on
 drill1. Prints one line per figure: data size, backup and restore times, local, off-site and fetched sizes.
@@ -16,10 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devtools.lab import config  # noqa: E402
+from baseline import REPO_ROOT as ROOT
+from devtools.lab import config
 
 SSH = ["ssh", "-F", str(config.INVENTORY_DIR / "ssh_config")]
 HOSTS = {"postgresql": "db1", "mariadb": "db2"}
@@ -121,7 +118,8 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="scripts/bench-backup", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=1024,
                         help="size of the generated data set per engine, MiB of 1 kB rows (default 1024 = 1 GiB)")
     parser.add_argument("--incremental-percent", type=int, default=5,

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark of the report: synthetic results for ASSETS assets × CONTROLS controls (default 100 × 150, one to
 three checks per cell, each with evidence), then what `scripts/report` does: read the results file, judge every
 cell, write all four outputs (HTML, XLSX, JSON, JUnit). Prints the figures; the target is 2 s in total.
@@ -19,13 +18,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from baseline.catalog import Catalog, load, parse  # noqa: E402
-from baseline.report import OUTPUTS, gc_paused, html, json_report, junit, write_all, xlsx  # noqa: E402
-from baseline.report.assets import Asset, organisation  # noqa: E402
-from baseline.report.build import build  # noqa: E402
-from baseline.results import CheckResult, Evidence, read_results  # noqa: E402
+from baseline.catalog import Catalog, load, parse
+from baseline.report import OUTPUTS, gc_paused, html, json_report, junit, write_all, xlsx
+from baseline.report.assets import Asset, organisation
+from baseline.report.build import build
+from baseline.results import CheckResult, Evidence, read_results
 
 TARGET_S = 2.0
 OUTCOMES = ("pass",) * 14 + ("fail",) * 3 + ("not_verifiable", "error", "not_applicable")
