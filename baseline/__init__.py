@@ -1,4 +1,5 @@
-"""Shared Python code of the security baseline: policy floors, control catalog, results, inventory, lab."""
+"""The runtime of the security baseline (what production runs): policy floors, control catalog, results, inventory,
+secrets, network devices, compliance-check support, report, operations. Development tooling lives in devtools/."""
 
 from pathlib import Path
 
