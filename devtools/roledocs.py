@@ -1,10 +1,19 @@
-"""Role README variable tables, generated from meta/argument_specs.yml and defaults/main.yml (scripts/role-docs)."""
+"""Role README variable tables, generated from meta/argument_specs.yml and defaults/main.yml (scripts/role-docs).
+
+`scripts/role-docs` writes (or with --check, compares) the variable table of each role README. The table sits
+between the markers `<!-- BEGIN VARIABLES -->` and `<!-- END VARIABLES -->`; defaults come from
+defaults/main.yml. Exit status 1 with --check when a README differs from what the specs say.
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import yaml
+
+from baseline import REPO_ROOT as ROOT
 
 BEGIN = "<!-- BEGIN VARIABLES (scripts/role-docs) -->"
 END = "<!-- END VARIABLES -->"
@@ -39,3 +48,28 @@ def render_readme(role: Path, current: str) -> str:
         head, rest = current.split(BEGIN, 1)
         return head + block + rest.split(END, 1)[1]
     return current.rstrip("\n") + "\n\n## Variables\n\n" + block + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="scripts/role-docs", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a README is out of date")
+    parser.add_argument("roles", nargs="*", help="role names (default: every role with meta/argument_specs.yml)")
+    args = parser.parse_args()
+    names = args.roles or sorted(p.parent.parent.name for p in ROOT.glob("roles/*/meta/argument_specs.yml"))
+    stale = []
+    for name in names:
+        readme = ROOT / "roles" / name / "README.md"
+        current = readme.read_text(encoding="utf-8")
+        wanted = render_readme(ROOT / "roles" / name, current)
+        if wanted != current:
+            stale.append(name)
+            if not args.check:
+                readme.write_text(wanted, encoding="utf-8")
+    if stale:
+        print(("out of date: " if args.check else "updated: ") + ", ".join(stale))
+    return 1 if stale and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
