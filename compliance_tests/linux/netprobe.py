@@ -14,7 +14,6 @@ servers.
 
 from __future__ import annotations
 
-import secrets
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
+
+from baseline.secrets import generate
 
 # What an SSH client may offer that the baseline refuses (IA-05): CBC and 3DES ciphers, MD5 and SHA-1 MACs (also
 # truncated to 96 bits), SHA-1 key exchanges. Only names paramiko can offer (tests/unit/test_netprobe.py checks).
@@ -144,7 +145,7 @@ def ssh_password_login(address: str, user: str, port: int = 22, *, known: KnownH
     "refused: …" (an authentication refusal: wrong password, or password logins not offered to the user),
     "accepted", "partial: …" (accepted as a first factor) or "error: …" (no SSH session, or a host key other than
     `known`'s — then nothing is sent: proves nothing)."""
-    secret = password if password is not None else "Bl-" + secrets.token_urlsafe(24)
+    secret = password if password is not None else generate(name="a login probe's password")
     result: dict[str, Any] = {"methods_offered": None, "login": None}
     try:
         transport = _transport(address, port, timeout)
