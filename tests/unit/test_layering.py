@@ -3,6 +3,8 @@
 What production runs (baseline/, the compliance suites, the Ansible plugins) must work on a controller that has no
 devtools/ (the lab, the device simulator, benchmarks, role docs). Every module is parsed, not imported, so an import
 inside a function or behind a condition counts too, and so does a module named by a string to importlib.
+The device simulator, in turn, reads devices only through what it shares with the client
+(baseline/netdev/definitions.py).
 """
 
 from __future__ import annotations
