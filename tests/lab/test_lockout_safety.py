@@ -49,6 +49,10 @@ ROLLBACK_RECORD = "/var/lib/baseline/rollback/access.restored.json"
 UNMANAGED_RECORD = "/var/lib/baseline/unmanaged.jsonl"
 STRAY_SUDOERS = "/etc/sudoers.d/90-stray"
 STRAY_USER = "strayuser"
+# The runs select the controls they exercise by tag, as an administrator repairing one control does: the staff keys
+# (AC-02) and the firewall (IP-03) for the cut; accounts and sudo outside the roster (AC-02, AC-03) for the strays.
+CUT_TAGS = "AC-02,IP-03"
+STRAY_TAGS = "AC-02,AC-03"
 
 
 def _yaml(path: str):
@@ -114,7 +118,7 @@ class Cut:
 def cut_off(**more) -> Cut:
     on(HOST, f"sudo -n true && sudo rm -f {ROLLBACK_RECORD}")  # the record read afterwards is this run's
     before, keys = access_state(HOST), staff_key_files(HOST)
-    cut = Cut(playbook(*LINUX, "--limit", HOST, "-e", cut_vars(**more), timeout=1800), before, keys)
+    cut = Cut(playbook(*LINUX, "--limit", HOST, "--tags", CUT_TAGS, "-e", cut_vars(**more), timeout=1800), before, keys)
     cut.back = attempt(HOST, "sudo -n true")
     if cut.back.returncode == 0:
         cut.after = access_state(HOST)
@@ -239,8 +243,8 @@ def strays(tmp_path_factory):
              f" && sudo chown {STRAY_USER}: {home}/.ssh/authorized_keys && sudo chmod 0600 {home}/.ssh/authorized_keys")
     sudoers_sha256 = on(HOST, f"sudo sha256sum {STRAY_SUDOERS}").split()[0]
     key_sha256 = on(HOST, f"sudo sha256sum {home}/.ssh/authorized_keys").split()[0]
-    applied = playbook(*LINUX, "--limit", HOST, timeout=1800)
-    again = playbook(*LINUX, "--limit", HOST, timeout=1800)
+    applied = playbook(*LINUX, "--limit", HOST, "--tags", STRAY_TAGS, timeout=1800)
+    again = playbook(*LINUX, "--limit", HOST, "--tags", STRAY_TAGS, timeout=1800)
     return Strays(applied, again, sudoers_sha256, key_sha256, password_hash)
 
 
