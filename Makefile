@@ -17,7 +17,7 @@ lint: setup
 
 # Whole suite: lint, unit tests, lab integration (lab up, Ansible, pyinfra, testinfra over SSH, lab down).
 test: lint
-	$(BIN)/pytest tests -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest tests -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
 # The main job on the built-in lab: boot, apply the baseline, verify, write the report.
 demo: setup
