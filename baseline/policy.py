@@ -1,6 +1,6 @@
 """Policy floors: the one implementation that refuses inventory values weaker than the policy.
 
-Used by the pre-flight play (through the `policy_preflight` action plugin), by `scripts/policy-check`,
+Used by the pre-flight play (through the `policy_preflight` action plugin), by `baseline policy check`,
 by pyinfra deploys, by the compliance tests and by the report. Floors are the policy's own figures where the
 policy fixes one (第十六条(一): 10 characters, 第二十条(八): one year, 第十八条(三): weekly full backups); where the
 policy only says "regularly" the project sets the floor and says so in `source`.

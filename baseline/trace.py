@@ -1,5 +1,5 @@
 """Control-ID threading: where each catalog ID is applied (task tags, template markers) and verified
-(test markers, network audit checks). Used by the threading test and by `scripts/catalog trace`.
+(test markers, network audit checks). Used by the threading test and by `baseline catalog trace`.
 
 Sources read:
   applied   - `tags:` of tasks, blocks and plays in roles/**/tasks/*.yml, roles/**/handlers/*.yml, playbooks/*.yml

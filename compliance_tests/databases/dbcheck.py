@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-_LINUX_SUITE = str(Path(__file__).resolve().parent.parent / "linux")
-if _LINUX_SUITE not in sys.path:
-    sys.path.append(_LINUX_SUITE)
-from hoststdin import run_with_stdin  # noqa: E402 - shared with the Linux suites
+from baseline.hoststdin import run_with_stdin
 
 TLS_CA = "/etc/baseline-pki/ca.crt"
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")

@@ -6,7 +6,6 @@ import secrets
 
 import paramiko
 import pytest
-from hoststdin import run_with_stdin
 from linuxcheck import (
     CommandError,
     account_locked,
@@ -28,6 +27,7 @@ from netprobe import open_verified, ssh_password_login
 from baseline import compliance
 from baseline.accounts import local_accounts, unknown_accounts
 from baseline.compliance_plugin import not_applicable, not_verifiable
+from baseline.hoststdin import run_with_stdin
 
 testinfra_hosts = compliance.hosts_in("linux_servers")
 NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")

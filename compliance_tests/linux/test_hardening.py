@@ -9,7 +9,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from hoststdin import run_with_stdin
 from linuxcheck import (
     CommandError,
     active_people,
@@ -35,6 +34,7 @@ from netprobe import ACCEPTED, FILTERED, REFUSED, port_outcome
 
 from baseline import compliance
 from baseline.accounts import initial_password
+from baseline.hoststdin import run_with_stdin
 from baseline.linux import services_for
 from baseline.secrets import secret_variable_names
 

@@ -6,7 +6,6 @@ import secrets
 
 import paramiko
 import pytest
-from hoststdin import run_with_stdin
 from linuxcheck import (
     CommandError,
     at_least,
@@ -36,6 +35,7 @@ from netprobe import (
 )
 
 from baseline import compliance
+from baseline.hoststdin import run_with_stdin
 
 testinfra_hosts = compliance.hosts_in("linux_servers")
 STRONG_CIPHERS = {"chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com",

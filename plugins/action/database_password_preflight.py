@@ -8,14 +8,12 @@ stops the run before any host is changed, and the message names the account, nev
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from ansible.plugins.action import ActionBase
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from baseline import policy  # noqa: E402
+try:
+    from baseline import policy
+except ImportError as exc:
+    raise ImportError(f"{exc}: run Ansible from the project's virtualenv (scripts/setup installs baseline there)") from exc
 
 
 def accounts_to_check(task_vars: dict, extra: list[dict]) -> list[dict]:

@@ -7,15 +7,13 @@ merged variables and how Ansible would connect (the connection plugin's options,
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from ansible.plugins.action import ActionBase
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from baseline import platform  # noqa: E402
-from baseline.inventory import _plain as plain  # noqa: E402
+try:
+    from baseline import platform
+    from baseline.inventory import _plain as plain
+except ImportError as exc:
+    raise ImportError(f"{exc}: run Ansible from the project's virtualenv (scripts/setup installs baseline there)") from exc
 
 VARIABLES = (*platform.NETWORK_VARIABLES, *platform.ADDRESS_VARIABLES, *platform.PORT_VARIABLES, "ntp_servers",
              "backup_store_host", "backup_store_root", platform.OVERRIDE, platform.DEVICE_OVERRIDE)

@@ -7,15 +7,13 @@ Values given as `-e name=12` arrive as text; baseline.policy counts whole number
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from ansible.plugins.action import ActionBase
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from baseline import policy  # noqa: E402
-from baseline.inventory import _plain as plain  # noqa: E402
+try:
+    from baseline import policy
+    from baseline.inventory import _plain as plain
+except ImportError as exc:
+    raise ImportError(f"{exc}: run Ansible from the project's virtualenv (scripts/setup installs baseline there)") from exc
 
 
 class ActionModule(ActionBase):

@@ -5,16 +5,14 @@ where the accounts role makes accounts from the roster. No connection is opened.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from ansible.plugins.action import ActionBase
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from baseline import roster  # noqa: E402
-from baseline.inventory import _plain as plain  # noqa: E402
-from baseline.policy import boolean  # noqa: E402
+try:
+    from baseline import roster
+    from baseline.inventory import _plain as plain
+    from baseline.policy import boolean
+except ImportError as exc:
+    raise ImportError(f"{exc}: run Ansible from the project's virtualenv (scripts/setup installs baseline there)") from exc
 
 ACCOUNT_GROUP = "linux_servers"
 RESERVED = {"automation_user": "the automation (automation_user)",

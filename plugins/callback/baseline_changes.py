@@ -38,12 +38,8 @@ DOCUMENTATION = """
 
 try:
     from baseline.operations import changes as _changes
-except ImportError:  # ansible-playbook from outside the project's virtualenv: the package is the repository itself
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    try:
-        from baseline.operations import changes as _changes
-    except ImportError:
-        _changes = None
+except ImportError:  # Ansible outside the project's virtualenv (scripts/setup installs the package there)
+    _changes = None
 
 SKIP_VARIABLES = {"hostvars", "vars", "groups", "group_names", "inventory_hostname", "omit", "playbook_dir",
                   "ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_batch", "environment"}

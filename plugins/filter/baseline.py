@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from baseline.accounts import initial_password, local_accounts, login_uid_range, unknown_accounts  # noqa: E402
-from baseline.linux import services_for  # noqa: E402
+try:
+    from baseline.accounts import initial_password, local_accounts, login_uid_range, unknown_accounts
+    from baseline.linux import services_for
+except ImportError as exc:
+    raise ImportError(f"{exc}: run Ansible from the project's virtualenv (scripts/setup installs baseline there)") from exc
 
 
 def baseline_initial_password(username: str, seed: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -67,7 +66,7 @@ def chromium_or_skip() -> None:
 
 
 def render(results: list[Path], out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "report"), "--results", *map(str, results),
+    return subprocess.run([str(REPO_ROOT / "scripts" / "report"), "--results", *map(str, results),
                            "--out", str(out), *extra], capture_output=True, text=True, check=False, cwd=REPO_ROOT)
 
 

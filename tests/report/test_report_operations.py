@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ def results(tmp_path) -> Path:
 
 def report(tmp_path: Path, results: Path, automated: tuple[str, ...]) -> dict:
     catalog = write_catalog(tmp_path / "controls.yml", automated=automated, only=("IR-01", "CM-01"))
-    subprocess.run([sys.executable, str(REPO_ROOT / "scripts/report"), "--results", str(results), "--out",
+    subprocess.run([str(REPO_ROOT / "scripts/report"), "--results", str(results), "--out",
                     str(tmp_path / "out"), "--no-inventory", "--catalog", str(catalog), "--waivers",
                     str(tmp_path / "none.yml"), "--formats", "json"], cwd=REPO_ROOT, capture_output=True, check=False)
     return json.loads((tmp_path / "out/report.json").read_text(encoding="utf-8"))

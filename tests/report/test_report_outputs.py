@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -124,7 +123,7 @@ def test_write_all_writes_four_outputs(lab_like, tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "report"), *args],
+    return subprocess.run([str(REPO_ROOT / "scripts" / "report"), *args],
                           capture_output=True, text=True, check=False, cwd=REPO_ROOT)
 
 

@@ -34,7 +34,8 @@ for suite_dir in (LINUX, DATABASES):
 
 import dbcheck  # noqa: E402
 import linuxcheck  # noqa: E402
-from hoststdin import StdinResult  # noqa: E402
+
+from baseline.hoststdin import StdinResult  # noqa: E402
 
 SECRET_NAMES = secret_variable_names("servers")  # baseline/secret-variables.txt
 

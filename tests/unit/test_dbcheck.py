@@ -1,5 +1,5 @@
 """Helpers of the database suites (compliance_tests/databases/dbcheck.py) and the stdin runner both suites use
-(compliance_tests/linux/hoststdin.py): a drill of zero tables proves nothing, an empty departed list is refused,
+(baseline/hoststdin.py): a drill of zero tables proves nothing, an empty departed list is refused,
 TLS versions and MariaDB refusals are told apart, stdin data never reaches the command line."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ for suite_dir in ("linux", "databases"):
         sys.path.insert(0, path)
 
 import dbcheck  # noqa: E402
-import hoststdin  # noqa: E402
+
+from baseline import hoststdin  # noqa: E402
 
 GOOD_DRILL = {"passed": True, "differences": [], "rows_lost": 0, "tables": 4, "rows_source": 120, "rows_restored": 120}
 

@@ -5,7 +5,7 @@ logs it and rsyslog forwards it to the log server, and where `ps` shows it to ev
 digests of them, passwords of probe accounts) go through here instead: the command line stays fixed and
 harmless, the data travels inside the SSH channel on stdin.
 
-Used by the Linux and the database suites (compliance_tests/databases/dbcheck.py imports it from here).
+Used by the Linux and the database suites (compliance_tests/linux, compliance_tests/databases/dbcheck.py).
 """
 
 from __future__ import annotations
