@@ -56,9 +56,14 @@ def new_change_id() -> str:
     return "CHG-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def operator(environ: Mapping[str, str] = os.environ) -> str:
-    """The person behind the run: $BASELINE_OPERATOR, else the user who ran sudo, else the login user."""
-    return environ.get(OPERATOR_ENV) or environ.get("SUDO_USER") or getpass.getuser()
+AWX_USER_VARIABLE = "awx_user_name"  # the AWX / Ansible Automation Platform user who launched the job (docs/awx.md)
+
+
+def operator(environ: Mapping[str, str] = os.environ, extra_vars: Mapping[str, Any] | None = None) -> str:
+    """The person behind the run: $BASELINE_OPERATOR, else the AWX user who launched the job (a job's OS account is
+    the execution environment's, never a person's), else the user who ran sudo, else the login user."""
+    launched_by = str((extra_vars or {}).get(AWX_USER_VARIABLE) or "").strip()
+    return environ.get(OPERATOR_ENV) or launched_by or environ.get("SUDO_USER") or getpass.getuser()
 
 
 def controller() -> str:

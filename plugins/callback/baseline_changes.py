@@ -204,7 +204,8 @@ class CallbackModule(CallbackBase):
             check = bool(context.CLIARGS.get("check"))
             self._record.update({
                 "schema": _changes.SCHEMA, "id": _changes.new_change_id(), "tool": "ansible-playbook",
-                "operator": _changes.operator(), "account": _account(), "controller": _changes.controller(),
+                "operator": _changes.operator(extra_vars=variable_manager.extra_vars), "account": _account(),
+                "controller": _changes.controller(),
                 "reason": text, "reason_source": source, "inventory": sources, "lab": _changes.is_lab(sources),
                 "mode": "check" if check else "apply", "diff_mode": bool(context.CLIARGS.get("diff")),
                 "limit": context.CLIARGS.get("subset") or "", "tags": sorted(t for t in context.CLIARGS.get("tags", ())

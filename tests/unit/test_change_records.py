@@ -294,3 +294,12 @@ def test_a_failed_run_of_two_playbooks_is_one_failed_record_with_the_message_red
     [problem] = record["problems"]
     assert problem["task"] == "Refuse" and problem["msg"] == f"cannot use {changes.REDACTED}"
     assert VAULT_SECRET not in (tmp_path / "changes.jsonl").read_text()
+
+
+def test_the_operator_of_an_awx_job_is_the_user_who_launched_it():
+    """In AWX / AAP the OS account is the execution environment's: the record names the launching user (docs/awx.md)."""
+    awx = {"awx_user_name": "wangfang", "awx_job_id": 42}
+    assert changes.operator({"USER": "runner"}, awx) == "wangfang"
+    assert changes.operator({"BASELINE_OPERATOR": "zhangwei"}, awx) == "zhangwei"  # an explicit operator still wins
+    assert changes.operator({"SUDO_USER": "lisi"}, {"awx_user_name": ""}) == "lisi"
+    assert changes.operator({"SUDO_USER": "lisi"}) == "lisi"
