@@ -235,7 +235,7 @@ def resolve(name: str, port: int) -> list[str]:
     except ValueError:
         pass
     infos = socket.getaddrinfo(name, port or 22, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def reach(view: SshView, route: Callable[[str, int], str] = source_address,

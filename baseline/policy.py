@@ -141,11 +141,11 @@ def convert(floor: Floor, value: Any) -> tuple[Any, str | None]:
             return None, (f"{floor.variable} = {shown(value)} has the wrong type: {type_name(value)} where a "
                           f"boolean is expected, {floor.describe()} ({floor.source})")
         return converted, None
-    converted = whole_number(value)
-    if converted is None:
+    number = whole_number(value)
+    if number is None:
         return None, (f"{floor.variable} = {shown(value)} has the wrong type: {type_name(value)} where a whole "
                       f"number is expected, {floor.describe()} ({floor.source})")
-    return converted, None
+    return number, None
 
 
 def check_value(floor: Floor, value: Any) -> str | None:

@@ -117,8 +117,8 @@ def problems(staff: Any, roles: Iterable[str], extra_keys: Any = None, *, needs_
     if extra_keys is not None:
         if isinstance(extra_keys, Mapping):
             extra = extra_keys
-            for username, keys in extra.items():
-                found += _keys(f"{EXTRA_KEYS}[{username}]", keys)
+            for owner, keys in extra.items():
+                found += _keys(f"{EXTRA_KEYS}[{owner}]", keys)
         else:
             found.append(f"{EXTRA_KEYS} is {type_name(extra_keys)}, not a mapping of username to public keys")
     first_of_name: dict[str, int] = {}
@@ -151,9 +151,9 @@ def problems(staff: Any, roles: Iterable[str], extra_keys: Any = None, *, needs_
                              "(otherwise the later entry silently decides the account's groups and keys)")
             else:
                 first_of_name[username] = index
-        name = person.get("name")
-        if name not in (None, "") and (not isinstance(name, str) or ":" in name or "\n" in name):
-            found.append(f"{where}, field name: {shown(name)} must be text without ':' or line breaks "
+        full_name = person.get("name")
+        if full_name not in (None, "") and (not isinstance(full_name, str) or ":" in full_name or "\n" in full_name):
+            found.append(f"{where}, field name: {shown(full_name)} must be text without ':' or line breaks "
                          "(it becomes the account's comment in /etc/passwd)")
         role = person.get("role")
         if role not in (None, "") and role not in known_roles:
@@ -189,7 +189,8 @@ def _active_keys(where: str, person: Mapping[str, Any], extra: Mapping[str, Any]
         return [f"{where}, field ssh_keys: missing; give a list of public keys (empty when {EXTRA_KEYS} holds "
                 "the person's keys)"]
     own = person["ssh_keys"] if isinstance(person["ssh_keys"], Sequence) else []
-    more = extra.get(person.get("username"), []) if isinstance(person.get("username"), str) else []
+    username = person.get("username")
+    more = extra.get(username, []) if isinstance(username, str) else []
     more = more if isinstance(more, Sequence) and not isinstance(more, str) else []
     if not own and not more:
         return [f"{where}, field ssh_keys: an active person has no SSH key, neither in ssh_keys nor in "

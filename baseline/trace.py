@@ -100,9 +100,9 @@ def collect(root: Path = REPO_ROOT) -> Trace:
     ):
         for path in sorted(root.glob(pattern)):
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            for cid, line in _decorator_ids(tree, names):
+            for cid, lineno in _decorator_ids(tree, names):
                 if CONTROL_ID.match(cid) or ID_LIKE.match(cid):
-                    table[cid].add(f"{path.relative_to(root)}:{line}")
+                    table[cid].add(f"{path.relative_to(root)}:{lineno}")
                 else:
-                    table[cid].add(f"{path.relative_to(root)}:{line} (malformed)")
+                    table[cid].add(f"{path.relative_to(root)}:{lineno} (malformed)")
     return trace

@@ -208,6 +208,7 @@ def _shown(vendor: Vendor, running: HConfig | HConfigChild | None, intended: HCo
 
 def _owned(vendor: Vendor, running: HConfig, intended: HConfig, rule: tuple[str, str], found: Finding) -> None:
     parent_re, line_re = rule
+    pairs: list[tuple[tuple[str, ...], HConfig | HConfigChild, HConfig | HConfigChild | None]]
     if parent_re:
         pairs = [((s.text,), s, intended.children.get(s.text)) for s in running.children if re.search(parent_re, s.text)]
         pairs = [p for p in pairs if p[2] is not None]  # sections the baseline removes as a whole need no line removals

@@ -36,7 +36,7 @@ class _PromptHuaweiMixin:
         return BaseConnection.check_config_mode(self, check_string=check_string, pattern=pattern)  # type: ignore[arg-type]
 
     def session_preparation(self) -> None:
-        self.ansi_escape_codes = True  # type: ignore[attr-defined]
+        self.ansi_escape_codes = True
         self.set_base_prompt(pattern=PROMPT)  # type: ignore[attr-defined]
         self.disable_paging(command="screen-length 0 temporary")  # type: ignore[attr-defined]
         self.clear_buffer(backoff=False)  # type: ignore[attr-defined]
@@ -179,7 +179,7 @@ def connection_problem(device: NetDevice, exc: BaseException, timeout: float | N
                 return ConnectError("unreachable", f"the name {device.host} does not resolve")
             if isinstance(cause, TimeoutError):
                 return _not_ssh(device, where) or ConnectError("timeout", f"no answer from {where} within {seconds} s")
-            if getattr(cause, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
                 return ConnectError("unreachable", f"{where}: {cause.strerror or _first_line(cause)}")
     for item in chain:
         if isinstance(item, ReadTimeout):

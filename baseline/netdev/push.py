@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from netmiko import BaseConnection
 from netmiko.exceptions import ConfigInvalidException
@@ -38,14 +39,18 @@ class PushResult:
         return self.status != "failed"
 
 
+def _show(conn: BaseConnection, command: str) -> str:
+    # text: send_command returns parsed structures (list, dict) only when asked to parse (use_textfsm, use_ttp,
+    # use_genie), which the baseline never does
+    return cast(str, conn.send_command(command, read_timeout=120))
+
+
 def read_configs(conn: BaseConnection, device: NetDevice) -> tuple[str, str]:
-    running = conn.send_command(device.vendor.show_running, read_timeout=120)
-    saved = conn.send_command(device.vendor.show_saved, read_timeout=120)
-    return running, saved
+    return _show(conn, device.vendor.show_running), _show(conn, device.vendor.show_saved)
 
 
 def read_running(conn: BaseConnection, device: NetDevice) -> str:
-    return conn.send_command(device.vendor.show_running, read_timeout=120)
+    return _show(conn, device.vendor.show_running)
 
 
 def send(conn: BaseConnection, device: NetDevice, lines: list[str]) -> str | None:

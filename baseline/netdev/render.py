@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ MARKER_LINE = "@@control "
 
 
 class _MarkerLoader(jinja2.FileSystemLoader):
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str | None, Any]:
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
         return MARKER.sub(lambda m: MARKER_LINE + m.group(1).replace(" ", ""), source), filename, uptodate
 
@@ -43,7 +44,7 @@ class Rendered:
     sections: dict[str, str] = field(default_factory=dict)
 
 
-def _wildcard(network: str) -> dict[str, str]:
+def _wildcard(network: str) -> dict[str, str | bool]:
     net = ipaddress.ip_network(network, strict=False)
     return {"address": str(net.network_address), "wildcard": str(net.hostmask), "netmask": str(net.netmask),
             "host": net.prefixlen == 32}
@@ -189,7 +190,7 @@ def render(device: NetDevice, with_secrets: bool = True, templates: Path | None 
         template = _environment(root).get_template(f"{device.vendor.key}/baseline.j2")
         output = template.render(**context(device, with_secrets))
     except jinja2.TemplateNotFound as exc:
-        raise NetdevError([f"{device.name}: no template {root / exc.name}"]) from exc
+        raise NetdevError([f"{device.name}: no template {root / str(exc.name)}"]) from exc
     except Exception as exc:  # noqa: BLE001 - every template failure becomes a refusal naming file and line
         if not isinstance(exc, jinja2.TemplateError) and _template_line(exc, root)[1] is None:
             raise

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -48,7 +49,8 @@ class Asset:
         return (KIND_ORDER.index(self.kind) if self.kind in KIND_ORDER else len(KIND_ORDER), self.name)
 
 
-def _group_var(path: Path, name: str, default: object) -> object:
+def _group_var(path: Path, name: str, default: Any) -> Any:
+    """A variable of a group_vars file, as YAML gives it (any type), or `default`."""
     try:
         with open(path, encoding="utf-8") as fh:
             return (yaml.safe_load(fh) or {}).get(name, default)
@@ -58,7 +60,7 @@ def _group_var(path: Path, name: str, default: object) -> object:
 
 def default_level() -> int:
     """The platform's protection level from the committed policy values (used when no inventory says)."""
-    return int(_group_var(POLICY_FILE, "protection_level", 3))  # type: ignore[arg-type]
+    return int(_group_var(POLICY_FILE, "protection_level", 3))
 
 
 def policy_value(name: str, default: object = None) -> object:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 from baseline.report import verdicts as v
+from baseline.report.evidence import Window
 
 LANGS = ("zh", "en")
 
@@ -242,7 +244,7 @@ def method(code: str, lang: str) -> str:
     return pick(METHOD.get(code, (code, code)), lang)
 
 
-def methods(counts, lang: str) -> str:
+def methods(counts: Mapping[str, int], lang: str) -> str:
     """Methods of some checks with their numbers, strongest first: 行为验证 2、配置核查 1 / probe 2, config 1."""
     order = [m for m in METHOD if counts.get(m)] + sorted(m for m in counts if m not in METHOD and counts[m])
     return ("、" if lang == "zh" else ", ").join(f"{method(m, lang)} {counts[m]}" for m in order)
@@ -263,7 +265,7 @@ def template_rule(lang: str) -> str:
                                             full=f"{v.FULL_SHARE:.0%}", basic=f"{v.BASIC_SHARE:.0%}")
 
 
-def window_text(window, lang: str) -> str:
+def window_text(window: Window | None, lang: str) -> str:
     """The evidence window in words (or none)."""
     if window is None:
         return ui("no_window", lang)

@@ -4,7 +4,9 @@ waivers and trend sheets. Written in openpyxl's write-only mode so that large es
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -14,6 +16,9 @@ from baseline.report import labels
 from baseline.report import verdicts as v
 from baseline.report.build import Group, Report, remediation
 from baseline.report.text import methods, record, xml_safe
+
+# A write-only worksheet of openpyxl, which has no type information.
+Sheet = Any
 
 RECORD_COLUMNS = ("category", "control_point", "requirement", "asset", "result_record", "verdict", "risk", "method",
                   "control_id", "articles", "clauses", "remediation", "waiver_col")
@@ -34,6 +39,12 @@ def asset_label(name: str, kind: str, lang: str) -> str:
     return f"{name}（{labels.kind(kind, lang)}）" if lang == "zh" else f"{name} ({labels.kind(kind, lang)})"
 
 
+def _asset_key_label(key: str, lang: str) -> str:
+    """The label of an asset's key, name/kind (Asset.key)."""
+    name, _, kind = key.partition("/")
+    return asset_label(name, kind, lang)
+
+
 class _Styles:
     """Styles resolved once per sheet: assigning a style object to each cell re-hashes it every time, which
     dominates the writing time of a large sheet; cells copy the resolved style array of a template instead."""
@@ -44,7 +55,7 @@ class _Styles:
         self.fills = {k: PatternFill("solid", fgColor=c) for k, c in FILL.items()}
         self._resolved: dict[tuple[int, str], object] = {}
 
-    def _styled(self, ws, value: object, key: str, **style: object) -> WriteOnlyCell:
+    def _styled(self, ws: Sheet, value: object, key: str, **style: object) -> WriteOnlyCell:
         cell = WriteOnlyCell(ws, value)
         resolved = self._resolved.get((id(ws), key))
         if resolved is None:
@@ -55,7 +66,7 @@ class _Styles:
             cell._style = resolved  # shared, never changed after resolution
         return cell
 
-    def header(self, ws, keys, lang):
+    def header(self, ws: Sheet, keys: Iterable[str], lang: str) -> list[WriteOnlyCell]:
         cells = []
         for key in keys:
             cell = WriteOnlyCell(ws, labels.ui(key, lang) if key in labels.UI else key)
@@ -63,14 +74,15 @@ class _Styles:
             cells.append(cell)
         return cells
 
-    def verdict(self, ws, verdict: str, lang: str) -> WriteOnlyCell:
+    def verdict(self, ws: Sheet, verdict: str, lang: str) -> WriteOnlyCell:
         return self._styled(ws, labels.verdict(verdict, lang), f"verdict:{verdict}", fill=self.fills[verdict])
 
-    def wrapped(self, ws, value: object) -> WriteOnlyCell:
+    def wrapped(self, ws: Sheet, value: object) -> WriteOnlyCell:
         return self._styled(ws, _text(value), "wrap", alignment=self.wrap)
 
 
-def _group_rows(ws, styles: _Styles, title: str, groups: list[Group], *, label, lang: str) -> None:
+def _group_rows(ws: Sheet, styles: _Styles, title: str, groups: list[Group], *, label: Callable[[Group], str],
+                lang: str) -> None:
     ws.append([])
     ws.append(styles.header(ws, [title, *(labels.verdict(k, lang) for k in v.VERDICTS), "met_share"], lang))
     for g in groups:
@@ -112,7 +124,7 @@ def _summary(wb: Workbook, report: Report, styles: _Styles, lang: str) -> None:
     ws.append([labels.ui("methods_explain", lang)])
     _group_rows(ws, styles, "by_family", report.by_family, label=lambda g: f"{g.key} {g.zh if lang == 'zh' else g.en}",
                 lang=lang)
-    _group_rows(ws, styles, "by_asset", report.by_asset, label=lambda g: asset_label(*g.key.split("/", 1), lang), lang=lang)
+    _group_rows(ws, styles, "by_asset", report.by_asset, label=lambda g: _asset_key_label(g.key, lang), lang=lang)
     _group_rows(ws, styles, "by_clause", report.by_clause, label=lambda g: g.key, lang=lang)
     _group_rows(ws, styles, "by_article", report.by_article, label=lambda g: g.key, lang=lang)
 

@@ -60,8 +60,8 @@ def verify():
         # The file backups (test_backups.py) are made by databases.yml, which this benchmark does not run.
         proc, seconds = run([str(BIN / "python"), "-m", "pytest", "compliance_tests/linux", "-q", "-p", "no:cacheprovider",
                              "--ignore", "compliance_tests/linux/test_backups.py", "--results-file", str(results)])
-        per_host = collections.defaultdict(float)
-        outcomes = collections.Counter()
+        per_host: collections.defaultdict[str, float] = collections.defaultdict(float)
+        outcomes: collections.Counter[str] = collections.Counter()
         for record in read_results([results]) if results.exists() else []:
             per_host[record.asset] += record.duration_s
             outcomes[record.outcome] += 1

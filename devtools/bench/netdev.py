@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[tuple[str, str, float, str]] = []
         try:
             drivers = [("project", False)] if args.skip_stock else [("stock", True), ("project", False)]
-            by_type = {}
+            by_type: dict[str, devices.NetDevice] = {}
             for device in loaded:
                 by_type.setdefault(device.device_type, device)
             for device_type, device in sorted(by_type.items()):

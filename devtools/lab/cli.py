@@ -60,6 +60,11 @@ def _lookup(name: str) -> config.LabHost | None:
         return None
 
 
+def _stop_host(name: str) -> None:
+    host = _lookup(name)
+    (vm.stop if host is not None and host.kind == "vm" else hosts.stop)(name)
+
+
 def recover_leftovers() -> list[str]:
     """Clean what a killed run left behind: mounts, cgroups, links and state of hosts whose process is gone."""
     cleaned = []
@@ -151,6 +156,7 @@ def cmd_up(args: argparse.Namespace) -> dict:
         host_keys = {}
         for host in chosen:
             if host.kind == "vm":
+                assert vm_image is not None  # built above whenever a VM host is chosen
                 host_keys[host.name] = vm.start(host, vm_image.path, public_key)
             else:
                 host_keys[host.name] = hosts.start(host, base.path, public_key)
@@ -185,7 +191,7 @@ def cmd_down(_args: argparse.Namespace) -> dict:
             subprocess.run([str(DEVSIM), "stop"], check=False)
         names = _known_host_dirs()
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-            list(pool.map(lambda n: (vm.stop if (_lookup(n) and _lookup(n).kind == "vm") else hosts.stop)(n), names))
+            list(pool.map(_stop_host, names))
         stop_repo_server()
         recover_leftovers()
         delete_link(config.BRIDGE)

@@ -63,8 +63,8 @@ def _owner(root: Path, user: str) -> tuple[int, int]:
     raise LabError(f"user {user} missing from the image at {root}")
 
 
-def configure_root(root: Path, host: config.LabHost, public_key: str, match: str) -> str:
-    """Write a host's identity into its root file system; return its SSH host public key line."""
+def configure_root(root: Path, host: config.LabHost, public_key: str, match: str) -> list[str]:
+    """Write a host's identity into its root file system; return its SSH host public key (type, base64)."""
     (root / "etc/hostname").write_text(host.name + "\n")
     (root / "etc/hosts").write_text(_etc_hosts())
     (root / "etc/machine-id").write_text(secrets.token_hex(16) + "\n")

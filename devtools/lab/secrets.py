@@ -52,7 +52,8 @@ def ensure_values() -> dict[str, Any]:
     fresh = generate_values(_shared_group_vars())
     for name, value in fresh.items():
         if isinstance(value, dict):
-            kept = stored.get(name) if isinstance(stored.get(name), dict) else {}
+            previous = stored.get(name)
+            kept = previous if isinstance(previous, dict) else {}
             stored[name] = {key: kept.get(key, new) for key, new in value.items()}
         else:
             stored.setdefault(name, value)

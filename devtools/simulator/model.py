@@ -117,7 +117,8 @@ class Config:
         if not toks:
             raise CommandError("incomplete", 0)
         if negate:
-            return self._negate(node, view, toks)
+            self._negate(node, view, toks)
+            return None
         rule, secret_at = self._find_rule(view, toks, prefix_ok=False)
         toks = list(toks)
         for index in secret_at:

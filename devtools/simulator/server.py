@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import paramiko
+from paramiko.common import AUTH_FAILED, AUTH_SUCCESSFUL, OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED, OPEN_SUCCEEDED
 
 from devtools.simulator.device import Device
 from devtools.simulator.shell import Session
@@ -33,16 +34,16 @@ class _Auth(paramiko.ServerInterface):
         device = self.device
         if not device.management_allows(device.source_address):
             log.info("%s: login of %s refused by the management ACL", device.name, username)
-            return paramiko.AUTH_FAILED
+            return AUTH_FAILED
         account = device.accounts().get(username)
         if account and account.ssh and account.stored and device.grammar.verify(password, account.stored):
             self.username = username
-            return paramiko.AUTH_SUCCESSFUL
+            return AUTH_SUCCESSFUL
         log.info("%s: failed login for %s", device.name, username)
-        return paramiko.AUTH_FAILED
+        return AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        return OPEN_SUCCEEDED if kind == "session" else OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_pty_request(self, *args: object) -> bool:
         return True

@@ -20,9 +20,13 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
+
+if TYPE_CHECKING:
+    from baseline.operations.changes import Redactor
 
 DOCUMENTATION = """
     name: baseline_changes
@@ -39,7 +43,8 @@ DOCUMENTATION = """
 try:
     from baseline.operations import changes as _changes
 except ImportError:  # Ansible outside the project's virtualenv (scripts/setup installs the package there)
-    _changes = None
+    # the plugin then records nothing: __init__ marks it broken, and a broken plugin never reaches the module
+    _changes = None  # type: ignore[assignment]
 
 SKIP_VARIABLES = {"hostvars", "vars", "groups", "group_names", "inventory_hostname", "omit", "playbook_dir",
                   "ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_batch", "environment"}
@@ -132,7 +137,7 @@ class CallbackModule(CallbackBase):
         self._problems: list[dict] = []
         self._hosts: dict[str, list[str]] = {}
         self._secret_hosts: set[str] = set()
-        self._redact = None
+        self._redact: Redactor  # made when the run starts (_play_start), before any method uses it
         self._stats_seen = 0
         self._inventory = None
         self._play = None
