@@ -13,6 +13,7 @@ setup:
 lint: setup
 	$(BIN)/yamllint -s .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/ansible-lint --profile production --offline
 
 # Whole suite: lint, unit tests, lab integration (lab up, Ansible, pyinfra, testinfra over SSH, lab down).
