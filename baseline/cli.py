@@ -18,8 +18,8 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
+from importlib.util import find_spec
 
 from baseline import REPO_ROOT
 
@@ -34,9 +34,18 @@ RUNTIME: dict[str, tuple[str, str]] = {
 DEV_GROUP = "baseline.commands"
 
 
-def development_commands() -> dict[str, Callable[..., int]]:
-    """Commands the development package registered (entry points), by name."""
-    return {ep.name: ep for ep in entry_points(group=DEV_GROUP)}  # type: ignore[misc]
+def development_commands() -> dict[str, EntryPoint]:
+    """Commands the development package registered (entry points), by name, where that package is installed: the
+    runtime installed without devtools/ (the execution environment, docs/awx.md) still carries the registrations."""
+    return {ep.name: ep for ep in entry_points(group=DEV_GROUP) if _installed(ep.module)}
+
+
+def _installed(module: str) -> bool:
+    """Whether the top-level package of `module` can be imported (found, not imported)."""
+    try:
+        return find_spec(module.partition(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def catalog_main(argv: list[str] | None = None) -> int:
@@ -120,7 +129,7 @@ def usage() -> str:
     dev = development_commands()
     if dev:
         lines += ["", "development commands (the lab, the device simulator, benchmarks, role docs):"]
-        lines += [f"  {name:<12} {dev[name].value}" for name in sorted(dev)]  # type: ignore[attr-defined]
+        lines += [f"  {name:<12} {dev[name].value}" for name in sorted(dev)]
     return "\n".join(lines)
 
 
@@ -148,7 +157,7 @@ def run(argv: list[str]) -> int:
     dev = development_commands()
     if name in dev:
         sys.argv = [f"baseline {name}", *rest]
-        return dev[name].load()()  # type: ignore[attr-defined]
+        return dev[name].load()()
     print(f"baseline: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
     return 2
 

@@ -115,3 +115,15 @@ def test_policy_check_passes_the_project_values_and_refuses_a_weaker_one_with_ex
     values.write_text(re.sub(r"^password_min_length: \d+", "password_min_length: 8", text, flags=re.M), encoding="utf-8")
     refused = front_door("policy", "check", "-i", str(inventory))
     assert refused.returncode == 2 and "h1: password_min_length" in refused.stderr, refused.stdout + refused.stderr
+
+
+def test_development_commands_are_offered_only_where_their_package_is_installed(monkeypatch):
+    """The runtime installed without devtools/ (the execution environment) still carries the registrations of
+    pyproject.toml: a command whose package cannot be found is not offered."""
+    from importlib.metadata import EntryPoint
+
+    registered = [EntryPoint("lab", "devtools.lab.cli:main", cli.DEV_GROUP),
+                  EntryPoint("gone", "no_such_development_package.cli:main", cli.DEV_GROUP)]
+    monkeypatch.setattr(cli, "entry_points", lambda group: registered if group == cli.DEV_GROUP else [])
+    assert set(cli.development_commands()) == {"lab"}
+    assert "gone" not in cli.usage()
