@@ -15,6 +15,7 @@ import re
 import secrets as _secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from baseline.secrets import generate, sequence_steps  # noqa: F401 - sequence_steps: cracklib's count, for the checks' tests
@@ -466,7 +467,7 @@ def umask_covers(value: str, required: int) -> bool:
         return False
 
 
-# --- ini-like files, logrotate, cron -------------------------------------------------------------------------------------
+# --- ini-like files, logrotate, cron, systemd timers ---------------------------------------------------------------------
 
 
 def ini_values(text: str) -> dict[str, str]:
@@ -540,6 +541,150 @@ def timer_calendars(timers_calendar: str) -> list[str]:
 def show_properties(output: str) -> dict[str, str]:
     """`systemctl show -p A -p B` output as a dict."""
     return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+
+
+def exec_commands(output: str, prop: str = "ExecStart") -> list[list[str]]:
+    """Command lines of a service in `systemctl show -p ExecStart` (one `ExecStart={ path=… ; argv[]=… ; … }` line per
+    command, the arguments joined by spaces)."""
+    commands = []
+    for line in output.splitlines():
+        if line.startswith(f"{prop}="):
+            match = re.search(r"\bargv\[\]=(.*?) ; ignore_errors=", line)
+            if match:
+                commands.append(match.group(1).split())
+    return commands
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Shorthands OnCalendar accepts (systemd.time(7)); `systemctl show` prints the normalised form instead.
+_CALENDAR_SHORTHANDS = {"minutely": "*-*-* *:*:00", "hourly": "*-*-* *:00:00", "daily": "*-*-* 00:00:00",
+                        "weekly": "Mon *-*-* 00:00:00", "monthly": "*-*-01 00:00:00", "yearly": "*-01-01 00:00:00",
+                        "annually": "*-01-01 00:00:00", "quarterly": "*-01,04,07,10-01 00:00:00",
+                        "semiannually": "*-01,07-01 00:00:00"}
+# Days examined for the longest gap: eight years from a fixed date (two leap years, every month length and weekday).
+_CALENDAR_SPAN_DAYS = 8 * 365 + 2
+
+
+def _calendar_values(spec: str, low: int, high: int) -> set[int] | None:
+    """Values of one component of a calendar expression: `*`, `5`, `1,15`, `1..5`, `01/7`, `1..20/5`; None when the
+    text is none of these (`~` from the end of the month, fractions of a second)."""
+    values: set[int] = set()
+    for item in spec.split(","):
+        match = re.fullmatch(r"(\*|\d+)(?:\.\.(\d+))?(?:/(\d+))?", item)
+        if not match:
+            return None
+        start = low if match.group(1) == "*" else int(match.group(1))
+        stop = int(match.group(2)) if match.group(2) else (high if match.group(3) or match.group(1) == "*" else start)
+        step = int(match.group(3) or 1)
+        if step < 1 or start < low or stop > high or start > stop:
+            return None
+        values.update(range(start, stop + 1, step))
+    return values
+
+
+def _calendar_weekdays(spec: str) -> set[int] | None:
+    """Weekdays (Monday 0) of `Mon`, `Mon..Fri`, `Sat,Sun`; None for anything else."""
+    days: set[int] = set()
+    for item in spec.lower().split(","):
+        ends = [w[:3] for w in item.split("..")]
+        if len(ends) > 2 or any(e not in _WEEKDAYS for e in ends):
+            return None
+        first, last = _WEEKDAYS.index(ends[0]), _WEEKDAYS.index(ends[-1])
+        days.update(range(first, last + 1) if first <= last else [*range(first, 7), *range(last + 1)])
+    return days
+
+
+def calendar_interval_days(expression: str) -> float | None:
+    """Longest time between two runs of a timer with this OnCalendar expression (systemd.time(7): `[weekdays]
+    [year-]month-day hour:minute[:second] [timezone]`, as written or as `systemctl show` normalises it), in days:
+    `*-*-* 04:30:00` is 1, `*-*-01/7 02:00:00` is 7 (days 1, 8, …, 29, then the 1st again), `Mon *-*-* 00:00:00` is 7,
+    `*-*-* *:00/10:00` is 10 minutes. None for what it cannot read (a named year, `~`, fractions of a second) and for
+    a calendar that elapses less than twice in eight years: an unreadable schedule is never taken for a frequent one."""
+    words = _CALENDAR_SHORTHANDS.get(expression.strip().lower(), expression).split()
+    if not words:
+        return None
+    weekdays: set[int] | None = set(range(7))
+    if words and re.match(r"[A-Za-z]{3}", words[0]) and "-" not in words[0] and ":" not in words[0]:
+        weekdays = _calendar_weekdays(words.pop(0))
+    date_part = words.pop(0) if words and "-" in words[0] and ":" not in words[0] else "*-*-*"
+    time_part = words.pop(0) if words and ":" in words[0] else "00:00:00"
+    # what is left is a timezone: it moves every run by the same amount
+    date_fields = date_part.split("-")
+    time_fields = time_part.split(":")
+    if weekdays is None or len(date_fields) not in (2, 3) or len(time_fields) not in (2, 3):
+        return None
+    if len(date_fields) == 3 and date_fields.pop(0) != "*":
+        return None
+    if len(time_fields) == 2:
+        time_fields.append("00")
+    parsed = [_calendar_values(spec, low, high) for spec, low, high in
+              ((date_fields[0], 1, 12), (date_fields[1], 1, 31), (time_fields[0], 0, 23), (time_fields[1], 0, 59),
+               (time_fields[2], 0, 59))]
+    values = [v for v in parsed if v is not None]
+    if len(values) < len(parsed):
+        return None
+    months, days, hours, minutes, seconds = values
+    times = sorted(h * 3600 + m * 60 + s for h in hours for m in minutes for s in seconds)
+    first = date(2024, 1, 1)
+    matching = [n for n in range(_CALENDAR_SPAN_DAYS)
+                if (d := first + timedelta(days=n)).month in months and d.day in days and d.weekday() in weekdays]
+    if not times or len(matching) * len(times) < 2:
+        return None
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps += [(b - a) * 86400 - times[-1] + times[0] for a, b in zip(matching, matching[1:], strict=False)]
+    return max(gaps) / 86400
+
+
+
+@dataclass(frozen=True)
+class TimerSchedule:
+    """What `systemctl show TIMER -p ActiveState -p UnitFileState -p TimersCalendar -p Triggers` and `systemctl show
+    SERVICE -p ExecStart` say about a scheduled job."""
+
+    active: str
+    enabled: str
+    calendars: tuple[str, ...]
+    triggers: str
+    commands: tuple[tuple[str, ...], ...]
+
+    @property
+    def interval_days(self) -> float | None:
+        """Longest time between runs over all its calendars (None when one cannot be read, or there is none)."""
+        intervals = [calendar_interval_days(c) for c in self.calendars]
+        if not intervals or None in intervals:
+            return None
+        return max(i for i in intervals if i is not None)
+
+    def problems(self, program: str, max_days: float) -> list[str]:
+        """Why the job does not run `program` at least every `max_days` days (empty when it does)."""
+        found = []
+        if self.enabled != "enabled" or self.active != "active":
+            found.append(f"timer is {self.active or 'unknown'} and {self.enabled or 'not installed'} "
+                         "(expected active and enabled)")
+        interval = self.interval_days
+        if interval is None:
+            found.append(f"no readable OnCalendar schedule ({list(self.calendars)})")
+        elif interval > max_days:
+            found.append(f"runs every {interval:g} days at the longest (expected at most {max_days:g})")
+        if not any(c and c[0] == program for c in self.commands):
+            found.append(f"its service {self.triggers or '(none)'} does not run {program} "
+                         f"({[' '.join(c) for c in self.commands]})")
+        return found
+
+
+def timer_service(timer_output: str, timer: str) -> str:
+    """The unit a timer starts: its `Triggers=` in `systemctl show`, else the service of the same name."""
+    triggers = show_properties(timer_output).get("Triggers", "").split()
+    return triggers[0] if triggers else f"{timer.removesuffix('.timer')}.service"
+
+
+def timer_schedule(timer_output: str, service_output: str) -> TimerSchedule:
+    """The schedule of a job from the two `systemctl show` outputs (see TimerSchedule)."""
+    values = show_properties(timer_output)
+    return TimerSchedule(active=values.get("ActiveState", ""), enabled=values.get("UnitFileState", ""),
+                         calendars=tuple(timer_calendars(values.get("TimersCalendar", ""))),
+                         triggers=values.get("Triggers", "").strip(),
+                         commands=tuple(tuple(c) for c in exec_commands(service_output)))
 
 
 # --- nftables ------------------------------------------------------------------------------------------------------------

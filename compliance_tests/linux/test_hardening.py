@@ -17,7 +17,6 @@ from linuxcheck import (
     aide_summary,
     classify_residue,
     core_limit,
-    cron_entries,
     departed_usernames,
     login_defs,
     mode_within,
@@ -28,6 +27,8 @@ from linuxcheck import (
     pending_updates,
     secret_scan_program,
     strip_hash_comment,
+    timer_schedule,
+    timer_service,
     umask_covers,
 )
 from netprobe import ACCEPTED, FILTERED, REFUSED, port_outcome
@@ -51,6 +52,11 @@ MAX_PENDING_SECURITY_UPDATES = 0
 # Most permissive modes allowed for the sensitive files (AC-04); stricter modes are fine.
 SENSITIVE_MODES = {"/etc/shadow": 0o640, "/etc/gshadow": 0o640, "/etc/sudoers": 0o440, "/etc/crontab": 0o600}
 REQUIRED_UMASK = 0o027
+# Longest time between two integrity checks (IP-05): the role runs it daily; the policy names no figure of its own.
+AIDE_CHECK_MAX_DAYS = 1
+# The timer of the daily integrity check and the program its service runs (roles/hardening, IP-05).
+AIDE_TIMER = "baseline-aide.timer"
+AIDE_CHECK_PROGRAM = "/usr/local/sbin/baseline-aide-check"
 
 
 def _groups(asset):
@@ -212,20 +218,31 @@ def test_aide_detects_a_changed_binary(host, evidence, sudo_run):
     finally:
         sudo_run(f"cat /root/.bl-tac > {target} && touch -r /root/.bl-tac {target} && rm -f /root/.bl-tac")
     restored = sudo_run(f"sha256sum -- {target}").stdout.split()[:1]
-    cron = cron_entries(compliance.root_file(host, "/etc/cron.d/baseline-aide"))
-    scheduled = [" ".join(e.fields) + " " + e.command for e in cron if "baseline-aide-check" in e.command]
-    evidence.record(command="aide --check before and after appending a byte to /usr/bin/tac; sha256sum; cron.d",
+    timer_command = f"systemctl show {AIDE_TIMER} -p ActiveState -p UnitFileState -p TimersCalendar -p Triggers"
+    timer = host.run(timer_command)
+    service = timer_service(timer.stdout, AIDE_TIMER)
+    service_command = f"systemctl show {service} -p ExecStart"
+    runs = host.run(service_command)
+    schedule = timer_schedule(timer.stdout, runs.stdout)
+    unscheduled = schedule.problems(AIDE_CHECK_PROGRAM, AIDE_CHECK_MAX_DAYS)
+    evidence.record(command="aide --check before and after appending a byte to /usr/bin/tac; sha256sum; "
+                            f"{timer_command}; {service_command}",
                     observed={"clean_rc": clean.rc, "changed_rc": changed.rc, "mentions": target in changed.stdout,
-                              "restored": bool(original) and restored == original, "scheduled": scheduled,
+                              "restored": bool(original) and restored == original,
                               "clean_entries": aide_entries(clean.stdout) if clean.rc else {},
-                              "clean_output": clean.stdout if clean.rc else ""},
+                              "clean_output": clean.stdout if clean.rc else "",
+                              "timer": timer.stdout.strip() or timer.stderr.strip(),
+                              "service": runs.stdout.strip() or runs.stderr.strip(),
+                              "interval_days": schedule.interval_days, "schedule_problems": unscheduled},
                     expected={"clean_rc": 0, "changed_rc": "1..7 with the changed-files bit (4)", "mentions": True,
-                              "restored": True, "scheduled": "a job running baseline-aide-check"})
+                              "restored": True,
+                              "schedule": f"{AIDE_TIMER} active and enabled, running {AIDE_CHECK_PROGRAM} at least "
+                                          f"every {AIDE_CHECK_MAX_DAYS} day(s)"})
     assert original and restored == original, f"{target} was not restored to its original content"
     assert clean.rc == 0, (f"changes not approved before the probe: {aide_summary(clean.rc, clean.stdout)}; approve "
                            "what is intended with -e integrity_approve=PATH,... (playbooks/linux.yml --tags IP-05)")
     assert aide_found_changes(changed.rc) and target in changed.stdout, (changed.rc, changed.stderr)
-    assert scheduled, "no uncommented cron job runs baseline-aide-check"
+    assert not unscheduled, f"{AIDE_TIMER}: " + "; ".join(unscheduled)
 
 
 @pytest.mark.control("RI-01")

@@ -278,10 +278,11 @@ IP_04 = linux(
 
 IP_05 = linux(
     "IP-05", "bak1",
-    "sudo sed -i '/baseline-aide-check/d' /etc/cron.d/baseline-aide"
-    " && ! sudo grep -q baseline-aide-check /etc/cron.d/baseline-aide",
+    "sudo systemctl disable --now baseline-aide.timer"
+    " && ! systemctl is-enabled --quiet baseline-aide.timer && ! systemctl is-active --quiet baseline-aide.timer",
     {AIDE},
-    "The daily integrity check is no longer scheduled (and the cron file itself differs).")
+    "The daily integrity check is no longer scheduled: its timer disabled and stopped (the link removed from "
+    "/etc/systemd/system/timers.target.wants is an integrity difference too; the run enables the timer again).")
 
 MP_01 = linux(
     "MP-01", "log1",

@@ -21,8 +21,8 @@ KERNEL = {"AU-01", "AU-05"}  # shown on the VM only
 # Files and directories the Linux roles manage: their digests must not move in check mode.
 MANAGED = ("/etc/ssh/sshd_config /etc/ssh/sshd_config.d /etc/pam.d /etc/security /etc/login.defs /etc/sudoers "
            "/etc/sudoers.d /etc/profile.d /etc/issue.net /etc/nftables.conf /etc/sysctl.d /etc/rsyslog.conf "
-           "/etc/rsyslog.d /etc/clamav /etc/aide /etc/cron.d /etc/apt/apt.conf.d /etc/passwd /etc/group /etc/shadow "
-           "/etc/tmpfiles.d /usr/local/sbin")
+           "/etc/rsyslog.d /etc/clamav /etc/aide /etc/cron.d /etc/systemd/system /etc/apt/apt.conf.d /etc/passwd "
+           "/etc/group /etc/shadow /etc/tmpfiles.d /usr/local/sbin")
 
 
 def digests(host: str) -> str:

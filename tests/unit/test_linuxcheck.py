@@ -210,7 +210,7 @@ def test_limits_modes_umask_login_defs():
     assert lc.login_defs("UMASK 027\n#UMASK 000\nUMASK 022\n")["UMASK"] == "022"
 
 
-def test_ini_logrotate_cron():
+def test_ini_logrotate():
     assert lc.ini_values("[Journal]\n#Storage=persistent\nStorage=volatile\n")["Storage"] == "volatile"
     words = lc.logrotate_words("# rotate 3\n/var/log/x {\n  daily\n  rotate 400\n  notifempty\n}\n")
     assert lc.logrotate_days(words) == 400
@@ -359,6 +359,69 @@ def test_timer_calendars():
     assert shown["ActiveState"] == "active"
     assert lc.timer_calendars(shown["TimersCalendar"]) == ["*-*-* 02:30:00"]
     assert lc.timer_calendars("") == []
+
+
+@pytest.mark.parametrize(("expression", "days"), [
+    ("*-*-* 04:30:00", 1),  # the daily integrity check
+    ("daily", 1),
+    ("*-*-* 02,14:00:00", 0.5),
+    ("*-*-01/7 02:00:00", 7),  # days 1, 8, 15, 22, 29 and the 1st again: as cron's */7
+    ("*-*-01/5 02:17:00", 5),
+    ("*-*-01/1 02:00:00", 1),
+    ("*-*-* *:00/10:00", 10 / 1440),  # what `systemctl show` makes of *:0/10
+    ("*:0/10", 10 / 1440),
+    ("Sun *-*-* 01:30:00", 7),
+    ("weekly", 7),
+    ("Mon..Fri *-*-* 08:00:00", 3),  # Friday to Monday
+    ("Sat,Sun 10:00", 6),
+    ("*-*-* 04:30:00 Asia/Shanghai", 1),
+    ("*-*-31 00:00:00", 61),  # only the months that have a 31st: July to August is 31 days, August to October 61
+    ("*-02-29 00:00:00", 1461),
+])
+def test_calendar_interval_is_the_longest_gap_between_runs(expression, days):
+    assert lc.calendar_interval_days(expression) == pytest.approx(days)
+
+
+@pytest.mark.parametrize("expression", ["", "bogus", "2025-*-* 00:00:00", "*-*~01 00:00:00", "*-*-* 04:30:00.5",
+                                        "Xyz *-*-* 00:00:00", "*-13-01 00:00:00", "*-*-01/0 00:00:00"])
+def test_unreadable_calendar_is_never_taken_for_a_frequent_one(expression):
+    assert lc.calendar_interval_days(expression) is None
+
+
+TIMER = ("Triggers=baseline-aide.service\nTimersCalendar={ OnCalendar=*-*-* 04:30:00 ; next_elapse=Thu 2026-12-03 "
+         "04:30:00 UTC }\nActiveState=active\nUnitFileState=enabled\n")
+SERVICE = ("ExecStart={ path=/usr/local/sbin/baseline-aide-check ; argv[]=/usr/local/sbin/baseline-aide-check ; "
+           "ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n")
+
+
+def test_exec_commands_of_a_service():
+    assert lc.exec_commands(SERVICE) == [["/usr/local/sbin/baseline-aide-check"]]
+    two = SERVICE + SERVICE.replace("argv[]=/usr/local/sbin/baseline-aide-check", "argv[]=/bin/sh -c true")
+    assert lc.exec_commands(two)[1] == ["/bin/sh", "-c", "true"]
+    assert lc.exec_commands("ExecStart=\n") == []
+
+
+def test_an_enabled_daily_timer_running_the_program_passes():
+    schedule = lc.timer_schedule(TIMER, SERVICE)
+    assert lc.timer_service(TIMER, "baseline-aide.timer") == "baseline-aide.service"
+    assert lc.timer_service("", "baseline-x.timer") == "baseline-x.service"
+    assert schedule.interval_days == 1
+    assert schedule.problems("/usr/local/sbin/baseline-aide-check", 1) == []
+
+
+@pytest.mark.parametrize(("timer", "service", "max_days", "problem"), [
+    (TIMER.replace("UnitFileState=enabled", "UnitFileState=disabled").replace("=active", "=inactive"), SERVICE, 1,
+     "timer is inactive and disabled"),  # systemctl disable --now
+    ("ActiveState=inactive\nUnitFileState=\nTimersCalendar=\nTriggers=\n", "ExecStart=\n", 1,
+     "no readable OnCalendar schedule"),  # the unit is not installed
+    (TIMER.replace("*-*-* 04:30:00", "Mon *-*-* 04:30:00"), SERVICE, 1, "runs every 7 days at the longest"),
+    (TIMER.replace("*-*-* 04:30:00", "*-*-01/8 02:00:00"), SERVICE, 7, "expected at most 7"),
+    (TIMER, SERVICE.replace("argv[]=/usr/local/sbin/baseline-aide-check", "argv[]=/bin/true"), 1,
+     "does not run /usr/local/sbin/baseline-aide-check"),
+])
+def test_a_timer_that_is_off_too_rare_or_runs_something_else_fails(timer, service, max_days, problem):
+    problems = lc.timer_schedule(timer, service).problems("/usr/local/sbin/baseline-aide-check", max_days)
+    assert any(problem in p for p in problems), problems
 
 
 # --- sudo and file-system refusals (AC-03, AU-03 probes) -----------------------------------------------------------------
