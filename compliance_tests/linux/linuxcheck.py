@@ -467,7 +467,7 @@ def umask_covers(value: str, required: int) -> bool:
         return False
 
 
-# --- ini-like files, logrotate, cron, systemd timers ---------------------------------------------------------------------
+# --- ini-like files, logrotate, systemd timers ---------------------------------------------------------------------------
 
 
 def ini_values(text: str) -> dict[str, str]:
@@ -499,38 +499,6 @@ def logrotate_days(words: Sequence[str]) -> int | None:
     period = next(({"daily": 1, "weekly": 7, "monthly": 31, "yearly": 365}[w] for w in words
                    if w in ("daily", "weekly", "monthly", "yearly")), None)
     return count * period if count is not None and period is not None else None
-
-
-@dataclass(frozen=True)
-class CronEntry:
-    fields: tuple[str, ...]  # minute hour day-of-month month day-of-week
-    user: str
-    command: str
-
-
-def cron_entries(text: str) -> list[CronEntry]:
-    """Jobs of a /etc/cron.d file: uncommented lines with five time fields, a user and a command."""
-    entries = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*\s*=", line):
-            continue
-        words = line.split(None, 6)
-        if len(words) == 7:
-            entries.append(CronEntry(tuple(words[:5]), words[5], words[6]))
-    return entries
-
-
-def cron_day_interval(entry: CronEntry) -> int | None:
-    """Days between runs of a job that runs on every day (`*`) or every N days (`*/N`), any month and weekday; None
-    for any other schedule."""
-    day, month, weekday = entry.fields[2], entry.fields[3], entry.fields[4]
-    if month != "*" or weekday != "*":
-        return None
-    if day == "*":
-        return 1
-    match = re.fullmatch(r"\*/(\d+)", day)
-    return int(match.group(1)) if match else None
 
 
 def timer_calendars(timers_calendar: str) -> list[str]:

@@ -515,3 +515,90 @@ def test_ac03_without_an_audit_administrator_is_not_verifiable(accounts_suite):
     with pytest.raises(pytest.skip.Exception, match="no active audit administrator"):
         next(suite._audit_admin_probe(host, policy, _sudo_run(host)))
     assert host.commands == []
+
+
+# --- IP-05, MP-01: the schedules are read from the timers on the host ----------------------------------------------------
+
+DAILY_AIDE = ("Triggers=baseline-aide.service\nTimersCalendar={ OnCalendar=*-*-* 04:30:00 ; next_elapse=Thu "
+              "2026-12-03 04:30:00 UTC }\nActiveState=active\nUnitFileState=enabled\n")
+SCAN_EVERY_7 = DAILY_AIDE.replace("baseline-aide", "baseline-clamav-scan").replace("*-*-* 04:30:00", "*-*-01/7 02:00:00")
+
+
+def _exec_start(program: str) -> str:
+    return (f"ExecStart={{ path={program} ; argv[]={program} ; ignore_errors=no ; start_time=[n/a] ; "
+            "stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n")
+
+
+def _scheduling_host(timer: str, timer_output: str, program: str, answer=None) -> FakeHost:
+    """Answers `systemctl show` of the timer and of its service; everything else goes to `answer`."""
+    service = f"{timer.removesuffix('.timer')}.service"
+
+    def respond(command: str) -> Result:
+        if command.startswith(f"systemctl show {timer} "):
+            return Result(0, timer_output, "", command)
+        if command == f"systemctl show {service} -p ExecStart":
+            return Result(0, _exec_start(program), "", command)
+        return answer(command) if answer else Result(1, "", "", command)
+    return FakeHost(respond)
+
+
+def _aide_answers():
+    """aide --check: clean the first time, a changed /usr/bin/tac the second; sha256sum the same before and after."""
+    checks = iter([Result(0, "AIDE found NO differences"), Result(4, "f   >    ... : /usr/bin/tac\n")])
+
+    def answer(command: str) -> Result:
+        if command.startswith("sha256sum"):
+            return Result(0, "ab12  /usr/bin/tac\n", "", command)
+        if command.startswith("aide "):
+            return next(checks)
+        return Result(0, "", "", command)
+    return answer
+
+
+@pytest.mark.parametrize(("timer_output", "passes"), [
+    (DAILY_AIDE, True),
+    (DAILY_AIDE.replace("=active", "=inactive").replace("=enabled", "=disabled"), False),  # disable --now
+    (DAILY_AIDE.replace("*-*-* 04:30:00", "Sun *-*-* 04:30:00"), False),  # weekly only
+])
+def test_ip05_reads_the_schedule_from_the_timer(hardening, timer_output, passes):
+    suite, _, _ = hardening
+    host = _scheduling_host("baseline-aide.timer", timer_output, "/usr/local/sbin/baseline-aide-check", _aide_answers())
+    evidence = EvidenceLog()
+    if passes:
+        suite.test_aide_detects_a_changed_binary(host, evidence, _sudo_run(host))
+    else:
+        with pytest.raises(AssertionError, match="baseline-aide.timer"):
+            suite.test_aide_detects_a_changed_binary(host, evidence, _sudo_run(host))
+    item = evidence.items[-1]
+    assert "systemctl show baseline-aide.timer -p ActiveState -p UnitFileState -p TimersCalendar" in item.command
+    assert "systemctl show baseline-aide.service -p ExecStart" in item.command
+    assert item.observed["timer"] == timer_output.strip()
+    assert "argv[]=/usr/local/sbin/baseline-aide-check" in item.observed["service"]
+
+
+@pytest.mark.parametrize(("timer_output", "limit", "passes"), [
+    (SCAN_EVERY_7, 7, True),
+    (SCAN_EVERY_7, 5, False),  # a stricter inventory makes the same host fail
+    (SCAN_EVERY_7.replace("=enabled", "=disabled"), 7, False),
+    ("ActiveState=inactive\nUnitFileState=\nTimersCalendar=\nTriggers=\n", 7, False),  # not installed
+])
+def test_mp01_reads_the_scan_schedule_from_the_timer(timer_output, limit, passes):
+    suite = _load(LINUX / "test_antimalware.py", "offline_test_antimalware")
+    eicar = "{path}: Eicar-Test-Signature FOUND"
+
+    def answer(command: str) -> Result:
+        if command.startswith("clamdscan"):
+            return Result(1, eicar.format(path=command.rsplit(maxsplit=1)[-1]), "", command)
+        return Result(0, "", "", command)
+    host = _scheduling_host("baseline-clamav-scan.timer", timer_output, "/usr/local/sbin/baseline-clamav-scan", answer)
+    policy, _ = _policy({"malware_scan_interval_days": limit})
+    evidence = EvidenceLog()
+    if passes:
+        suite.test_eicar_is_detected_and_scans_are_scheduled(host, policy, evidence, _sudo_run(host))
+    else:
+        with pytest.raises(AssertionError, match="baseline-clamav-scan.timer"):
+            suite.test_eicar_is_detected_and_scans_are_scheduled(host, policy, evidence, _sudo_run(host))
+    item = evidence.items[-1]
+    assert "systemctl show baseline-clamav-scan.timer" in item.command
+    assert item.observed["timer"] == timer_output.strip()
+    assert item.observed["interval_days"] == (7 if "01/7" in timer_output else None)

@@ -215,10 +215,6 @@ def test_ini_logrotate():
     words = lc.logrotate_words("# rotate 3\n/var/log/x {\n  daily\n  rotate 400\n  notifempty\n}\n")
     assert lc.logrotate_days(words) == 400
     assert lc.logrotate_days(lc.logrotate_words("weekly\nrotate 52\n")) == 364
-    jobs = lc.cron_entries("# 0 0 */1 * * root scan\nSHELL=/bin/sh\n5 3 */7 * * root /usr/local/sbin/baseline-clamav-scan\n")
-    assert len(jobs) == 1 and lc.cron_day_interval(jobs[0]) == 7
-    assert lc.cron_day_interval(lc.cron_entries("5 3 */17 * * root x\n")[0]) == 17
-    assert lc.cron_day_interval(lc.cron_entries("5 3 * * 0 root x\n")[0]) is None
 
 
 def test_nft_rules():
