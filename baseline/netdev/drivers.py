@@ -43,7 +43,22 @@ class _PromptHuaweiMixin:
 
 
 class BaselineHuaweiSSH(_PromptHuaweiMixin, HuaweiSSH):
-    pass
+    def save_config(self, cmd: str = "save", confirm: bool = True, confirm_response: str = "y") -> str:
+        """Answers both save dialogues of VRP: `Continue? [Y/N]` (V200R0xx), and V100R00x's `Are you sure to
+        continue?[Y/N]` followed by the file name (Enter keeps the startup file) and `… exists, overwrite?[Y/N]`."""
+        questions = r"[Cc]ontinue\s*\?\s*\[Y/N\]:?\s*$|file name[^\n]*\]:\s*$|overwrite\?\s*\[Y/N\]:?\s*$"
+        self.write_channel(self.normalize_cmd(cmd))
+        output = ""
+        for _ in range(4):
+            output += self.read_until_pattern(pattern=f"{questions}|{PROMPT}", read_timeout=100.0)
+            if re.search(r"file name[^\n]*\]:\s*$", output):
+                answer = ""
+            elif re.search(r"\[Y/N\]:?\s*$", output):
+                answer = confirm_response if confirm else "n"
+            else:
+                break
+            self.write_channel(answer + self.RETURN)
+        return output
 
 
 class BaselineHuaweiVrpv8SSH(_PromptHuaweiMixin, HuaweiVrpv8SSH):

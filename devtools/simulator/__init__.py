@@ -1,7 +1,13 @@
 """Stateful SSH simulator of Huawei VRP, H3C Comware and Cisco IOS devices (the lab's network devices).
 
-    devices = from_inventory(baseline.netdev.definitions.load("inventory/lab"), state_dir)
-    sim = Simulator(devices, state_dir); sim.start(); ...; sim.stop()
+    loaded = baseline.netdev.definitions.load("inventory/lab")
+    sim = Simulator(from_inventory(loaded, state_dir), state_dir, options_from_inventory(loaded))
+    sim.start(); ...; sim.stop()
+
+A device offers telnet, SNMPv1/v2c or another software platform only when its host variables ask for it:
+`simulator_telnet_port`, `simulator_snmp_port` (0: any free port), `simulator_platform` (a key of
+shell.PLATFORMS, e.g. `vrp5-v100` for VRP V100R006 and its older save dialogue), `simulator_sources` (client address
+on loopback -> the address the device sees).
 
 `scripts/devsim` runs it as a background daemon; tests start it in-process on free loopback ports.
 """
@@ -15,13 +21,13 @@ import jinja2
 from baseline.netdev.definitions import NetdevError, NetDevice
 from baseline.secrets import generate
 from devtools.simulator.device import FLAVOURS, Device
-from devtools.simulator.server import LOOPBACK, Simulator
+from devtools.simulator.server import LOOPBACK, Options, Simulator
 
 SEEDS = Path(__file__).parent / "seeds"
 SEED_FILES = {"huawei": "huawei.cfg.j2", "huawei_vrpv8": "huawei.cfg.j2", "hp_comware": "hp_comware.cfg.j2",
               "cisco_ios": "cisco_ios.cfg.j2"}
 
-__all__ = ["Device", "Simulator", "from_inventory", "seed_text"]
+__all__ = ["Device", "Options", "Simulator", "from_inventory", "options_from_inventory", "seed_text"]
 
 
 def seed_text(device: NetDevice) -> str:
@@ -54,3 +60,16 @@ def from_inventory(devices: list[NetDevice], state_dir: Path | None) -> list[Dev
     if problems:
         raise NetdevError(problems)
     return simulated
+
+
+def options_from_inventory(devices: list[NetDevice]) -> dict[str, Options]:
+    """Per device, what its `simulator_*` host variables ask the simulator to offer besides SSH."""
+    found = {}
+    for device in devices:
+        values = device.values
+        telnet, agent = values.get("simulator_telnet_port"), values.get("simulator_snmp_port")
+        found[device.name] = Options(platform=values.get("simulator_platform"),
+                                     telnet_port=None if telnet is None else int(telnet),
+                                     snmp_port=None if agent is None else int(agent),
+                                     sources={str(k): str(v) for k, v in (values.get("simulator_sources") or {}).items()})
+    return found

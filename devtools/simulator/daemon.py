@@ -49,13 +49,17 @@ def _read_pid(path: Path) -> int | None:
 
 def serve(args: argparse.Namespace) -> int:
     from baseline.netdev import definitions
-    from devtools.simulator import Simulator, from_inventory
+    from devtools.simulator import Simulator, from_inventory, options_from_inventory
 
     paths = _paths(Path(args.run_dir))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     devices = definitions.load(args.inventory)
-    sim = Simulator(from_inventory(devices, paths["state"]), paths["state"])
+    sim = Simulator(from_inventory(devices, paths["state"]), paths["state"], options_from_inventory(devices))
     sim.start()
+    for name, port in sim.telnet_ports.items():
+        logging.info("%s: telnet on 127.0.0.1:%d", name, port)
+    for name, port in sim.snmp_ports.items():
+        logging.info("%s: SNMPv1/v2c agent on udp 127.0.0.1:%d", name, port)
     paths["ready"].write_text("\n".join(f"{d.name} 127.0.0.1:{d.port} {d.device_type}" for d in devices) + "\n")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from devtools.simulator.grammar import Element, Rule, _token_ok
+from devtools.simulator.model import CommandError
 
 # commands the session itself handles (not configuration lines), per vendor and level
 SESSION_COMMANDS = {
@@ -77,6 +78,49 @@ def candidates(rules: list[Rule], typed: str, negation: str) -> list[str]:
         found = {w for w in found if w.startswith(partial)} | ({negation} if negation.startswith(partial) and not toks
                                                                else set())
     return sorted(found, key=lambda w: (w == "<cr>", w))
+
+
+def _heads(elems: list[Element], toks: list[str], i: int, out: list[Element]) -> None:
+    """Add to `out` the elements that may stand at position len(toks) once toks[i:] is matched by `elems`."""
+    if not elems:
+        return
+    head, rest = elems[0], elems[1:]
+    if head[0] == "opt":
+        _heads(head[1] + rest, toks, i, out)
+        _heads(rest, toks, i, out)
+    elif i == len(toks) or head[0] == "text":
+        out.append(head)
+    elif _token_ok(head, toks[i]):
+        _heads(rest, toks, i + 1, out)
+
+
+def expand(rules: list[Rule], toks: list[str], negation: str) -> list[str]:
+    """The command with its abbreviated keywords written out (`dis cur` -> `display current-configuration`), as the
+    CLIs read it. A token that begins more than one keyword possible at its place is ambiguous: CommandError
+    "ambiguous" at its position. A token that could be a value (a name, a number, a password) is kept as typed;
+    expansion stops at the first token that is neither, and the command is then refused where it goes wrong."""
+    negated = bool(toks) and toks[0] == negation
+    done = toks[:1] if negated else []
+    body = toks[1:] if negated else toks
+    for index, tok in enumerate(body):
+        heads: list[Element] = []
+        for rule in rules:
+            _heads(rule.elems, done[1:] if negated else done, 0, heads)
+        words = {w for h in heads if h[0] == "lit" for w in h[1]}
+        if index == 0 and not negated:
+            words.add(negation)
+        if tok in words or any(h[0] != "lit" and _token_ok(h, tok) for h in heads):
+            done.append(tok)
+            continue
+        found = sorted(w for w in words if w.startswith(tok))
+        if len(found) > 1:
+            raise CommandError("ambiguous", len(done))
+        if not found:
+            return done + body[index:]
+        done.append(found[0])
+        if found[0] == negation and index == 0:
+            negated = True
+    return done
 
 
 def session_rules(vendor: str, level: str) -> list[Rule]:

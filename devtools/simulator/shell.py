@@ -11,24 +11,46 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from devtools.simulator import helping
 from devtools.simulator.device import Device
 from devtools.simulator.model import CommandError, Config, Node
 
 PAGE_LINES = 24
-VERSIONS = {  # display version / show version, per platform
-    "vrp5": "Huawei Versatile Routing Platform Software\nVRP (R) software, Version 5.170 (S5700 V200R019C10SPC800)\n"
-            "Copyright (C) 2000-2020 HUAWEI TECH Co., Ltd.\nHUAWEI S5720-52X-SI-AC Routing Switch uptime is 0 week, 3 days",
-    "vrpv8": "Huawei Versatile Routing Platform Software\nVRP (R) software, Version 8.191 (CE6881 V300R020C10SPC200)\n"
-             "Copyright (C) 2012-2021 Huawei Technologies Co., Ltd.\nHUAWEI CE6881-48S6CQ uptime is 0 day, 3 hours",
-    "comware7": "H3C Comware Software, Version 7.1.070, Release 6615\n"
-                "Copyright (c) 2004-2021 New H3C Technologies Co., Ltd. All rights reserved.\n"
-                "H3C S6520X-30QC-EI uptime is 0 weeks, 3 days, 2 hours, 5 minutes",
-    "ios": "Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E8, RELEASE SOFTWARE (fc1)\n"
-           "Technical Support: http://www.cisco.com/techsupport\nROM: Bootstrap program is C2960X boot loader",
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What differs between models and software releases of one vendor: identity, configuration header, save dialogue."""
+
+    flavour: str  # the grammar's flavour this platform runs (vrp5, vrpv8, comware7, ios)
+    version: str  # display version / show version
+    software: str = ""  # VRP: the `!Software Version` line heading the configuration
+    save: str = ""  # VRP save dialogue: "continue" (V200R0xx, V8) or "file" (V100R00x: Are you sure…, file name, overwrite)
+
+
+PLATFORMS = {
+    "vrp5": Platform("vrp5", "Huawei Versatile Routing Platform Software\n"
+                     "VRP (R) software, Version 5.170 (S5700 V200R019C10SPC800)\n"
+                     "Copyright (C) 2000-2020 HUAWEI TECH Co., Ltd.\n"
+                     "HUAWEI S5720-52X-SI-AC Routing Switch uptime is 0 week, 3 days", "V200R019C10SPC800", "continue"),
+    "vrp5-v100": Platform("vrp5", "Huawei Versatile Routing Platform Software\n"
+                          "VRP (R) software, Version 5.70 (S3700 V100R006C05)\n"
+                          "Copyright (C) 2000-2012 HUAWEI TECH CO., LTD\n"
+                          "Quidway S3700-28TP-SI-AC Routing Switch uptime is 0 week, 3 days", "V100R006C05", "file"),
+    "vrpv8": Platform("vrpv8", "Huawei Versatile Routing Platform Software\n"
+                      "VRP (R) software, Version 8.191 (CE6881 V300R020C10SPC200)\n"
+                      "Copyright (C) 2012-2021 Huawei Technologies Co., Ltd.\n"
+                      "HUAWEI CE6881-48S6CQ uptime is 0 day, 3 hours", "V300R020C10SPC200", "continue"),
+    "comware7": Platform("comware7", "H3C Comware Software, Version 7.1.070, Release 6615\n"
+                         "Copyright (c) 2004-2021 New H3C Technologies Co., Ltd. All rights reserved.\n"
+                         "H3C S6520X-30QC-EI uptime is 0 weeks, 3 days, 2 hours, 5 minutes"),
+    "ios": Platform("ios", "Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E8, RELEASE "
+                    "SOFTWARE (fc1)\nTechnical Support: http://www.cisco.com/techsupport\n"
+                    "ROM: Bootstrap program is C2960X boot loader"),
 }
-V8_SOFTWARE = "V300R020C10SPC200"
+OLD_VRP_STARTUP = "flash:/vrpcfg.zip"
 
 
 def _expand(toks: list[str], command: str) -> bool:
@@ -38,8 +60,12 @@ def _expand(toks: list[str], command: str) -> bool:
 
 
 class Session:
-    def __init__(self, device: Device, username: str, write: Callable[[str], None], close: Callable[[], None]):
+    def __init__(self, device: Device, username: str, write: Callable[[str], None], close: Callable[[], None],
+                 platform: str | None = None):
         self.device = device
+        self.platform = PLATFORMS[platform or device.flavour]
+        if self.platform.flavour != device.flavour:
+            raise ValueError(f"{device.name}: platform {platform} runs {self.platform.flavour}, not {device.flavour}")
         self.vendor = device.vendor
         self.username = username
         self._write = write
@@ -58,6 +84,9 @@ class Session:
         self.vty = next(i for i in range(len(device.sessions) + 1) if i not in {x.vty for x in device.sessions})
         device.sessions.append(self)
         self.filter: tuple[str, re.Pattern[str]] | None = None  # `| include …` of the command being answered
+        self.typed = ""  # the command as typed, before its keywords were written out
+        self.address = device.source_address  # where the client comes from, as the device sees it
+        self.protocol = "SSH"  # or TEL
         self.closed = False
 
     # --- output ------------------------------------------------------------------------------------------------------
@@ -153,6 +182,9 @@ class Session:
                 self.buffer = ""
                 flush()
                 self.write("\n")
+                if self._uncommitted():  # VRPv8 asks, as for `return`
+                    self._ask_commit()
+                    continue
                 self._leave_config()
                 self.write(self.prompt())
             elif char == "?" and not self.pending:
@@ -185,10 +217,7 @@ class Session:
 
     def _help(self) -> None:
         """`?`: the words that may come next at this position, then the prompt and the input typed so far again."""
-        rules = helping.session_rules(self.vendor, "user" if self.path is None else "system")
-        for node in reversed(self.path or []):
-            rules += self.device.grammar.views[node.view or self.device.grammar.root].rules
-        words = helping.candidates(rules, self.buffer, self.device.grammar.negation)
+        words = helping.candidates(self._rules(), self.buffer, self.device.grammar.negation)
         self.write("\n")
         if words:
             self.write("".join(f"  {w}\n" for w in words) + "\n")
@@ -196,6 +225,23 @@ class Session:
             toks = self.buffer.split()
             self._error(CommandError("unrecognized", max(0, len(toks) - 1)), self.buffer)
         self.write(self.prompt() + self.buffer)
+
+    def _rules(self, exec_level: bool = False) -> list:
+        """What may be typed here: the session's own commands, then the rules of the current view and those around it."""
+        if self.path is None or exec_level:
+            return helping.session_rules(self.vendor, "user")
+        rules = helping.session_rules(self.vendor, "system")
+        for node in reversed(self.path):
+            rules += self.device.grammar.views[node.view or self.device.grammar.root].rules
+        return rules
+
+    def _expanded(self, line: str, exec_level: bool = False) -> str | None:
+        """`line` with its keywords written out; None (after the device's error) when one is ambiguous."""
+        try:
+            return " ".join(helping.expand(self._rules(exec_level), line.split(), self.device.grammar.negation))
+        except CommandError as exc:
+            self._error(exc, line)
+            return None
 
     # --- commands ------------------------------------------------------------------------------------------------------
     def command(self, line: str) -> None:
@@ -208,6 +254,11 @@ class Session:
             self._error(CommandError("wrong" if self.vendor != "cisco" else "unrecognized", where), line)
             return
         line, self.filter = split
+        expanded = self._expanded(line)
+        if expanded is None:
+            self.filter = None
+            return
+        self.typed, line = line, expanded
         toks = line.split()
         try:
             if self.vendor == "cisco":
@@ -216,19 +267,25 @@ class Session:
                 self._vrp(line, toks)
         finally:
             self.filter = None
+            self.typed = ""
 
     def _error(self, exc: CommandError, line: str) -> None:
+        if self.typed and len(self.typed.split()) == len(line.split()):
+            line = self.typed  # the caret goes under what was typed, abbreviations and all
         toks = line.split()
         column = len(self.prompt()) + (len(" ".join(toks[: exc.position])) + (1 if exc.position else 0))
         if self.vendor == "cisco":
-            if exc.kind == "duplicate":
+            if exc.kind == "ambiguous":
+                self.write(f'% Ambiguous command:  "{line.strip()}"\n')
+            elif exc.kind == "duplicate":
                 self.write("% Duplicate sequence number\n")
             elif exc.kind == "incomplete":
                 self.write("% Incomplete command.\n\n")
             else:
                 self.write(" " * column + "^\n% Invalid input detected at '^' marker.\n\n")
             return
-        word = {"incomplete": "Incomplete", "wrong": "Wrong parameter"}.get(exc.kind, "Unrecognized")
+        word = {"incomplete": "Incomplete", "wrong": "Wrong parameter", "ambiguous": "Ambiguous"}.get(exc.kind,
+                                                                                                     "Unrecognized")
         marker = "Error: " if self.vendor == "huawei" else " % "
         suffix = " command found at '^' position." if word != "Wrong parameter" else " found at '^' position."
         self.write(" " * column + "^\n" + marker + word + suffix + "\n")
@@ -288,9 +345,7 @@ class Session:
             if toks == ["quit"] and len(self.path) > 1:
                 self.path = self.path[:-1]
             elif self._uncommitted():
-                self.write("Warning: Uncommitted configurations found. Are you sure to commit them before exiting? "
-                           "[Y(yes)/N(no)/C(cancel)]:")
-                self.pending = self._uncommitted_answer
+                self._ask_commit()
             else:
                 self._leave_config()
             return
@@ -313,11 +368,11 @@ class Session:
             self.output(("#\n" + node.text + "\n" + "\n".join(" " + ln for ln in text.split("\n")) + "\n#\nreturn")
                         if node.text else text)
         elif _expand(toks, "display saved-configuration"):
-            self.output(self.device.saved)
+            self.output(self._headed(self.device.saved))
         elif _expand(toks, "display configuration candidate") and self.candidate is not None:
             self.output(self.candidate.render())
         elif _expand(toks, "display version"):
-            self.output(VERSIONS[self.device.flavour])
+            self.output(self.platform.version)
         elif _expand(toks, "display users"):
             self.output(self._users())
         elif _expand(toks, "display interface brief"):
@@ -327,38 +382,42 @@ class Session:
         return True
 
     def _current_configuration(self) -> str:
-        """The running configuration as printed; VRPv8 heads it with the software and the last change and save."""
-        text = self.device.running.render()
-        if self.device.flavour != "vrpv8":
+        return self._headed(self.device.running.render(), current=True)
+
+    def _headed(self, text: str, current: bool = False) -> str:
+        """A configuration as printed: VRP heads it with the platform's software, VRPv8's running configuration also
+        with the last change and save."""
+        if self.vendor != "huawei" or not text:
             return text
-        header = [f"!Software Version {V8_SOFTWARE}"]
-        for what, (when, user) in (("updated", self.device.changed), ("saved", self.device.saved_by)):
-            if when:
-                header.append(f"!Last configuration was {what} at {when} by {user}")
+        header = [f"!Software Version {self.platform.software}"]
+        if self.device.flavour == "vrpv8" and current:
+            for what, (when, user) in (("updated", self.device.changed), ("saved", self.device.saved_by)):
+                if when:
+                    header.append(f"!Last configuration was {what} at {when} by {user}")
         body = text.split("\n", 1)[1] if text.startswith("!Software Version") else text
         return "\n".join(header) + "\n" + body
 
     def _users(self) -> str:
         """display users / show users: one row per open session, this one marked."""
-        address = self.device.source_address
         rows = []
         for other in sorted(self.device.sessions, key=lambda x: x.vty):
             mark = "+" if other is self else " "
             idle = "00:00:00"
             if self.vendor == "huawei":
-                rows.append(f"{mark} {129 + other.vty:<4}VTY {other.vty:<4} {idle}  SSH    {address:<19} pass"
+                rows.append(f"{mark} {129 + other.vty:<4}VTY {other.vty:<4} {idle}  {other.protocol:<7}{other.address:<19} pass"
                             f"           no\n  Username : {other.username}")
             elif self.vendor == "h3c":
-                rows.append(f"{mark} {10 + other.vty:<5}VTY {other.vty:<4}{idle}   "
-                            f"{time.strftime('%b %d %H:%M:%S', time.gmtime(other.started))}   {1000 + other.vty:<7} SSH")
+                started = time.strftime("%b %d %H:%M:%S", time.gmtime(other.started))
+                rows.append(f"{mark} {10 + other.vty:<5}VTY {other.vty:<4}{idle}   {started}   {1000 + other.vty:<7} "
+                            f"{other.protocol}")
             else:
                 mark = "*" if other is self else " "
                 rows.append(f"{mark} {2 + other.vty:>2} vty {other.vty:<5} {other.username:<10} idle"
-                            f"                 {idle} {address}")
+                            f"                 {idle} {other.address}")
         if self.vendor == "huawei":
             return "  User-Intf    Delay    Type   Network Address     AuthenStatus    AuthorcmdFlag\n" + "\n".join(rows)
         if self.vendor == "h3c":
-            details = "\n".join(f"VTY {o.vty}   :\n        User name: {o.username}\n        Location: {address}"
+            details = "\n".join(f"VTY {o.vty}   :\n        User name: {o.username}\n        Location: {o.address}"
                                 for o in sorted(self.device.sessions, key=lambda x: x.vty))
             return ("  Idx  Line    Idle       Time              Pid     Type\n" + "\n".join(rows)
                     + "\n\nFollowing are more details.\n" + details + "\n +    : Current operation user.")
@@ -408,6 +467,11 @@ class Session:
         self.path = path
         self.device.persist()
 
+    def _ask_commit(self) -> None:
+        self.write("Warning: Uncommitted configurations found. Are you sure to commit them before exiting? "
+                   "[Y(yes)/N(no)/C(cancel)]:")
+        self.pending = self._uncommitted_answer
+
     def _uncommitted_answer(self, answer: str) -> None:
         choice = answer[:1].lower()
         if choice == "y":
@@ -415,6 +479,8 @@ class Session:
             self._leave_config()
         elif choice == "n":
             self._leave_config()
+        elif choice != "c":  # anything but yes, no or cancel: the question again
+            self._ask_commit()
 
     def _save(self, toks: list[str]) -> None:
         if toks[1:] == ["force"]:
@@ -422,7 +488,10 @@ class Session:
             self.write("Validating file. Please wait...\nSaved the current configuration to mainboard device successfully.\n"
                        if self.vendor == "h3c" else "Info: Save the configuration successfully.\n")
             return
-        if self.vendor == "huawei":
+        if self.vendor == "huawei" and self.platform.save == "file":
+            self.write("Warning: The current configuration will be written to the device.\nAre you sure to continue?[Y/N]:")
+            self.pending = self._old_save_answer
+        elif self.vendor == "huawei":
             self.write("Warning: The current configuration will be written to the device. Continue? [Y/N]:")
             self.pending = self._save_answer
         else:
@@ -435,6 +504,33 @@ class Session:
             return
         self.device.save(self.username)
         self.write("Now saving the current configuration to the slot 0.\nInfo: Save the configuration successfully.\n")
+
+    def _old_save_answer(self, answer: str) -> None:
+        """VRP V100R00x: after `Are you sure to continue?`, the file name (Enter keeps the startup file), then whether
+        to overwrite it."""
+        if answer[:1].lower() != "y":
+            self.write("Info: The configuration was not saved.\n")
+            return
+        self.write(f"Info: Please input the file name(*.cfg,*.zip)[{OLD_VRP_STARTUP}]:")
+        self.pending = self._old_save_file
+
+    def _old_save_file(self, answer: str) -> None:
+        name = answer or OLD_VRP_STARTUP
+        if name.rsplit("/", 1)[-1] != OLD_VRP_STARTUP.rsplit("/", 1)[-1]:
+            if not name.endswith((".cfg", ".zip")):
+                self.write("Error: The file name is invalid.\n")
+                return
+            self.write("Now saving the current configuration to the slot 0.\nSave the configuration successfully.\n")
+            return  # another file than the startup configuration: display saved-configuration is unchanged
+        self.write(f"{OLD_VRP_STARTUP} exists, overwrite?[Y/N]:")
+        self.pending = self._old_save_overwrite
+
+    def _old_save_overwrite(self, answer: str) -> None:
+        if answer[:1].lower() != "y":
+            self.write("Info: The configuration was not saved.\n")
+            return
+        self.device.save(self.username)
+        self.write("Now saving the current configuration to the slot 0.\nSave the configuration successfully.\n")
 
     def _h3c_save_answer(self, answer: str) -> None:
         if answer[:1].lower() != "y":
@@ -467,7 +563,9 @@ class Session:
     def _cisco(self, line: str, toks: list[str]) -> None:
         if self.path is not None:
             if toks[0] == "do" and len(toks) > 1:
-                self._cisco_exec(" ".join(toks[1:]), toks[1:])
+                command = self._expanded(" ".join(toks[1:]), exec_level=True)
+                if command is not None:
+                    self._cisco_exec(command, command.split())
             elif toks == ["end"]:
                 self._leave_config()
             elif toks == ["exit"]:
@@ -486,7 +584,7 @@ class Session:
         elif _expand(toks, "show startup-config") and self.privileged:
             self.output(self.device.saved)
         elif _expand(toks, "show version"):
-            self.output(VERSIONS["ios"])
+            self.output(self.platform.version)
         elif _expand(toks, "show users"):
             self.output(self._users())
         elif _expand(toks, "show ip interface brief"):

@@ -1,0 +1,425 @@
+"""The simulator behaves as the devices do where the baseline's effect shows: ambiguous abbreviations refused with the
+vendor's text, VRPv8's question on leaving with uncommitted changes, both save dialogues of VRP, telnet refused when
+the VTYs take only SSH, the login-failure lockout locking, SNMPv2c answered only for a configured community, and the
+management ACL judged by the address the device sees."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import socket
+import time
+from collections.abc import Iterator
+
+import paramiko
+import pytest
+from scrapli import Scrapli
+
+from baseline.netdev.devices import NetDevice
+from baseline.netdev.drivers import PROJECT_DRIVERS, connection_params, error_in
+from devtools.simulator import Device, Options, Simulator, options_from_inventory, seed_text
+from devtools.simulator.shell import Session
+from devtools.simulator.testbed import free_port
+
+from .conftest import Lab
+from .test_simulator_cli import Shell
+
+
+@pytest.fixture
+def shell(lab: Lab) -> Iterator:
+    opened: list[Shell] = []
+
+    def open_shell(name: str) -> Shell:
+        lab.reset(name)
+        opened.append(Shell(lab, name))
+        return opened[-1]
+
+    yield open_shell
+    for item in opened:
+        item.close()
+
+
+# --- error texts -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "lines", "typed", "error"), [
+    ("sw-acc-01", [], "s", "Error: Ambiguous command found at '^' position."),  # save, screen-length, system-view
+    ("sw-core-01", ["system-view"], "http s", "Error: Ambiguous command found at '^' position."),  # server, secure-…
+    ("sw-acc-02", ["system-view"], "l", " % Ambiguous command found at '^' position."),  # line, local-user
+])
+def test_vrp_and_comware_refuse_an_ambiguous_abbreviation_with_the_caret_under_it(shell, name, lines, typed, error):
+    sh = shell(name)
+    for line in lines:
+        sh.send(line + "\r")
+    prompt = sh.send("\r").strip().split("\n")[-1]
+    out = sh.send(typed + "\r")
+    assert error in out.split("\n"), out
+    caret = next(line for line in out.split("\n") if line.strip() == "^")
+    assert caret.index("^") == len(prompt) + typed.rindex(typed.split()[-1]), out
+    assert error_in("huawei" if name.startswith("sw-") and name != "sw-acc-02" else "h3c", out), "a push stops here"
+
+
+def test_ios_refuses_an_ambiguous_abbreviation_quoting_the_input(shell):
+    sh = shell("rt-border-02")
+    out = sh.send("e\r")  # enable, exit
+    assert '% Ambiguous command:  "e"' in out.split("\n"), out
+    assert error_in("cisco", out)
+    sh.send("conf t\r")
+    out = sh.send("line vty 0 4\r")
+    assert out.rstrip().endswith("(config-line)#"), out
+    out = sh.send("l\r")  # login, line
+    assert '% Ambiguous command:  "l"' in out, out
+
+
+@pytest.mark.parametrize(("name", "typed", "shown"), [
+    ("sw-acc-01", "dis cur | inc ^sysname", "sysname sw-acc-01"),
+    ("sw-acc-02", "sys\rinfo-c loghost 192.0.2.9\rdis this | inc loghost", " info-center loghost 192.0.2.9"),
+    ("rt-border-02", "conf t\rlogg host 192.0.2.9\rdo sh run | inc ^logging", "logging host 192.0.2.9"),
+])
+def test_unique_abbreviations_are_written_out_as_the_devices_do(shell, name, typed, shown):
+    sh = shell(name)
+    sh.send("screen-length disable\r" if name == "sw-acc-02" else "terminal length 0\r" if name == "rt-border-02"
+            else "screen-length 0 temporary\r")
+    *before, last = typed.split("\r")
+    for line in before:
+        assert "rror" not in sh.send(line + "\r")
+    out = sh.send(last + "\r")
+    assert shown in out.split("\n"), out
+
+
+# --- VRPv8 uncommitted changes ---------------------------------------------------------------------------------------
+QUESTION = "Are you sure to commit them before exiting? [Y(yes)/N(no)/C(cancel)]:"
+
+
+@pytest.mark.parametrize("leave", ["\x1a", "return\r", "quit\r"])
+def test_vrpv8_asks_before_leaving_uncommitted_changes_by_ctrl_z_return_or_quit(lab, shell, leave):
+    sh = shell("sw-core-01")
+    sh.send("system-view\r")
+    assert sh.send("info-center loghost 192.0.2.61\r").rstrip().endswith("[*sw-core-01]")
+    out = sh.send(leave, until=re.escape(QUESTION) + "$")
+    assert "Warning: Uncommitted configurations found." in out
+    assert sh.send("c\r").rstrip().endswith("[*sw-core-01]"), "cancel stays in the view, changes kept"
+    sh.send(leave, until=re.escape(QUESTION) + "$")
+    assert sh.send("n\r").rstrip().endswith("<sw-core-01>")
+    assert "192.0.2.61" not in lab.simulator.devices["sw-core-01"].running.render(), "N discards"
+    sh.send("system-view\r")
+    sh.send("info-center loghost 192.0.2.62\r")
+    sh.send(leave, until=re.escape(QUESTION) + "$")
+    assert sh.send("y\r").rstrip().endswith("<sw-core-01>")
+    assert "info-center loghost 192.0.2.62" in lab.simulator.devices["sw-core-01"].running.render(), "Y commits"
+
+
+def test_vrpv8_leaves_at_once_without_uncommitted_changes(shell):
+    sh = shell("sw-core-01")
+    sh.send("system-view\r")
+    assert sh.send("\x1a").rstrip().endswith("<sw-core-01>")
+
+
+# --- a simulator of our own: platforms, telnet, SNMP, sources, lockout ------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclasses.dataclass
+class Own:
+    simulator: Simulator
+    clock: Clock
+    devices: dict[str, NetDevice]
+
+    def sim(self, name: str) -> Device:
+        return self.simulator.devices[name]
+
+    def configure(self, name: str, lines: list[str]) -> str:
+        """Type lines at the device's CLI (in the process, no SSH): system view / configure terminal, the lines, back."""
+        device = self.sim(name)
+        out: list[str] = []
+        session = Session(device, "automation", out.append, lambda: None)
+        enter, leave = (["configure terminal"], ["end"]) if device.vendor == "cisco" else (["system-view"], ["return"])
+        for line in enter + lines + (["commit"] if device.flavour == "vrpv8" else []) + leave:
+            session.feed(line + "\r")
+        session.end()
+        return "".join(out)
+
+
+WRONG_GUESS = "not-the-" + "right-one"
+KIND_OF = {"sw-acc-01": "huawei", "sw-core-01": "huawei_vrpv8", "sw-acc-02": "hp_comware", "rt-border-02": "cisco_ios"}
+
+
+@pytest.fixture
+def own(lab: Lab) -> Iterator[Own]:
+    """The four kinds again on fresh ports, sw-acc-01 as an older VRP, with telnet, SNMP and a second client address."""
+    clock = Clock()
+    devices, sims, options = {}, [], {}
+    for name in KIND_OF:
+        base = lab.device(name)
+        device = dataclasses.replace(base, port=free_port())
+        sim = Device(name, device.device_type, device.port, None, source_address="10.231.0.1")
+        sim.load_or_seed(seed_text(base))
+        devices[name], options[name] = device, Options(telnet_port=0, snmp_port=0, sources={"127.0.0.2": "192.0.2.10"},
+                                                       platform="vrp5-v100" if name == "sw-acc-01" else None)
+        sims.append(sim)
+    simulator = Simulator(sims, None, options, clock=clock)
+    simulator.start()
+    yield Own(simulator, clock, devices)
+    simulator.stop()
+
+
+def _ssh(device: NetDevice, password: str | None = None, source: str = "127.0.0.1", user: str | None = None) -> None:
+    """Log in over SSH and out again; raises paramiko.AuthenticationException when refused."""
+    sock = socket.create_connection((device.host, device.port), timeout=10, source_address=(source, 0))
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - throw-away simulator
+    try:
+        client.connect(device.host, device.port, user or device.login_user,
+                       device.login_password() if password is None else password, sock=sock, allow_agent=False,
+                       look_for_keys=False, timeout=10)
+    finally:
+        client.close()
+
+
+def test_older_vrp_platform_has_its_identity_and_save_dialogue_and_the_projects_driver_saves(own):
+    device = own.devices["sw-acc-01"]
+    conn = PROJECT_DRIVERS["huawei"](**connection_params(device))
+    try:
+        assert "Version 5.70 (S3700 V100R006C05)" in conn.send_command("display version")
+        conn.send_config_set(["info-center loghost 192.0.2.71"])
+        started = time.monotonic()
+        output = conn.save_config()
+        assert time.monotonic() - started < 5
+        assert "Are you sure to continue?[Y/N]:" in output
+        assert "Please input the file name(*.cfg,*.zip)[flash:/vrpcfg.zip]:" in output
+        assert "flash:/vrpcfg.zip exists, overwrite?[Y/N]:" in output
+        assert "Save the configuration successfully." in output
+        saved = conn.send_command("display saved-configuration")
+        assert "info-center loghost 192.0.2.71" in saved
+        assert saved.lstrip().startswith("!Software Version V100R006C05")
+    finally:
+        conn.disconnect()
+
+
+def test_older_vrp_save_dialogue_answered_by_scrapli(own):
+    device = own.devices["sw-acc-01"]
+    with Scrapli(host=device.host, port=device.port, auth_username=device.login_user,
+                 auth_password=device.login_password(), auth_strict_key=False, platform="huawei_vrp",
+                 transport="paramiko", timeout_ops=10) as conn:
+        prompt = conn.get_prompt()
+        conn.send_configs(["info-center loghost 192.0.2.72"])
+        conn.acquire_priv("privilege_exec")
+        result = conn.send_interactive([("save", "[Y/N]:", False), ("Y", "vrpcfg.zip]:", False),
+                                        ("", "overwrite?[Y/N]:", False), ("Y", prompt, False)]).result
+        assert "Save the configuration successfully." in result
+        assert "info-center loghost 192.0.2.72" in conn.send_command("display saved-configuration").result
+
+
+def test_newer_vrp_keeps_its_one_question_save_for_the_projects_driver(lab):
+    lab.reset("sw-acc-01")
+    conn = PROJECT_DRIVERS["huawei"](**connection_params(lab.device("sw-acc-01")))
+    try:
+        output = conn.save_config()
+        assert "Continue? [Y/N]:" in output and "file name" not in output
+        assert "Save the configuration successfully." in output
+    finally:
+        conn.disconnect()
+
+
+# --- telnet ---------------------------------------------------------------------------------------------------------------
+def _telnet(port: int, expect: bytes, timeout: float = 3) -> bytes:
+    """What a telnet port sends until `expect` (or the connection ends)."""
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        end = time.monotonic() + timeout
+        while expect not in data and time.monotonic() < end:
+            try:
+                chunk = sock.recv(4096)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
+TELNET_OFF = {
+    "sw-acc-01": (["user-interface vty 0 4", "protocol inbound ssh", "quit"], ["undo telnet server enable"]),
+    "sw-core-01": (["user-interface vty 0 4", "protocol inbound ssh", "quit"], ["undo telnet server enable"]),
+    "sw-acc-02": (["line vty 0 63", "protocol inbound ssh", "quit"], ["undo telnet server enable"]),
+    "rt-border-02": (["line vty 0 4", "transport input ssh", "exit"], []),
+}
+LOGIN_PROMPT = {"huawei": b"Username:", "h3c": b"login: ", "cisco": b"Username: "}
+
+
+@pytest.mark.parametrize("name", list(KIND_OF))
+def test_telnet_answers_only_while_a_vty_takes_it(own, name):
+    device = own.devices[name]
+    port = own.simulator.telnet_ports[name]
+    prompt = LOGIN_PROMPT[device.vendor.key]
+    assert prompt in _telnet(port, prompt), "the seed takes telnet"
+    vty, server = TELNET_OFF[name]
+    out = own.configure(name, vty)
+    assert error_in(device.vendor.key, out) is None, out
+    assert prompt not in _telnet(port, prompt), "only SSH on the VTYs: the connection is closed"
+    if server:
+        own.configure(name, server)
+        with pytest.raises((ConnectionResetError, AssertionError)):
+            data = _telnet(port, prompt)
+            assert data, "the server off: reset before anything is sent"
+            raise AssertionError(data)
+
+
+def test_telnet_login_reaches_the_cli_and_shows_as_tel(own):
+    device = own.devices["sw-acc-01"]
+    with socket.create_connection(("127.0.0.1", own.simulator.telnet_ports["sw-acc-01"]), timeout=5) as sock:
+        def until(text: bytes) -> bytes:
+            data = b""
+            while text not in data:
+                data += sock.recv(4096)
+            return data
+        until(b"Username:")
+        sock.sendall(device.login_user.encode() + b"\r\n")
+        until(b"Password:")
+        sock.sendall(device.login_password().encode() + b"\r\n")
+        until(b"<sw-acc-01>")
+        sock.sendall(b"display users\r\n")
+        out = until(b"Username : automation").decode()
+        assert re.search(r"^\+ \d+\s+VTY 0\s+00:00:00\s+TEL\s+10\.231\.0\.1", out.replace("\r\n", "\n"), re.M), out
+        assert device.login_password() not in out
+
+
+# --- SNMPv2c -------------------------------------------------------------------------------------------------------------
+def _get(port: int, community: str, version: int = 1) -> bytes | None:
+    """An SNMP GetRequest of sysDescr.0 and sysName.0, assembled byte by byte; the reply, or None after 0.5 s."""
+    varbinds = b"".join(b"\x30\x0c\x06\x08\x2b\x06\x01\x02\x01\x01" + bytes([last, 0]) + b"\x05\x00" for last in (1, 5))
+    pdu = b"\x02\x02\x30\x39" + b"\x02\x01\x00" + b"\x02\x01\x00" + b"\x30" + bytes([len(varbinds)]) + varbinds
+    body = (b"\x02\x01" + bytes([version]) + b"\x04" + bytes([len(community)]) + community.encode()
+            + b"\xa0" + bytes([len(pdu)]) + pdu)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        sock.sendto(b"\x30" + bytes([len(body)]) + body, ("127.0.0.1", port))
+        try:
+            return sock.recv(65535)
+        except TimeoutError:
+            return None
+
+
+COMMUNITY_LINE = {"huawei": r"^snmp-agent community read .*$", "h3c": r"^ ?snmp-agent community read .*$",
+                  "cisco": r"^snmp-server community .*$"}
+
+
+@pytest.mark.parametrize("name", list(KIND_OF))
+def test_snmpv2c_answers_the_configured_community_only_and_stops_when_it_is_removed(own, name):
+    port = own.simulator.snmp_ports[name]
+    reply = _get(port, "public")
+    assert reply is not None, "the seed's community is answered"
+    assert reply[0] == 0x30 and b"\xa2" in reply and b"\x30\x39" in reply, reply  # GetResponse, our request-id
+    assert name.encode() in reply, "sysName.0"
+    assert b"Software" in reply or b"Comware" in reply, "sysDescr.0"
+    assert _get(port, "public", version=0) is not None, "SNMPv1 too"
+    assert _get(port, "private") is None, "a wrong community gets no answer"
+    device = own.sim(name)
+    line = re.search(COMMUNITY_LINE[device.vendor], device.running.render(), re.M)
+    assert line, device.running.render()
+    negation = "no" if device.vendor == "cisco" else "undo"
+    out = own.configure(name, [f"{negation} {line.group(0).strip()}"])
+    assert error_in(device.vendor, out) is None, out
+    assert _get(port, "public") is None, "a removed community is no longer answered"
+
+
+# --- management ACL and the address the device sees ----------------------------------------------------------------
+ACL = {
+    "huawei": ["acl number 2000", "rule 5 permit source 192.0.2.0 0.0.0.255", "rule 10 deny", "quit",
+               "user-interface vty 0 4", "acl 2000 inbound", "quit"],
+    "h3c": ["acl basic 2000", "rule 5 permit source 192.0.2.0 0.0.0.255", "rule 10 deny", "quit", "ssh server acl 2000"],
+    "cisco": ["ip access-list standard MGMT", "permit 192.0.2.0 0.0.0.255", "deny any", "exit", "line vty 0 4",
+              "access-class MGMT in", "exit"],
+}
+
+
+@pytest.mark.parametrize("name", list(KIND_OF))
+def test_management_acl_admits_the_admin_network_and_refuses_other_sources(own, name):
+    device = own.devices[name]
+    _ssh(device, source="127.0.0.2")
+    _ssh(device, source="127.0.0.1")
+    out = own.configure(name, ACL[device.vendor.key])
+    assert error_in(device.vendor.key, out) is None, out
+    _ssh(device, source="127.0.0.2")  # seen as 192.0.2.10: permitted
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device, source="127.0.0.1")  # seen as 10.231.0.1: refused
+
+
+# --- login-failure lockout ----------------------------------------------------------------------------------------------
+LOCKOUT = {  # lines, failures that lock, seconds after which the account is free again
+    "sw-acc-01": (["aaa", "local-aaa-user wrong-password retry-interval 5 retry-time 3 block-time 10", "quit"], 3, 600),
+    "sw-core-01": (["aaa", "local-aaa-user wrong-password retry-interval 5 retry-time 4 block-time 5", "quit"], 4, 300),
+    "sw-acc-02": (["password-control enable", "password-control login-attempt 3 exceed lock-time 2"], 3, 120),
+    "rt-border-02": (["login block-for 90 attempts 3 within 60"], 3, 90),
+}
+
+
+@pytest.mark.parametrize("name", list(KIND_OF))
+def test_failed_logins_lock_the_account_until_the_block_time_passes(own, name):
+    device = own.devices[name]
+    for _ in range(5):  # no lockout configured: failures lock nothing
+        with pytest.raises(paramiko.AuthenticationException):
+            _ssh(device, password=WRONG_GUESS)
+    _ssh(device)
+    lines, attempts, block = LOCKOUT[name]
+    out = own.configure(name, lines)
+    assert error_in(device.vendor.key, out) is None, out
+    for _ in range(attempts - 1):
+        with pytest.raises(paramiko.AuthenticationException):
+            _ssh(device, password=WRONG_GUESS)
+    _ssh(device)  # one failure short of the lockout: the right password still works, and clears the count
+    for _ in range(attempts):
+        with pytest.raises(paramiko.AuthenticationException):
+            _ssh(device, password=WRONG_GUESS)
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device)  # locked: even the right password is refused
+    own.clock.now += block - 1
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device)
+    own.clock.now += 2
+    _ssh(device)
+
+
+def test_failures_spread_over_more_than_the_window_do_not_lock(own):
+    device = own.devices["sw-acc-01"]
+    own.configure("sw-acc-01", LOCKOUT["sw-acc-01"][0])
+    for _ in range(4):
+        with pytest.raises(paramiko.AuthenticationException):
+            _ssh(device, password=WRONG_GUESS)
+        own.clock.now += 200  # three failures never fall within five minutes
+    _ssh(device)
+
+
+def test_ios_quiet_mode_refuses_every_account_and_max_fail_locks_for_good(own):
+    device = own.devices["rt-border-02"]
+    own.configure("rt-border-02", ["login block-for 90 attempts 3 within 60"])
+    for _ in range(3):
+        with pytest.raises(paramiko.AuthenticationException):
+            _ssh(device, password=WRONG_GUESS, user="nobody")
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device)  # quiet mode: another account, the right password, refused all the same
+    own.clock.now += 91
+    _ssh(device)
+    own.configure("rt-border-02", ["no login block-for 90 attempts 3 within 60",
+                                   "aaa local authentication attempts max-fail 2"])
+    for _ in range(2):
+        with pytest.raises(paramiko.AuthenticationException):
+            _ssh(device, password=WRONG_GUESS)
+    own.clock.now += 86400
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device)  # max-fail: locked until an administrator clears it
+
+
+def test_telnet_snmp_platform_and_sources_are_opt_in_per_device_through_host_variables(lab):
+    plain, asking = lab.device("sw-acc-01"), lab.device("sw-acc-02")
+    asking = dataclasses.replace(asking, values={**asking.values, "simulator_telnet_port": 0, "simulator_snmp_port": "0",
+                                                 "simulator_sources": {"127.0.0.2": "192.0.2.10"}})
+    plain = dataclasses.replace(plain, values={**plain.values, "simulator_platform": "vrp5-v100"})
+    options = options_from_inventory([plain, asking])
+    assert options["sw-acc-01"] == Options(platform="vrp5-v100")
+    assert options["sw-acc-02"] == Options(telnet_port=0, snmp_port=0, sources={"127.0.0.2": "192.0.2.10"})
+    with pytest.raises(ValueError, match="no simulated platform 'vrp9'"):
+        Simulator([], None, {"x": Options(platform="vrp9")})
