@@ -71,7 +71,7 @@ class Device:
             saved = folder / "saved.cfg"
             self.saved = saved.read_text(encoding="utf-8") if saved.exists() else ""
             return
-        self.running.load_text(seed)
+        self.running.load_text(seed, "the starting configuration of " + self.name)
         self.saved = self.running.render()
         self.persist()
 
@@ -133,12 +133,12 @@ class Device:
                         acct.stored = ""
                 found[acct.username] = acct
         else:
-            vty_allows_ssh = True
+            ranges = []  # whether each vty range lets SSH in: a session takes the first range that does
             for node in root.children:
                 if node.text.startswith("line vty"):
-                    for child in node.children:
-                        if child.text.startswith("transport input"):
-                            vty_allows_ssh = any(w in ("ssh", "all") for w in child.text.split()[2:])
+                    transport = [c.text.split()[2:] for c in node.children if c.text.startswith("transport input")]
+                    ranges.append(not transport or any(w in ("ssh", "all") for w in transport[-1]))
+            vty_allows_ssh = any(ranges) if ranges else True
             for node in root.children:
                 words = node.text.split()
                 if words[0] != "username":

@@ -2,13 +2,20 @@
 
 `Config.execute(path, line)` applies one command typed in a view; `Config.render()` prints the configuration the
 way the vendor does (`display current-configuration`, `show running-config`); `Config.load_text()` rebuilds a
-configuration from such a printout (saved configuration, state on disk, seed files).
+configuration from such a printout (saved configuration, state on disk, a real device's configuration) or from a
+seed file typed line by line.
+
+A section's lines are kept in the order the device prints them. A loaded printout keeps its own order, its
+separator lines (`#`, `!`, ` #` inside a BGP section) and, as opaque text, every line the grammar does not model
+(VLANs, OSPF, BGP, port security...), so that it is printed back byte for byte. A command typed later is placed
+beside the lines of its own kind (the grammar's order), never moving the lines around it.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from devtools.simulator.grammar import Grammar, Rule, View
@@ -23,12 +30,30 @@ class CommandError(Exception):
         super().__init__(kind)
 
 
+class LoadError(ValueError):
+    """A configuration file the simulator cannot load, naming the file, the line and the problem."""
+
+    def __init__(self, source: str, number: int, line: str, problem: str):
+        self.source, self.number, self.line, self.problem = source, number, line, problem
+        super().__init__(f"{source} line {number}: {problem}: {line.strip()!r}")
+
+
 @dataclass
 class Node:
     text: str
     order: int = 0
     view: str | None = None  # set on sections: the view their children belong to
     children: list[Node] = field(default_factory=list)
+    opaque: bool = False  # a line of a loaded configuration the grammar does not model, kept as it was printed
+    section: bool = False  # an opaque line printed at column 0 by Comware (a section, not an indented global)
+    before: list[str] | None = None  # separator lines printed before this one as loaded; None: the vendor's rule
+
+
+HEADER = re.compile(r"^(Building configuration|Current configuration|version \S+|!Software Version|!Last configuration"
+                    r"|! Last configuration|! NVRAM config)")
+COMWARE_LATE = ((100, ("info-center", "snmp-agent", "ssh server", "ntp-service", "password-control")),
+                (200, ("local-user ",)), (300, ("ip http", "ip https", "ftp server")))
+SEPARATOR = re.compile(r"^\s*[#!]\s*$")
 
 
 def _natural(text: str) -> list:
@@ -65,13 +90,49 @@ class Config:
         view = self.grammar.views[node.view] if node.view else None
         if view and view.numbered:
             return sorted(node.children, key=lambda n: _natural(n.text))
-        if view and view.name == "aaa" and self.grammar.vendor == "huawei":
-            # VRP prints `local-user` lines user by user: all of one account's lines, then the next account's
-            users = [n.order for n in node.children if n.text.startswith("local-user ")]
-            first = min(users, default=0)
-            return sorted(node.children, key=lambda n: (first, _natural(n.text.split()[1]), n.order, "")
-                          if n.text.startswith("local-user ") else (n.order, [], 0, _natural(n.text)))
-        return sorted(node.children, key=lambda n: (n.order, _natural(n.text)))
+        return list(node.children)  # the printing order: loaded order, typed lines placed by _position
+
+    def _key(self, view: View, node: Node) -> tuple:
+        """Where a modeled line goes among its siblings: the grammar's order, then the text (numbers as numbers).
+        VRP prints `local-user` lines user by user: all of one account's lines, then the next account's."""
+        if view.name == "aaa" and self.grammar.vendor == "huawei" and node.text.startswith("local-user "):
+            first = min(r.order for r in view.rules if r.syntax.startswith("local-user "))
+            return (first, _natural(node.text.split()[1]), node.order, [])
+        if view.name == "system" and self.grammar.vendor == "h3c":
+            # Comware prints these globals after the `line` sections, then the accounts, then the web servers
+            words = node.text.removeprefix("undo ")
+            late = next((rank for rank, prefixes in COMWARE_LATE if words.startswith(prefixes)), 0)
+            return (node.order + late, _natural(node.text), 0, [])
+        return (node.order, _natural(node.text), 0, [])
+
+    def _position(self, parent: Node, view: View, new: Node) -> int:
+        """The index a typed line takes: after the last line of its kind that sorts before it (or before the first
+        one of its kind), else after the line of the grammar's order that sorts closest before it."""
+        key = self._key(view, new)
+        modeled = [(i, self._key(view, c)) for i, c in enumerate(parent.children) if not c.opaque]
+        same = [(i, k) for i, k in modeled if k[0] == key[0]]
+        pool = same or modeled
+        lower = [(k, i) for i, k in pool if k <= key]
+        if lower:
+            return max(lower)[1] + 1
+        if same:
+            return min(i for i, _ in same)
+        return modeled[0][0] if modeled else len(parent.children)
+
+    def _remove(self, parent: Node, keep: Callable[[Node], bool]) -> None:
+        """Drop the children `keep` refuses; a dropped line's separators pass to the next line of its block."""
+        out: list[Node] = []
+        carry: list[str] | None = None
+        for child in parent.children:
+            if not keep(child):
+                if child.before:
+                    carry = child.before
+                continue
+            if carry is not None and child.before == []:
+                child.before = carry
+            carry = None
+            out.append(child)
+        parent.children = out
 
     # --- changing ----------------------------------------------------------------------------------------------
     def execute(self, path: list[Node], line: str) -> list[Node]:
@@ -85,9 +146,11 @@ class Config:
         best_error: CommandError | None = None
         for depth in range(len(path) - 1, -1, -1):
             node = path[depth]
+            if node.opaque:
+                continue  # a section the grammar does not model takes no typed commands
             view = self.grammar.views[node.view or self.grammar.root]
             try:
-                entered = self._apply(node, view, body, negate)
+                _, entered = self._apply(node, view, body, negate)
             except CommandError as exc:
                 shifted = CommandError(exc.kind, exc.position + (1 if negate else 0))
                 if best_error is None or shifted.position > best_error.position:
@@ -113,20 +176,25 @@ class Config:
             raise CommandError("wrong", best_reach)  # a value where one is expected, but out of range or malformed
         raise CommandError("unrecognized", max(best_reach, 0))
 
-    def _apply(self, node: Node, view: View, toks: list[str], negate: bool) -> Node | None:
+    def _apply(self, node: Node, view: View, toks: list[str], negate: bool, *,
+               printed: bool = False) -> tuple[Node | None, Node | None]:
+        """Apply one command in `node`'s view: (the line written or None, the section entered or None).
+
+        `printed`: the line comes from a printout (saved or real configuration), already in the form the device
+        prints and stores (secrets as cipher text): it is kept as it is and appended in the printout's order."""
         if not toks:
             raise CommandError("incomplete", 0)
         if negate:
-            self._negate(node, view, toks)
-            return None
+            return self._negate(node, view, toks, printed=printed), None
         rule, secret_at = self._find_rule(view, toks, prefix_ok=False)
         toks = list(toks)
-        for index in secret_at:
-            if not self.grammar.is_cipher(toks[index]):
-                kind = "password" if "password" in toks or "secret" in toks or view.name == "luser" else "key"
-                toks[index] = self.grammar.cipher(toks[index], kind)
-        if rule.canon:
-            toks = rule.canon(toks)
+        if not printed:
+            for index in secret_at:
+                if not self.grammar.is_cipher(toks[index]):
+                    kind = "password" if "password" in toks or "secret" in toks or view.name == "luser" else "key"
+                    toks[index] = self.grammar.cipher(toks[index], kind)
+            if rule.canon:
+                toks = rule.canon(toks)
         if rule.numbered:
             explicit = bool(toks) and toks[0].isdigit()
             toks = self._number(node, view, toks)
@@ -135,9 +203,9 @@ class Config:
                 raise CommandError("duplicate", 0)  # IOS refuses to reuse an ACL entry's sequence number
         text = " ".join(toks)
         negation_text = f"{self.grammar.negation} {text}"
-        node.children = [c for c in node.children if c.text != negation_text]
+        self._remove(node, lambda c: c.text != negation_text)
         if rule.default_on:
-            return None  # back to the default: the device prints nothing
+            return None, None  # back to the default: the device prints nothing
         existing = next((c for c in node.children if c.text == text), None)
         if existing is None:
             if rule.numbered:
@@ -146,7 +214,7 @@ class Config:
                 key = rule.key_of(toks)
 
             def same_setting(child: Node) -> bool:
-                if key is None:
+                if key is None or child.opaque:
                     return False
                 if rule.numbered:
                     return tuple(child.text.split()[: len(key)]) == key
@@ -157,11 +225,14 @@ class Config:
                 existing.text = text
             else:
                 existing = Node(text, rule.order)
-                node.children.append(existing)
+                if printed:
+                    node.children.append(existing)
+                else:
+                    node.children.insert(self._position(node, view, existing), existing)
         if rule.enter:
             existing.view = rule.enter if isinstance(rule.enter, str) else rule.enter(toks)
-            return existing
-        return None
+            return existing, existing
+        return existing, None
 
     def _number(self, node: Node, view: View, toks: list[str]) -> list[str]:
         head = 1 if view.numbered == "rule" else 0
@@ -172,9 +243,13 @@ class Config:
         number = (max(used) // view.step + 1) * view.step if used else view.first
         return toks[:head] + [str(number)] + toks[head:]
 
-    def _negate(self, node: Node, view: View, toks: list[str]) -> None:
+    def _negate(self, node: Node, view: View, toks: list[str], *, printed: bool = False) -> Node | None:
         rule, _ = self._find_rule(view, toks, prefix_ok=True)
-        if rule.canon and rule.enter:
+        if printed and not rule.default_on:
+            # a negation the simulator would not print (`undo shutdown`, `no ip address`): the device printed it,
+            # so it is kept as the device's own text
+            raise CommandError("unrecognized", 0)
+        if rule.canon and rule.enter and not printed:
             try:
                 toks = rule.canon(list(toks))
             except (StopIteration, IndexError):
@@ -189,24 +264,113 @@ class Config:
                 return words[1: 1 + len(toks)] == toks
             return False
 
-        node.children = [c for c in node.children if not matches(c)]
+        self._remove(node, lambda c: not matches(c))
         negation = f"{self.grammar.negation} {text}"
-        if rule.default_on and not any(c.text == negation for c in node.children):
-            node.children.append(Node(negation, rule.order))
+        if rule.default_on:
+            found = next((c for c in node.children if c.text == negation), None)
+            if found is None:
+                found = Node(negation, rule.order)
+                if printed:
+                    node.children.append(found)
+                else:
+                    node.children.insert(self._position(node, view, found), found)
+            return found
+        return None
 
     # --- text -------------------------------------------------------------------------------------------------
-    def load_text(self, text: str) -> None:
-        """Apply a configuration printout or an indented seed file (one space per level), skipping decoration."""
-        path = [self.root]
-        for raw in text.splitlines():
-            stripped = raw.strip()
-            if not stripped or stripped.startswith(("#", "!")) or stripped in ("return", "end"):
+    def load_text(self, text: str, source: str = "configuration", *, typed: bool | None = None) -> None:
+        """Build the configuration from a printout (`typed` False: a saved or real configuration, state on disk)
+        or from a seed whose lines are typed one by one (`typed`: secrets in clear, short forms). Unless told, a text
+        with separator lines (`#`, `!`) is a printout, one without them a seed.
+
+        A printout keeps its order, its separators and the lines the grammar does not model (opaque, in their
+        section). Comware's globals, printed one column right in blocks of their own, are read as globals. A line
+        the grammar knows but cannot accept (a value out of range, an incomplete command), an indentation that skips
+        a level or a line indented under a command without sub-commands raises LoadError naming `source` and the line.
+        """
+        if typed is None:
+            typed = not any(SEPARATOR.match(line) for line in text.splitlines())
+        stack: list[tuple[int, Node]] = [(-1, self.root)]
+        pending: list[str] = []
+        loaded = False  # the printout's header (software version, byte count) comes before any configuration line
+        shift = False  # inside a Comware block of globals printed one column right
+        at_block_start = True
+        for number, raw in enumerate(text.replace("\r", "").splitlines(), 1):
+            line = raw.rstrip()
+            stripped = line.strip()
+            if not stripped:
                 continue
-            if re.match(r"^(Building configuration|Current configuration|version )", stripped):
+            if not loaded and HEADER.match(stripped):
+                pending = []  # separators around the header are the header's, printed with it
                 continue
-            depth = len(raw) - len(raw.lstrip(" "))
-            path = path[: depth + 1]
-            path = self.execute(path, stripped)
+            if SEPARATOR.match(line):
+                if line == stripped:
+                    at_block_start = True
+                pending.append(line)
+                continue
+            if line == stripped and stripped in ("return", "end"):
+                continue
+            if stripped.startswith("!") and line == stripped:
+                continue  # a comment of the printout's header (`! Last configuration change ...`)
+            depth = len(line) - len(line.lstrip(" "))
+            if self.grammar.vendor == "h3c":
+                if at_block_start:
+                    shift = depth > 0
+                elif depth == 0:
+                    shift = False
+                if shift and depth > 0:
+                    depth -= 1
+            at_block_start = False
+            while stack[-1][0] >= depth:
+                stack.pop()
+            parent_depth, parent = stack[-1]
+            if depth > parent_depth + 1:
+                raise LoadError(source, number, raw, f"indented {depth - parent_depth - 1} level(s) deeper than the "
+                                                     f"line it belongs to")
+            if parent is not self.root and not parent.opaque and parent.view is None:
+                raise LoadError(source, number, raw, f"indented under {parent.text!r}, which takes no sub-commands")
+            node = self._load_line(parent, stripped, source, number, raw, typed=typed)
+            if node is None:
+                pending = []
+                loaded = True
+                continue
+            if not typed:
+                node.before = pending
+                if self.grammar.vendor == "h3c" and depth == 0 and node.opaque and not shift:
+                    node.section = True
+            pending = []
+            loaded = True
+            stack.append((depth, node))
+        self.root.before = pending if not typed else None
+
+    def _load_line(self, parent: Node, stripped: str, source: str, number: int, raw: str, *,
+                   typed: bool) -> Node | None:
+        if parent.opaque:
+            node = Node(stripped, -1, opaque=True)
+            parent.children.append(node)
+            return node
+        toks = stripped.split()
+        negate = toks[0] == self.grammar.negation
+        view = self.grammar.views[parent.view or self.grammar.root]
+        if typed:
+            try:
+                written, entered = self._apply(parent, view, toks[1:] if negate else toks, negate)
+            except CommandError as exc:
+                raise LoadError(source, number, raw, f"{exc.kind} command at word {exc.position + 1}") from None
+            return entered
+        try:
+            written, _ = self._apply(parent, view, toks[1:] if negate else toks, negate, printed=True)
+        except CommandError as exc:
+            if exc.kind != "unrecognized" or negate and len(toks) < 2:
+                raise LoadError(source, number, raw, {"wrong": "a value the command does not accept",
+                                                      "incomplete": "an incomplete command",
+                                                      "duplicate": "a sequence number used twice"}.get(
+                    exc.kind, f"{exc.kind} command") + f" (word {exc.position + 1 + negate})") from None
+            written = None
+        if written is None:  # not modeled, or a default the simulator would not print: kept as the device's text
+            written = Node(stripped, -1, opaque=True)
+            parent.children.append(written)
+        return written
 
     def render(self, keep_sequence: bool = False) -> str:
         """The vendor's printout; `keep_sequence` keeps Cisco ACL sequence numbers (state files)."""
@@ -214,35 +378,59 @@ class Config:
             return self._render_cisco(keep_sequence)
         return self._render_vrp()
 
+    def _walk(self) -> list[tuple[int, Node, Node]]:
+        """(depth, node, parent) in printing order."""
+        out: list[tuple[int, Node, Node]] = []
+
+        def visit(parent: Node, depth: int) -> None:
+            for child in self._sorted(parent):
+                out.append((depth, child, parent))
+                visit(child, depth + 1)
+        visit(self.root, 0)
+        return out
+
+    def _global(self, node: Node) -> bool:
+        """A Comware global command (printed one column right), not a section."""
+        return not (node.view or node.section or node.children)
+
     def _render_vrp(self) -> str:
+        comware = self.grammar.vendor == "h3c"
         out = []
         if self.grammar.vendor == "huawei":
             out.append("!Software Version V200R019C10SPC800")
         else:
-            out.append(" version 7.1.070, Release 6615")
-        previous_order = None
-        for depth, node in self.lines():
-            if depth == 0 and (node.children or node.order != previous_order or node.view):
+            out += ["#", " version 7.1.070, Release 6615"]
+        previous: Node | None = None
+        for depth, node, _ in self._walk():
+            if node.before is not None:
+                out += node.before
+            elif depth == 0 and (node.children or node.view or previous is None or node.order != previous.order
+                                 or comware and not self._global(previous)):
                 out.append("#")
             if depth == 0:
-                previous_order = node.order
-            out.append(" " * depth + node.text)
-        out.append("#")
+                previous = node
+            pad = " " * (depth + (1 if comware and depth == 0 and self._global(node) else 0))
+            out.append(pad + node.text)
+        out += self.root.before if self.root.before is not None else ["#"]
         out.append("return")
         return "\n".join(out) + "\n"
 
     def _render_cisco(self, keep_sequence: bool) -> str:
         body = ["!", "version 15.2"]
         previous_order = None
-        for depth, node in self.lines():
-            if depth == 0 and (node.children or node.order != previous_order) and body[-1] != "!":
+        for depth, node, parent in self._walk():
+            if node.before is not None:
+                body += node.before
+            elif depth == 0 and (node.children or node.order != previous_order) and body[-1] != "!":
                 body.append("!")
             if depth == 0:
                 previous_order = node.order
             text = node.text
-            if depth > 0 and not keep_sequence and text.split()[0].isdigit():
+            sequenced = parent.view is not None and self.grammar.views[parent.view].numbered == "seq"
+            if sequenced and not keep_sequence and text.split()[0].isdigit():
                 text = " ".join(text.split()[1:])
             body.append(" " * depth + text)
-        body += ["!", "end"]
+        body += self.root.before if self.root.before is not None else ["!"]
+        body.append("end")
         text = "\n".join(body) + "\n"
         return f"Building configuration...\n\nCurrent configuration : {len(text)} bytes\n" + text

@@ -96,7 +96,8 @@ def test_question_mark_after_a_complete_command_offers_cr_and_enter_still_runs_i
                                                                                    "telnet server enable"], ["aaa"]),
     ("sw-acc-02", "display current-configuration | begin line vty", ["line vty 0 63", " idle-timeout 30 0"],
      ["sysname sw-acc-02"]),
-    ("sw-acc-02", r"dis cur | exclude ^\s", ["sysname sw-acc-02", "line vty 0 63"], [" idle-timeout 30 0"]),
+    ("sw-acc-02", r"dis cur | exclude ^\s", ["line vty 0 63", "interface GigabitEthernet1/0/1"],
+     [" idle-timeout 30 0", " sysname sw-acc-02"]),  # Comware prints globals one column right
     ("rt-border-02", "show running-config | include ^line|transport", ["line vty 0 4", " transport input telnet ssh"],
      ["hostname rt-border-02"]),
     ("rt-border-02", "sh run | b line vty", ["line vty 0 4", " exec-timeout 30 0"], ["service pad"]),
