@@ -192,8 +192,17 @@ def test_build_context_pins_the_runtime_dependencies_as_requirements_txt(context
 
 def test_build_context_has_the_system_packages_of_the_controller_side(context):
     bindep = (context / "_build" / "bindep.txt").read_text(encoding="utf-8")
-    for package in ("openssh-clients", "openssl"):
+    for package in ("openssh-clients",):
         assert re.search(rf"^{package} \[.*platform:rpm", bindep, re.MULTILINE), package
+
+
+def test_build_context_pins_the_library_of_the_certificate_modules_as_requirements_txt(context):
+    """roles/pki makes the project CA with community.crypto's x509 modules, which need `cryptography` on the
+    controller: the image pins the version the controller's .venv runs."""
+    pinned = pins((REPO_ROOT / "requirements.txt").read_text(encoding="utf-8"))
+    image = pins((context / "_build" / "requirements.txt").read_text(encoding="utf-8"))
+    assert "cryptography" in pinned
+    assert image.get("cryptography") == pinned["cryptography"]
 
 
 def test_build_context_carries_the_baseline_package_and_installs_it(context):
