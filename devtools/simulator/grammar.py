@@ -17,6 +17,7 @@ order, so `display current-configuration` is canonical and a restore gives back 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import re
@@ -157,12 +158,52 @@ class Grammar:
 
     @staticmethod
     def verify(plain: str, stored: str) -> bool:
+        """Whether `plain` is the password `stored` holds: the simulator's own digests, and IOS's types 7, 8 and 9
+        (type 5, MD5-crypt, is kept but never matches)."""
+        if IOS_TYPE9.fullmatch(stored) or IOS_TYPE8.fullmatch(stored):
+            return secrets.compare_digest(ios_hash(plain, stored[:2], stored[3:17]), stored)
+        if IOS_TYPE7.fullmatch(stored):
+            return ios_type7_decode(stored) == plain
+        if IOS_TYPE5.fullmatch(stored):
+            return False  # MD5-crypt: kept as loaded, not computed here
         try:
             body = stored.rsplit("$", 2)
             salt, digest = body[-2][-8:], body[-1]
         except IndexError:
             return False
         return hashlib.sha256((salt + plain).encode()).hexdigest()[:32] == digest
+
+
+# --- IOS password types: 7 (reversible, `password 7`), 8 (PBKDF2-SHA256) and 9 (scrypt) as IOS writes them ------------
+IOS_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TO_IOS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", IOS_ALPHABET)
+IOS_TYPE9 = re.compile(r"\$9\$[./0-9A-Za-z]{14}\$[./0-9A-Za-z]{43}")
+IOS_TYPE8 = re.compile(r"\$8\$[./0-9A-Za-z]{14}\$[./0-9A-Za-z]{43}")
+IOS_TYPE5 = re.compile(r"\$1\$[./0-9A-Za-z]{1,8}\$[./0-9A-Za-z]{22}")
+IOS_TYPE7 = re.compile(r"(0\d|1[0-5])(?:[0-9A-F]{2})+")
+_TYPE7_KEY = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
+
+
+def ios_hash(plain: str, kind: str = "$9", salt: str = "") -> str:
+    """`$9$salt$hash` (scrypt N=16384 r=1 p=1) or `$8$salt$hash` (PBKDF2-SHA256, 20000 rounds), salt of 14 characters."""
+    salt = salt or "".join(secrets.choice(IOS_ALPHABET) for _ in range(14))
+    if kind == "$9":
+        raw = hashlib.scrypt(plain.encode(), salt=salt.encode(), n=16384, r=1, p=1, dklen=32)
+    else:
+        raw = hashlib.pbkdf2_hmac("sha256", plain.encode(), salt.encode(), 20000)
+    return f"{kind}${salt}${base64.b64encode(raw).decode().rstrip('=').translate(_TO_IOS)}"
+
+
+def ios_type7(plain: str, seed: int | None = None) -> str:
+    start = secrets.randbelow(16) if seed is None else seed
+    return f"{start:02d}" + "".join(f"{ord(c) ^ ord(_TYPE7_KEY[(start + i) % len(_TYPE7_KEY)]):02X}"
+                                    for i, c in enumerate(plain))
+
+
+def ios_type7_decode(text: str) -> str:
+    start = int(text[:2])
+    pairs = [int(text[i:i + 2], 16) for i in range(2, len(text), 2)]
+    return "".join(chr(b ^ ord(_TYPE7_KEY[(start + i) % len(_TYPE7_KEY)])) for i, b in enumerate(pairs))
 
 
 def _acl_number(toks: list[str]) -> list[str]:
@@ -198,10 +239,18 @@ def _h3c_usm(toks: list[str]) -> list[str]:
 
 
 def _cisco_secret(toks: list[str]) -> list[str]:
-    """`secret X` is printed as `secret 9 <hash>`, `password X` as `password 7 <cipher>`."""
+    """IOS keeps each password in its own format: `secret X` (or `secret 0 X`) becomes `secret 9 $9$…` (scrypt),
+    `password X` becomes `password 7 <type 7>` (as with `service password-encryption`); a value typed with its type
+    (`secret 5 $1$…`, `secret 8 $8$…`, `secret 9 $9$…`, `password 7 0822…`) is kept as given."""
     for index, tok in enumerate(toks):
-        if tok in ("secret", "password"):
-            return toks[:index] + [tok, "9" if tok == "secret" else "7", toks[-1]]
+        if tok not in ("secret", "password"):
+            continue
+        rest = toks[index + 1:]
+        kind = rest[0] if len(rest) > 1 else "0"
+        value = rest[-1]
+        if kind == "0":
+            kind, value = ("9", ios_hash(value)) if tok == "secret" else ("7", ios_type7(value))
+        return toks[:index] + [tok, kind, value]
     return toks
 
 
@@ -406,8 +455,8 @@ def _cisco() -> Grammar:
         Rule("login block-for <1-65535> attempts <1-65535> within <1-65535>", key=1),
         Rule("login on-failure log"),
         Rule("login on-success log"),
-        Rule("enable secret [<0-9>] <secret>", key=2, canon=_cisco_secret),
-        Rule("username <word> [privilege <0-15>] [common-criteria-policy <word>] {secret|password} [<0-9>] <secret>", key=2,
+        Rule("enable secret [<0-9>] <word>", key=2, canon=_cisco_secret),
+        Rule("username <word> [privilege <0-15>] [common-criteria-policy <word>] {secret|password} [<0-9>] <word>", key=2,
              canon=_cisco_secret),
         Rule("ip domain name <word>", key=3),
         Rule("ip ssh version {1|2}", key=3),
@@ -426,7 +475,7 @@ def _cisco() -> Grammar:
         Rule("logging trap <word>", key=2),
         Rule("logging host <ip> [<text>]", key=3),
         Rule("ntp server <ip> [<text>]", key=3),
-        Rule("snmp-server community <secret> [<text>]"),
+        Rule("snmp-server community <word> [<text>]"),  # IOS prints communities as they were typed
         Rule("snmp-server group <word> v3 {auth|priv|noauth} [<text>]", key=(0, 1, 2, 3)),
         Rule("snmp-server user <word> <word> v3 auth {sha|md5} <secret> priv {aes|des|3des} [{128|192|256}] <secret>", key=3),
         Rule("snmp-server host <text>"),
@@ -440,7 +489,7 @@ def _cisco() -> Grammar:
     line = [
         Rule("exec-timeout <0-35791> [<0-2147483>]", key=1),
         Rule("privilege level <0-15>", key=2),
-        Rule("password [<0-7>] <secret>", key=1),
+        Rule("password [<0-7>] <word>", key=1, canon=_cisco_secret),
         Rule("login [{local|authentication}] [<word>]", key=1),
         Rule("transport input {ssh|telnet|all|none} [{ssh|telnet}]", key=2),
         Rule("access-class <word> {in|out}", key=(0, 2)),

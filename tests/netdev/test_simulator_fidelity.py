@@ -423,3 +423,40 @@ def test_telnet_snmp_platform_and_sources_are_opt_in_per_device_through_host_var
     assert options["sw-acc-02"] == Options(telnet_port=0, snmp_port=0, sources={"127.0.0.2": "192.0.2.10"})
     with pytest.raises(ValueError, match="no simulated platform 'vrp9'"):
         Simulator([], None, {"x": Options(platform="vrp9")})
+
+
+# --- IOS keeps each secret in its own format ----------------------------------------------------------------------
+CISCO_TYPE9 = "$9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM"  # "cisco", as IOS documents it
+CISCO_TYPE8 = "$8$dsYGNam3K1SIJO$7nv/35M/qr6t.dVc7UY9zrJDWRVqncHub1PE9UlMQFs"  # "cisco"
+CISCO_TYPE5 = "$1$mERr$hx5rVt7rPNoS4wqbXKX7m0"
+
+
+def test_ios_prints_communities_type7_passwords_and_type_5_8_9_secrets_in_their_own_formats(own):
+    out = own.configure("rt-border-02", [
+        "snmp-server community c0mmunity-r0 RO",
+        "username seven privilege 1 password 7 02050D480809",
+        "username plain privilege 1 password Plain-Text-1",
+        f"username nine privilege 15 secret 9 {CISCO_TYPE9}",
+        f"username eight privilege 1 secret 8 {CISCO_TYPE8}",
+        f"username five privilege 1 secret 5 {CISCO_TYPE5}",
+        "username typed privilege 1 secret Typed-Secret-1",
+    ])
+    assert error_in("cisco", out) is None, out
+    running = own.sim("rt-border-02").running.render()
+    lines = running.splitlines()
+    assert "snmp-server community c0mmunity-r0 RO" in lines, "communities are shown as typed"
+    assert "snmp-server community public RO" in lines
+    assert "username seven privilege 1 password 7 02050D480809" in lines
+    assert f"username nine privilege 15 secret 9 {CISCO_TYPE9}" in lines
+    assert f"username eight privilege 1 secret 8 {CISCO_TYPE8}" in lines
+    assert f"username five privilege 1 secret 5 {CISCO_TYPE5}" in lines
+    assert re.search(r"^username plain privilege 1 password 7 (0\d|1[0-5])([0-9A-F]{2}){12}$", running, re.M), running
+    assert re.search(r"^username typed privilege 1 secret 9 \$9\$[./0-9A-Za-z]{14}\$[./0-9A-Za-z]{43}$", running, re.M)
+    assert re.search(r"^enable secret 9 \$9\$[./0-9A-Za-z]{14}\$[./0-9A-Za-z]{43}$", running, re.M), running
+    assert "Plain-Text-1" not in running and "Typed-Secret-1" not in running
+    device = own.devices["rt-border-02"]
+    for user, password in (("seven", "cisco"), ("nine", "cisco"), ("eight", "cisco"), ("plain", "Plain-Text-1"),
+                           ("typed", "Typed-Secret-1")):
+        _ssh(device, password=password, user=user)  # each format is the password it says
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device, password=WRONG_GUESS, user="nine")
