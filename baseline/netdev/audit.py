@@ -82,7 +82,7 @@ def _baseline_check(ctx: AuditContext, control: str, what: str) -> Outcome:
         return Outcome("not_applicable", f"the {ctx.device.role} baseline has no {control} section")
     found = configdiff.findings(vendor, ctx.config, section, ctx.device.values, owned_only=[control])
     command = vendor.show_running if ctx.source == "running" else vendor.show_saved
-    expected = [_masked(vendor, line) for line in section.splitlines()]
+    expected = [_masked(vendor, line) for line in configdiff.every_vty(vendor, section, ctx.config).splitlines()]
     if not found:
         observed = configdiff.shown(vendor, ctx.config, section, ctx.device.values)
         return Outcome("pass", f"{what}: every baseline line present", [Evidence(

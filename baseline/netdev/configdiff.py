@@ -12,6 +12,9 @@ Rules the comparison follows:
 - Numeric settings hold when the device's value meets the policy, so a stricter device is not "fixed" to weaker.
 - Owned areas (accounts, SNMP communities and users, management services) must match the baseline exactly: a
   line there that the baseline lacks is removed.
+- A VTY section of the baseline (`user-interface vty 0 4`, `line vty 0 4`) stands for every VTY range the device
+  has: it is compared with, and pushed to, each range the device shows (`vty 16 20` kept for network management,
+  `line vty 5 15`), and to its own range too when the device's ranges do not cover it.
 """
 
 from __future__ import annotations
@@ -82,6 +85,49 @@ def parse(vendor: Vendor, text: str) -> HConfig:
     return get_hconfig(vendor.platform, config_body(text))
 
 
+def _blocks(text: str) -> list[list[str]]:
+    """Top-level lines with their indented children."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith(" ") and blocks:
+            blocks[-1].append(line)
+        elif line.strip():
+            blocks.append([line])
+    return blocks
+
+
+def vty_ranges(vendor: Vendor, running_text: str) -> list[str]:
+    """The VTY section headers of a device's configuration, in its order."""
+    return [b[0] for b in _blocks(config_body(running_text)) if re.match(vendor.vty, b[0])]
+
+
+def _lines_of(vendor: Vendor, header: str) -> set[int]:
+    m = re.match(vendor.vty, header)
+    if not m:
+        return set()
+    first = int(m.group(1))
+    return set(range(first, int(m.group(2) or first) + 1))
+
+
+def every_vty(vendor: Vendor, intended_text: str, running_text: str) -> str:
+    """The baseline with its VTY section repeated for each VTY range of the device (see the module's rules)."""
+    ranges = vty_ranges(vendor, running_text)
+    if not ranges:
+        return intended_text
+    covered = set().union(*(_lines_of(vendor, h) for h in ranges))
+    out: list[str] = []
+    for block in _blocks(intended_text):
+        if not re.match(vendor.vty, block[0]):
+            out += block
+            continue
+        headers = list(ranges)
+        if block[0] not in headers and not _lines_of(vendor, block[0]) <= covered:
+            headers.append(block[0])
+        for header in headers:
+            out += [header, *block[1:]]
+    return "\n".join(out) + "\n"
+
+
 @dataclass
 class Finding:
     """What keeps a configuration from its baseline: lines to add (with their parents) and owned lines to remove."""
@@ -138,7 +184,8 @@ def _negation_holds(vendor: Vendor, text: str, node: HConfig | HConfigChild | No
 def findings(vendor: Vendor, running_text: str, intended_text: str, values: dict[str, Any], *,
              rotate: bool = False, owned_only: Iterable[str] | None = None) -> Finding:
     """Compare; `owned_only` limits the owned-area removals to those of the given control IDs."""
-    running, intended = parse(vendor, running_text), parse(vendor, intended_text)
+    running = parse(vendor, running_text)
+    intended = parse(vendor, every_vty(vendor, intended_text, running_text))
     found = Finding()
     _walk(vendor, running, intended, (), values=values, rotate=rotate, found=found)
     controls = set(owned_only) if owned_only is not None else None
@@ -178,7 +225,8 @@ def shown(vendor: Vendor, running_text: str, intended_text: str, values: dict[st
     the equal line, the stricter line that meets a numeric setting, the explicit negation, or a note in
     parentheses where the device shows nothing (a feature that is absent, one on by default, a missing line)."""
     out: list[str] = []
-    _shown(vendor, parse(vendor, running_text), parse(vendor, intended_text), values, out)
+    _shown(vendor, parse(vendor, running_text), parse(vendor, every_vty(vendor, intended_text, running_text)), values,
+           out)
     return out
 
 

@@ -31,6 +31,8 @@ class Vendor:
     # lines the baseline owns: present on the device but absent from the rendered baseline -> removed.
     # (control ID, parent line regex or "" for top level, line regex whose group 1 is what the negation names)
     owned: tuple[tuple[str, str, str], ...]
+    # a VTY range's section header; groups 1 and 2 are its first and last line (`user-interface vty 16 20`)
+    vty: str = r"^line vty (\d+)(?: (\d+))?$"
 
     def mask(self, line: str) -> str:
         for pattern, replacement in self.secret_masks:
@@ -58,6 +60,7 @@ VENDORS = {
             ("NW-03", "", r"^(ftp server enable)$"),
             ("NW-01", "^aaa$", r"^(local-user \S+)"),
         ),
+        vty=r"^user-interface vty (\d+)(?: (\d+))?$",
     ),
     "h3c": Vendor(
         key="h3c", result_name="h3c_comware", platform=Platform.HP_COMWARE5, negation="undo", exit_word="quit",
