@@ -67,7 +67,7 @@ class Device:
         """Load the state kept on disk, or start from `seed` (saved as the startup configuration)."""
         folder = self._dir()
         if folder and (folder / "running.cfg").exists():
-            self.running.load_text((folder / "running.cfg").read_text(encoding="utf-8"))
+            self.running.load_text((folder / "running.cfg").read_text(encoding="utf-8"), str(folder / "running.cfg"))
             saved = folder / "saved.cfg"
             self.saved = saved.read_text(encoding="utf-8") if saved.exists() else ""
             return

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from hier_config import get_hconfig
+
 from baseline.netdev import audit, configdiff
 from baseline.netdev.cli import main
 from baseline.netdev.render import render
 from baseline.netdev.vendors import config_body
+from devtools.simulator.realworld import realworld_text
 
 from .conftest import Lab
 
@@ -68,3 +71,29 @@ def test_comware_globals_block_after_line_vty_is_not_read_as_part_of_it(lab: Lab
 def test_indented_separator_inside_a_cisco_section_keeps_the_section():
     text = "!\nrouter bgp 65001\n !\n address-family ipv4\n  network 192.0.2.0\n exit-address-family\n!\nend\n"
     assert config_body(text) == "router bgp 65001\n address-family ipv4\n  network 192.0.2.0\n exit-address-family\n"
+
+
+def test_realistic_comware_printout_keeps_its_globals_out_of_the_line_sections(lab: Lab):
+    """The realistic Comware 7 configuration (devtools/simulator/realworld/) prints logging, SNMP, SSH and NTP
+    globals one column right after `line vty 16 63`; they are read as globals and the VTY sections keep only their
+    own lines. Read naively (indentation taken at face value) they would land under the line and role sections."""
+    device = lab.device("sw-acc-02")
+    text = realworld_text("hp_comware", "sw-acc-02", "automation", "Plain#Passw0rd-x")
+    tree = configdiff.parse(device.vendor, text)
+    assert [c.text for c in tree.get_child(equals="line vty 16 63").children] == [
+        "authentication-mode scheme", "user-role network-operator"]
+    assert [c.text for c in tree.get_child(equals="line vty 0 15").children] == [
+        "authentication-mode scheme", "user-role network-operator", "protocol inbound all", "idle-timeout 30 0"]
+    top = {c.text for c in tree.children}
+    for line in ("ssh server enable", "ntp-service enable", "ntp-service unicast-server 10.20.8.21", "snmp-agent",
+                 "info-center loghost 10.20.8.30 facility local5", "ip http enable", "user-group system",
+                 "domain default enable system", "sysname sw-acc-02"):
+        assert line in top, line
+    assert tree.get_child(equals="bgp 65010").get_child(equals="address-family ipv4 unicast") is not None
+    naive = get_hconfig(device.vendor.platform, "\n".join(
+        line for line in text.splitlines() if line.strip() not in ("#", "return")))
+    assert naive.get_child(equals="line vty 16 63").get_child(equals="ip route-static 0.0.0.0 0 10.250.1.5") is not None
+    rendered = render(device)
+    missing = configdiff.missing(device.vendor, text, rendered.text, device.values)
+    assert "ssh server enable" not in missing and "ntp-service enable" not in missing, missing
+    assert "line vty 16 63" in missing and "protocol inbound ssh" in missing
