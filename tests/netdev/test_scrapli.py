@@ -5,6 +5,8 @@ then sends Enter, so a simulator that echoes a line only after Enter times out h
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from scrapli import Scrapli
 
@@ -60,3 +62,24 @@ def test_scrapli_opens_shows_configures_and_saves(lab: Lab, name: str, transport
         assert printed in conn.send_command(device.vendor.show_saved).result
         wrong = conn.send_command("frobnicate the switch")
         assert wrong.failed, "scrapli recognises the vendor's error text"
+
+
+# device -> (configuration line the device refuses, scrapli flags it as failed)
+REFUSED = {
+    "sw-acc-01": ("http s", True),  # http server / http secure-server: Error: Ambiguous command found at '^' position.
+    "sw-core-01": ("user-password min-len 99", True),  # out of range: Error: Wrong parameter found at '^' position.
+    "sw-acc-02": ("l", False),  # line / local-user: " % Ambiguous command …", not among scrapli's Comware failures
+    "rt-border-02": ("ip http s", True),  # % Ambiguous command:  "ip http s"
+}
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_scrapli_reads_the_vendors_refusal_of_an_ambiguous_or_out_of_range_line(lab: Lab, name: str):
+    lab.reset(name)
+    device = lab.device(name)
+    platform = KINDS[name][0]
+    line, flagged = REFUSED[name]
+    with _scrapli(device, platform, "paramiko") as conn:
+        response = conn.send_configs([line])
+        assert response.failed is flagged, response.result
+        assert re.search(r"Ambiguous|Wrong parameter", response.result), response.result
