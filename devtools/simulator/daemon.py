@@ -19,8 +19,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baseline import REPO_ROOT
+
+if TYPE_CHECKING:
+    from devtools.simulator.server import Simulator
 
 RUN_DIR = REPO_ROOT / ".lab" / "devsim"
 MODULE = "devtools.simulator.daemon"
@@ -56,11 +60,7 @@ def serve(args: argparse.Namespace) -> int:
     devices = definitions.load(args.inventory)
     sim = Simulator(from_inventory(devices, paths["state"]), paths["state"], options_from_inventory(devices))
     sim.start()
-    for name, port in sim.telnet_ports.items():
-        logging.info("%s: telnet on 127.0.0.1:%d", name, port)
-    for name, port in sim.snmp_ports.items():
-        logging.info("%s: SNMPv1/v2c agent on udp 127.0.0.1:%d", name, port)
-    paths["ready"].write_text("\n".join(f"{d.name} 127.0.0.1:{d.port} {d.device_type}" for d in devices) + "\n")
+    paths["ready"].write_text("\n".join(_ready_line(sim, d.name, d.port, d.device_type) for d in devices) + "\n")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -69,6 +69,13 @@ def serve(args: argparse.Namespace) -> int:
     sim.stop()
     paths["ready"].unlink(missing_ok=True)
     return 0
+
+
+def _ready_line(sim: Simulator, name: str, port: int, device_type: str) -> str:
+    """`name 127.0.0.1:port type`, then `telnet=127.0.0.1:port` and `snmp=udp:127.0.0.1:port` where offered."""
+    extra = ([f"telnet=127.0.0.1:{sim.telnet_ports[name]}"] if name in sim.telnet_ports else []) + (
+        [f"snmp=udp:127.0.0.1:{sim.snmp_ports[name]}"] if name in sim.snmp_ports else [])
+    return " ".join([name, f"127.0.0.1:{port}", device_type, *extra])
 
 
 def start(args: argparse.Namespace) -> int:
@@ -135,12 +142,12 @@ def status(args: argparse.Namespace) -> int:
         return 3
     print(f"devsim: running (pid {pid})")
     for line in paths["ready"].read_text().splitlines() if paths["ready"].exists() else []:
-        name, address, kind = line.split()
+        name, address, kind, *extra = line.split()
         host, port = address.split(":")
         with socket.socket() as sock:
             sock.settimeout(1)
             state = "listening" if sock.connect_ex((host, int(port))) == 0 else "NOT listening"
-        print(f"  {name:16} {address:18} {kind:14} {state}")
+        print(f"  {name:16} {address:18} {kind:14} {state}" + "".join(f"  {item}" for item in extra))
     return 0
 
 

@@ -13,13 +13,14 @@ from collections.abc import Iterator
 
 import paramiko
 import pytest
+import yaml
 from scrapli import Scrapli
 
 from baseline.netdev.devices import NetDevice
 from baseline.netdev.drivers import PROJECT_DRIVERS, connection_params, error_in
-from devtools.simulator import Device, Options, Simulator, options_from_inventory, seed_text
+from devtools.simulator import Device, Options, Simulator, daemon, options_from_inventory, seed_text
 from devtools.simulator.shell import Session
-from devtools.simulator.testbed import free_port
+from devtools.simulator.testbed import LAB_DEVICES, free_port, make_inventory
 
 from .conftest import Lab
 from .test_simulator_cli import Shell
@@ -460,3 +461,22 @@ def test_ios_prints_communities_type7_passwords_and_type_5_8_9_secrets_in_their_
         _ssh(device, password=password, user=user)  # each format is the password it says
     with pytest.raises(paramiko.AuthenticationException):
         _ssh(device, password=WRONG_GUESS, user="nine")
+
+
+def test_daemon_serves_and_lists_the_telnet_and_snmp_ports_a_device_asks_for(tmp_path, vault_env, capsys):
+    data = yaml.safe_load(LAB_DEVICES.read_text(encoding="utf-8"))
+    telnet, agent = free_port(), free_port()
+    data["network_devices"]["children"]["cisco_devices"]["hosts"]["rt-border-02"].update(
+        simulator_telnet_port=telnet, simulator_snmp_port=agent)
+    inventory = make_inventory(tmp_path, vault_env, devices=data)
+    run = ["--run-dir", str(tmp_path / "run"), "--inventory", str(inventory)]
+    assert daemon.main([*run, "start"]) == 0
+    try:
+        assert daemon.main([*run, "status"]) == 0
+        rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
+        assert rows["rt-border-02"].rstrip().endswith(f"listening  telnet=127.0.0.1:{telnet}  snmp=udp:127.0.0.1:{agent}")
+        assert "telnet=" not in rows["sw-acc-01"], "telnet only where asked for"
+        assert b"Username: " in _telnet(telnet, b"Username: ")
+        assert _get(agent, "public") is not None
+    finally:
+        assert daemon.main([*run, "stop"]) == 0
