@@ -17,8 +17,9 @@ wrong for the values the inventory holds stops real runs: it is found here inste
    validate_argument_spec does it, plus a stricter check that each value has exactly the declared type. The lab
    inventory is written here as `scripts/lab up` writes it (devtools.lab.outputs, secrets from
    baseline.secrets), vaulted under a throw-away password; a running lab's own inventory/lab/hosts.yml (vault
-   password from scripts/vault-password) is checked too when it exists. Values that depend on facts would be
-   listed in FACT_DEPENDENT with the reason.
+   password from scripts/vault-password) is checked too when it exists. Values that depend on facts are listed
+   in FACT_DEPENDENT with the reason. A role is applied by a play's `roles:`, by include_role/import_role, and as
+   a dependency (meta/main.yml) of a role applied, with the variables of the role that depends on it.
 """
 
 from __future__ import annotations
@@ -52,9 +53,12 @@ TEMPLATE_MODULES = {"template", "ansible.builtin.template"}
 PLAY_TASK_LISTS = ("pre_tasks", "tasks", "post_tasks", "handlers")
 ROLE_ENTRY_KEYWORDS = {"role", "name", "vars", "tags", "when", "become", "become_user", "environment", "delegate_to"}
 
-# (role, variable) -> why its value cannot be known before the host is contacted; the value is not validated here.
-# Empty today: no declared input of the lab depends on facts.
-FACT_DEPENDENT: dict[tuple[str, str], str] = {}
+# (role, variable) -> why its value cannot be known before the host is contacted; the value is not validated here
+# (neither its type nor its presence: a required input of this kind is checked by Ansible when the role runs).
+FACT_DEPENDENT: dict[tuple[str, str], str] = {
+    ("lockout_guard", "lockout_guard_files"): "the files a guarded change touches come from the caller's dry run on the host",
+    ("lockout_guard", "lockout_guard_cause"): "what failed is known only when the guarded change fails on the host",
+}
 
 
 # --- 1. What a role reads --------------------------------------------------------------------------------------------
@@ -305,13 +309,31 @@ def _role_includes(task: dict) -> tuple[str, str, dict] | None:
     return None
 
 
+def _dependencies(loader: Any, application: Application) -> list[Application]:
+    """The roles the applied role declares as dependencies (meta/main.yml): their `main`, run before the role with
+    the variables of the role that depends on them (Ansible's dependency chain) and their own."""
+    meta = ROLES_DIR / application.role / "meta/main.yml"
+    data = (loader.load_from_file(str(meta), trusted_as_template=True) or {}) if meta.is_file() else {}
+    found = []
+    for listed in data.get("dependencies") or []:
+        entry = {"role": listed} if isinstance(listed, str) else listed
+        params = {k: v for k, v in entry.items() if k not in ROLE_ENTRY_KEYWORDS}
+        variables = {**application.variables, **(entry.get("vars") or {}), **params}
+        found.append(Application(application.playbook, application.hosts, entry.get("role") or entry["name"], "main",
+                                 variables))
+    return found
+
+
 def _nested(loader: Any, application: Application, seen: set) -> list[Application]:
-    """The application itself and the other roles its entry point includes (same hosts, the include's vars)."""
+    """The application itself, the roles it depends on and the other roles its entry point includes (same hosts,
+    the include's vars)."""
     key = (application.hosts, application.role, application.entry)
     if key in seen:
         return []
     seen.add(key)
     found = [application]
+    for dependency in _dependencies(loader, application):
+        found += _nested(loader, dependency, seen)
     for path in entry_point_files(ROLES_DIR / application.role, application.entry.removesuffix(".yml")):
         if path.suffix != ".yml":
             continue
@@ -325,8 +347,8 @@ def _nested(loader: Any, application: Application, seen: set) -> list[Applicatio
 
 def playbook_applications(loader: Any) -> list[Application]:
     """Every role (entry point) each playbook applies: `roles:` of a play and include_role/import_role tasks,
-    followed into the roles' own include_role tasks. Play files are read with Ansible's loader, so their values
-    template as in a run."""
+    followed into the roles' dependencies and their own include_role tasks. Play files are read with Ansible's
+    loader, so their values template as in a run."""
     found: list[Application] = []
     seen: set = set()
     for path in sorted(PLAYBOOKS_DIR.glob("*.yml")):
@@ -370,12 +392,15 @@ def spec_violations(application: Application, host: str, variables: dict[str, An
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     from ansible.template import Templar
 
-    options = (argument_specs(ROLES_DIR / application.role).get(application.entry) or {}).get("options") or {}
+    options = {name: option
+               for name, option in ((argument_specs(ROLES_DIR / application.role).get(application.entry) or {})
+                                    .get("options") or {}).items()
+               if (application.role, name) not in FACT_DEPENDENT}
     where = f"{application.role} ({application.entry}, {application.playbook}) on {host}"
     templar = Templar(loader=loader, variables=variables)
     values, problems = {}, []
     for name in options:
-        if name not in variables or (application.role, name) in FACT_DEPENDENT:
+        if name not in variables:
             continue
         try:
             values[name] = templar.template(variables[name])
@@ -529,6 +554,11 @@ def test_the_playbooks_apply_every_role_to_lab_hosts(generated_lab):
         assert reached.get((role, "main")), f"no playbook applies roles/{role} to a lab host"
     assert reached[("pki", "host_cert")] == {"db1", "db2"}
     assert reached[("audit", "main")] == {"app1", "db1", "db2", "log1", "bak1", "drill1", "kern1"}
+    # lockout_guard: a dependency of accounts and hardening (every Linux server); its entry points are called by their
+    # tasks (at least on the hosts of accounts) and by linux.yml's post_tasks (done)
+    assert reached[("lockout_guard", "main")] == reached[("audit", "main")]
+    for entry in ("arm", "confirm", "rollback", "done"):
+        assert reached[("lockout_guard", entry)] >= reached[("accounts", "main")], entry
 
 
 def test_lab_values_pass_the_argument_specs_of_their_roles(lab_inventory):

@@ -1,4 +1,4 @@
-"""The on-host timed rollback of access changes (roles/accounts/files/baseline-rollback, lockout safety): armed
+"""The on-host timed rollback of access changes (roles/lockout_guard/files/baseline-rollback, lockout safety): armed
 before a change, it puts the files back by itself when nothing confirms the change in time.
 
 Stand-ins for systemd-run, systemctl and logger record what the script asks of them; "the timer fires" is the
@@ -18,7 +18,7 @@ import pytest
 
 from baseline import REPO_ROOT
 
-SCRIPT = REPO_ROOT / "roles/accounts/files/baseline-rollback"
+SCRIPT = REPO_ROOT / "roles/lockout_guard/files/baseline-rollback"
 RECORDER = f"""#!{sys.executable}
 import json, os, sys
 with open(os.path.join(os.environ["FAKE_LOG_DIR"], os.path.basename(sys.argv[0]) + ".jsonl"), "a") as fh:
