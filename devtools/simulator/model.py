@@ -56,6 +56,12 @@ COMWARE_LATE = ((100, ("info-center", "snmp-agent", "ssh server", "ntp-service",
 SEPARATOR = re.compile(r"^\s*[#!]\s*$")
 
 
+def _feature(node: Node) -> str:
+    """The feature a global command belongs to: its first word after any negation (`undo ip http enable`: ip)."""
+    words = node.text.split()
+    return words[1] if words[0] in ("undo", "no") and len(words) > 1 else words[0]
+
+
 def _natural(text: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
@@ -404,9 +410,9 @@ class Config:
         for depth, node, _ in self._walk():
             if node.before is not None:
                 out += node.before
-            elif depth == 0 and (node.children or node.view or previous is None or node.order != previous.order
-                                 or comware and not self._global(previous)):
-                out.append("#")
+            elif depth == 0 and (previous is None or not self._global(node) or not self._global(previous)
+                                 or _feature(node) != _feature(previous)):
+                out.append("#")  # one block per section, and per feature of the globals (all `snmp-agent` lines)
             if depth == 0:
                 previous = node
             pad = " " * (depth + (1 if comware and depth == 0 and self._global(node) else 0))
