@@ -435,6 +435,8 @@ class Config:
             sequenced = parent.view is not None and self.grammar.views[parent.view].numbered == "seq"
             if sequenced and not keep_sequence and text.split()[0].isdigit():
                 text = " ".join(text.split()[1:])
+            if sequenced and not keep_sequence and text.startswith("deny "):
+                text = "deny   " + text[len("deny "):]  # IOS pads `deny` to the width of `permit` in ACL entries
             body.append(" " * depth + text)
         body += self.root.before if self.root.before is not None else ["!"]
         body.append("end")
