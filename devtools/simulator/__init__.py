@@ -7,7 +7,8 @@
 A device offers telnet, SNMPv1/v2c or another software platform only when its host variables ask for it:
 `simulator_telnet_port`, `simulator_snmp_port` (0: any free port), `simulator_platform` (a key of
 shell.PLATFORMS, e.g. `vrp5-v100` for VRP V100R006 and its older save dialogue), `simulator_sources` (client address
-on loopback -> the address the device sees).
+on loopback -> the address the device sees), `simulator_loghosts` (configured log host -> `127.0.0.1:port` that
+receives the device's syslog in its stead).
 
 `scripts/devsim` runs it as a background daemon; tests start it in-process on free loopback ports.
 """
@@ -71,5 +72,6 @@ def options_from_inventory(devices: list[NetDevice]) -> dict[str, Options]:
         found[device.name] = Options(platform=values.get("simulator_platform"),
                                      telnet_port=None if telnet is None else int(telnet),
                                      snmp_port=None if agent is None else int(agent),
-                                     sources={str(k): str(v) for k, v in (values.get("simulator_sources") or {}).items()})
+                                     sources={str(k): str(v) for k, v in (values.get("simulator_sources") or {}).items()},
+                                     loghosts={str(k): str(v) for k, v in (values.get("simulator_loghosts") or {}).items()})
     return found

@@ -3,8 +3,9 @@
 Per device, and only when asked for (`Options`): a telnet port that answers with the vendor's login prompt while the
 device's configuration takes telnet and closes the connection otherwise, an SNMPv1/v2c agent on a UDP port, the
 software platform (version, save dialogue), and the addresses the device sees for clients (a client connecting from
-127.0.0.2 may be shown as 192.0.2.10, so the management ACL can be tried from inside and outside the admin network).
-Logins are refused by the management ACL and, after the failures the configuration allows, by its lockout.
+127.0.0.2 may be shown as 192.0.2.10, so the management ACL can be tried from inside and outside the admin network),
+and the loopback ports standing in for its configured log hosts (syslog.py). Logins are refused by the management ACL
+and, after the failures the configuration allows, by its lockout.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from paramiko.common import AUTH_FAILED, AUTH_SUCCESSFUL, OPEN_FAILED_ADMINISTRA
 from devtools.simulator import access, snmp
 from devtools.simulator.device import Device
 from devtools.simulator.shell import PLATFORMS, Session
+from devtools.simulator.syslog import Syslog
 
 log = logging.getLogger("devsim")
 logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)  # client resets are normal ends of sessions
@@ -38,33 +40,43 @@ class Options:
     telnet_port: int | None = None  # TCP port of its telnet server on loopback (0: any free port)
     snmp_port: int | None = None  # UDP port of its SNMPv1/v2c agent on loopback (0: any free port)
     sources: dict[str, str] = field(default_factory=dict)  # client address on loopback -> address the device sees
+    loghosts: dict[str, str] = field(default_factory=dict)  # configured log host -> "127.0.0.1:port" standing in for it
 
 
-def login(device: Device, guard: access.Guard, source: str, username: str, password: str) -> bool:
+def login(device: Device, guard: access.Guard, source: str, username: str, password: str, *,
+          syslog: Syslog | None = None) -> bool:
     """One login attempt as the device judges it: management ACL, lockout, then the account's own password."""
+    def refuse(reason: str) -> bool:
+        if syslog:
+            syslog.emit("failed", user=username, address=source, reason=reason)
+        return False
+
     if not device.management_allows(source):
         log.info("%s: login of %s from %s refused by the management ACL", device.name, username, source)
-        return False
+        return refuse("Access denied by ACL")
     refused = guard.allows(username)
     if refused:
         log.info("%s: login of %s refused: %s", device.name, username, refused)
-        return False
+        return refuse("User locked" if refused.startswith("account") else "Login blocked (quiet mode)")
     account = device.accounts().get(username)
     if account and account.ssh and account.stored and device.grammar.verify(password, account.stored):
         guard.succeeded(username)
+        if syslog:
+            syslog.emit("login", user=username, address=source)
         return True
     caused = guard.failed(username)
     log.info("%s: failed login for %s%s", device.name, username, f"; {caused}" if caused else "")
-    return False
+    return refuse("Login Authentication Failed")
 
 
 class _Auth(paramiko.ServerInterface):
     """Password authentication against the device's own local accounts, with its vty ACL and lockout applied."""
 
-    def __init__(self, device: Device, guard: access.Guard, source: str):
+    def __init__(self, device: Device, guard: access.Guard, source: str, syslog: Syslog | None = None):
         self.device = device
         self.guard = guard
         self.source = source
+        self.syslog = syslog
         self.username = ""
         self.shell_ready = threading.Event()
 
@@ -72,7 +84,7 @@ class _Auth(paramiko.ServerInterface):
         return "password"
 
     def check_auth_password(self, username: str, password: str) -> int:
-        if login(self.device, self.guard, self.source, username, password):
+        if login(self.device, self.guard, self.source, username, password, syslog=self.syslog):
             self.username = username
             return AUTH_SUCCESSFUL
         return AUTH_FAILED
@@ -111,6 +123,7 @@ class Simulator:
             if opts.platform is not None and opts.platform not in PLATFORMS:
                 raise ValueError(f"{name}: no simulated platform {opts.platform!r} (known: {', '.join(PLATFORMS)})")
         self.guards = {name: access.Guard(device, clock) for name, device in self.devices.items()}
+        self.syslogs = {name: Syslog(device, self.options[name].loghosts) for name, device in self.devices.items()}
         self.key = host_key(state_dir)
         self.started = time.monotonic()
         self.telnet_ports: dict[str, int] = {}
@@ -158,6 +171,8 @@ class Simulator:
             sock.close()
         for agent in self._agents:
             agent.stop()
+        for syslog in self.syslogs.values():
+            syslog.close()
         for device in self.devices.values():
             device.persist()
 
@@ -174,7 +189,7 @@ class Simulator:
         transport = paramiko.Transport(client)
         transport.add_server_key(self.key)
         source = self.source(device, peer)
-        auth = _Auth(device, self.guards[device.name], source)
+        auth = _Auth(device, self.guards[device.name], source, self.syslogs[device.name])
         try:
             transport.start_server(server=auth)
             channel = transport.accept(20)
@@ -193,6 +208,8 @@ class Simulator:
         session = Session(device, username, write=write, close=close, platform=self.options[device.name].platform)
         session.address = source
         session.protocol = protocol
+        syslog = self.syslogs[device.name]
+        session.log = lambda event, **fields: syslog.emit(event, user=username, address=source, **fields)
         session.banner()
         try:
             while not session.closed:
@@ -208,6 +225,7 @@ class Simulator:
         finally:
             session.end()
             close()
+            session.log("logout")
         device.persist()
 
     # --- telnet ----------------------------------------------------------------------------------------------------
@@ -246,7 +264,7 @@ class Simulator:
             if username is None or password is None:
                 return ""
             client.sendall(b"\r\n")
-            if login(device, self.guards[device.name], source, username, password):
+            if login(device, self.guards[device.name], source, username, password, syslog=self.syslogs[device.name]):
                 return username
             client.sendall(texts["failed"].encode())
         return ""

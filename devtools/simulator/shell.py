@@ -87,6 +87,8 @@ class Session:
         self.typed = ""  # the command as typed, before its keywords were written out
         self.address = device.source_address  # where the client comes from, as the device sees it
         self.protocol = "SSH"  # or TEL
+        self.log: Callable[..., None] = lambda event, **fields: None  # syslog of the device (the server sets it)
+        self.changed_in_config = False  # IOS logs one CONFIG_I on leaving configuration mode after a change
         self.closed = False
 
     # --- output ------------------------------------------------------------------------------------------------------
@@ -307,10 +309,17 @@ class Session:
             return
         if self.candidate is None:
             self.device.note_change(self.username)
+        if self.vendor == "cisco":
+            self.changed_in_config = True
+        else:
+            self.log("command", command=self.typed or line)
 
     def _leave_config(self) -> None:
         if self.path is None:
             return
+        if self.changed_in_config:
+            self.log("command", command="")
+            self.changed_in_config = False
         self.path = None
         self.candidate = None
         self.device.persist()

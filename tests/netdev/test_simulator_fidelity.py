@@ -1,7 +1,8 @@
 """The simulator behaves as the devices do where the baseline's effect shows: ambiguous abbreviations refused with the
 vendor's text, VRPv8's question on leaving with uncommitted changes, both save dialogues of VRP, telnet refused when
-the VTYs take only SSH, the login-failure lockout locking, SNMPv2c answered only for a configured community, and the
-management ACL judged by the address the device sees."""
+the VTYs take only SSH, the login-failure lockout locking, SNMPv2c answered only for a configured community, the
+management ACL judged by the address the device sees, IOS's own secret formats, and syslog sent to the configured log
+host."""
 
 from __future__ import annotations
 
@@ -128,6 +129,16 @@ class Own:
     simulator: Simulator
     clock: Clock
     devices: dict[str, NetDevice]
+    loghost: socket.socket
+
+    def received(self) -> list[str]:
+        """Syslog messages that reached the log host so far."""
+        found = []
+        while True:
+            try:
+                found.append(self.loghost.recv(65535).decode())
+            except TimeoutError:
+                return found
 
     def sim(self, name: str) -> Device:
         return self.simulator.devices[name]
@@ -150,21 +161,28 @@ KIND_OF = {"sw-acc-01": "huawei", "sw-core-01": "huawei_vrpv8", "sw-acc-02": "hp
 
 @pytest.fixture
 def own(lab: Lab) -> Iterator[Own]:
-    """The four kinds again on fresh ports, sw-acc-01 as an older VRP, with telnet, SNMP and a second client address."""
+    """The four kinds again on fresh ports, sw-acc-01 as an older VRP, with telnet, SNMP, a second client address,
+    and log host 192.0.2.50 standing on a loopback port (`Own.loghost`)."""
     clock = Clock()
+    loghost = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    loghost.bind(("127.0.0.1", 0))
+    loghost.settimeout(0.5)
     devices, sims, options = {}, [], {}
     for name in KIND_OF:
         base = lab.device(name)
         device = dataclasses.replace(base, port=free_port())
         sim = Device(name, device.device_type, device.port, None, source_address="10.231.0.1")
         sim.load_or_seed(seed_text(base))
-        devices[name], options[name] = device, Options(telnet_port=0, snmp_port=0, sources={"127.0.0.2": "192.0.2.10"},
-                                                       platform="vrp5-v100" if name == "sw-acc-01" else None)
+        devices[name], options[name] = device, Options(
+            telnet_port=0, snmp_port=0, sources={"127.0.0.2": "192.0.2.10"},
+            platform="vrp5-v100" if name == "sw-acc-01" else None,
+            loghosts={"192.0.2.50": f"127.0.0.1:{loghost.getsockname()[1]}"})
         sims.append(sim)
     simulator = Simulator(sims, None, options, clock=clock)
     simulator.start()
-    yield Own(simulator, clock, devices)
+    yield Own(simulator, clock, devices, loghost)
     simulator.stop()
+    loghost.close()
 
 
 def _ssh(device: NetDevice, password: str | None = None, source: str = "127.0.0.1", user: str | None = None) -> None:
@@ -480,3 +498,53 @@ def test_daemon_serves_and_lists_the_telnet_and_snmp_ports_a_device_asks_for(tmp
         assert _get(agent, "public") is not None
     finally:
         assert daemon.main([*run, "stop"]) == 0
+
+
+# --- syslog ----------------------------------------------------------------------------------------------------------
+LOGHOST = {"huawei": "info-center loghost 192.0.2.50", "h3c": "info-center loghost 192.0.2.50",
+           "cisco": "logging host 192.0.2.50"}
+SYSLOG = {  # vendor -> patterns of login, failed login, configuration change, logout
+    "huawei": [r"^<189>\w{3} +\d+ \d{4} [\d:]{8} sw-\S+ %%01SSH/5/SSH_USER_LOGIN\(l\)\[\d+\]:The SSH user succeeded "
+               r"in logging in\. \(.*UserName=automation, IPAddress=10\.231\.0\.1",
+               r"SSH_USER_LOGIN_FAIL.*FailedReason=Login Authentication Failed, UserName=automation",
+               r'%%01SHELL/5/CMDRECORD.*User=automation.*Command="ntp-service unicast-server 192\.0\.2\.51"',
+               r"SSH_USER_LOGOUT.*UserName=automation"],
+    "h3c": [r"^<190>\w{3} +\d+ [\d:]{8} \d{4} sw-acc-02 %%10SSHS/6/SSHS_CONNECT: SSH user automation \(IP: 10\.231\.0\.1\)",
+            r"SSHS_AUTH_FAIL: SSH user automation", r"SHELL_CMD: .*Command is ntp-service unicast-server 192\.0\.2\.51",
+            r"SSHS_DISCONNECT: SSH user automation"],
+    "cisco": [r"^<189>\d+: \*\w{3} +\d+ [\d:]{8}\.\d{3}: %SEC_LOGIN-5-LOGIN_SUCCESS: Login Success \[user: automation\] "
+              r"\[Source: 10\.231\.0\.1\]", r"^<188>.*%SEC_LOGIN-4-LOGIN_FAILED: Login failed \[user: automation\]",
+              r"%SYS-5-CONFIG_I: Configured from console by automation on vty0 \(10\.231\.0\.1\)",
+              r"%SEC_LOGIN-5-LOGOUT: User automation"],
+}
+
+
+@pytest.mark.parametrize("name", list(KIND_OF))
+def test_device_syslog_reaches_the_configured_log_host_only(own, name):
+    device = own.devices[name]
+    _ssh(device)
+    assert own.received() == [], "no log host configured: nothing sent"
+    own.configure(name, [LOGHOST[device.vendor.key]])
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device, password=WRONG_GUESS)
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - throw-away simulator
+    client.connect(device.host, device.port, device.login_user, device.login_password(), allow_agent=False,
+                   look_for_keys=False, timeout=10)
+    channel = client.invoke_shell()
+    enter, leave = ("configure terminal", "end") if device.vendor.key == "cisco" else ("system-view", "return")
+    ntp = "ntp server 192.0.2.51" if device.vendor.key == "cisco" else "ntp-service unicast-server 192.0.2.51"
+    commit = ["commit"] if device.device_type == "huawei_vrpv8" else []
+    for line in (enter, ntp, *commit, leave, "quit" if device.vendor.key != "cisco" else "exit"):
+        channel.send(line + "\r")
+        time.sleep(0.1)
+    deadline = time.monotonic() + 3
+    while not channel.closed and time.monotonic() < deadline:
+        channel.recv(65536) if channel.recv_ready() else time.sleep(0.05)
+    client.close()
+    time.sleep(0.2)
+    messages = own.received()
+    failed, login, command, logout = (SYSLOG[device.vendor.key][i] for i in (1, 0, 2, 3))
+    for pattern in (failed, login, command, logout):
+        assert [m for m in messages if re.search(pattern, m)], (pattern, messages)
+    assert device.login_password() not in "".join(messages)
