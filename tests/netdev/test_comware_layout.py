@@ -97,3 +97,20 @@ def test_realistic_comware_printout_keeps_its_globals_out_of_the_line_sections(l
     missing = configdiff.missing(device.vendor, text, rendered.text, device.values)
     assert "ssh server enable" not in missing and "ntp-service enable" not in missing, missing
     assert "line vty 16 63" in missing and "protocol inbound ssh" in missing
+
+
+def test_the_simulator_prints_comware_in_its_real_layout(lab: Lab, tmp_path):
+    """The simulated Comware device itself prints globals one column right, the logging, SSH, NTP and SNMP globals
+    after `line vty`, the local users after them; the client reads that printout as compliant after a push."""
+    name = "sw-acc-02"
+    lab.reset(name)
+    assert main(["-q", "-i", str(lab.inventory), "-l", name, "push", "--backup-dir", str(tmp_path / "a")]) == 0
+    text = lab.simulator.devices[name].running.render()
+    assert text.startswith(f"#\n version 7.1.070, Release 6615\n#\n sysname {name}\n"), text
+    assert not [line for line in text.splitlines() if line.startswith(("sysname", "ssh server", "info-center"))]
+    after_vty = text.split("\nline vty 0 63\n")[1]
+    for line in (" ssh server enable", " ssh server acl 2000", " info-center loghost", " ntp-service enable",
+                 " snmp-agent sys-info version v3", "local-user automation class manage"):
+        assert f"\n{line}" in after_vty, line
+    device = lab.device(name)
+    assert configdiff.missing(device.vendor, text, render(device).text, device.values) == []
