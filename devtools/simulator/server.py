@@ -308,8 +308,13 @@ class _TelnetLines:
         if self.pending:
             data, self.pending = self.pending, b""
             return data
-        data = self.sock.recv(size)
-        return self._strip(data) if data else data
+        while True:  # a read holding only option negotiation is not the end of the connection
+            data = self.sock.recv(size)
+            if not data:
+                return data
+            data = self._strip(data)
+            if data:
+                return data
 
     def _strip(self, data: bytes) -> bytes:
         out = bytearray()

@@ -548,3 +548,21 @@ def test_device_syslog_reaches_the_configured_log_host_only(own, name):
     for pattern in (failed, login, command, logout):
         assert [m for m in messages if re.search(pattern, m)], (pattern, messages)
     assert device.login_password() not in "".join(messages)
+
+
+SCRAPLI_PLATFORM = {"sw-acc-01": "huawei_vrp", "sw-core-01": "huawei_vrp", "sw-acc-02": "hp_comware",
+                    "rt-border-02": "cisco_iosxe"}
+
+
+@pytest.mark.parametrize("name", list(KIND_OF))
+def test_scrapli_over_telnet_logs_in_and_shows_while_telnet_is_allowed(own, name):
+    device = own.devices[name]
+    with Scrapli(host=device.host, port=own.simulator.telnet_ports[name], auth_username=device.login_user,
+                 auth_password=device.login_password(), auth_secondary=device.enable_secret(),
+                 platform=SCRAPLI_PLATFORM[name], transport="telnet", timeout_socket=5, timeout_transport=5,
+                 timeout_ops=5) as conn:
+        assert conn.get_prompt().strip("<>#") == name
+        assert "Software" in conn.send_command("show version" if name == "rt-border-02" else "display version").result
+        users = conn.send_command("show users" if name == "rt-border-02" else "display users").result
+    if name != "rt-border-02":
+        assert "TEL" in users, users
