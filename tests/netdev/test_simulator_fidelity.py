@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import paramiko
 import pytest
 import yaml
+from netmiko import ConnectHandler
 from scrapli import Scrapli
 
 from baseline.netdev.devices import NetDevice
@@ -566,3 +567,20 @@ def test_scrapli_over_telnet_logs_in_and_shows_while_telnet_is_allowed(own, name
         users = conn.send_command("show users" if name == "rt-border-02" else "display users").result
     if name != "rt-border-02":
         assert "TEL" in users, users
+
+
+NETMIKO_TELNET = {"sw-acc-01": "huawei_telnet", "sw-core-01": "huawei_telnet", "sw-acc-02": "hp_comware_telnet",
+                  "rt-border-02": "cisco_ios_telnet"}
+
+
+@pytest.mark.parametrize("name", list(KIND_OF))
+def test_netmiko_over_telnet_logs_in_and_shows_while_telnet_is_allowed(own, name):
+    device = own.devices[name]
+    conn = ConnectHandler(device_type=NETMIKO_TELNET[name], host=device.host, port=own.simulator.telnet_ports[name],
+                          username=device.login_user, password=device.login_password(), secret=device.enable_secret(),
+                          conn_timeout=5, auth_timeout=5)
+    try:
+        assert conn.find_prompt().strip("<>#") == name
+        assert "Software" in conn.send_command("show version" if name == "rt-border-02" else "display version")
+    finally:
+        conn.disconnect()
