@@ -32,13 +32,33 @@ def telnet_allowed(device: Device) -> bool:
     taking telnet is enough: a client reaches that range once the others are in use."""
     if device.vendor != "cisco" and "telnet server enable" not in _top(device):
         return False
-    word, takes = ("transport input", ("telnet", "all")) if device.vendor == "cisco" else ("protocol inbound",
-                                                                                         ("telnet", "all"))
+    return vty_takes(device, "telnet")
+
+
+def account_takes(device: Device, username: str, service: str) -> bool:
+    """Whether a local account may log in over `service` (telnet, ssh): VRP `local-user X service-type …`, Comware
+    `service-type …` in the account's section; IOS accounts have no service types."""
+    if device.vendor == "cisco":
+        return True
+    if device.vendor == "huawei":
+        aaa = next((n for n in device.running.root.children if n.text == "aaa"), Node(""))
+        lines = [c.text.split()[3:] for c in aaa.children if c.text.startswith(f"local-user {username} service-type ")]
+    else:
+        user = next((n for n in device.running.root.children if n.text.split()[:2] == ["local-user", username]),
+                    Node(""))
+        lines = [c.text.split()[1:] for c in user.children if c.text.startswith("service-type ")]
+    return any(service in words for words in lines)
+
+
+def vty_takes(device: Device, protocol: str) -> bool:
+    """Whether a vty range takes `protocol` (ssh, telnet): VRP and Comware `protocol inbound`, IOS `transport input`
+    (default: all)."""
+    word = "transport input" if device.vendor == "cisco" else "protocol inbound"
     for vty in _vty_ranges(device):
         lines = [child.text.split() for child in vty.children if child.text.startswith(word + " ")]
-        if not lines or any(w in takes for w in lines[-1][2:]):
+        if not lines or any(w in (protocol, "all") for w in lines[-1][2:]):
             return True
-    return False
+    return not _vty_ranges(device)
 
 
 def telnet_server_on(device: Device) -> bool:

@@ -44,13 +44,16 @@ class Options:
 
 
 def login(device: Device, guard: access.Guard, source: str, username: str, password: str, *,
-          syslog: Syslog | None = None) -> bool:
+          syslog: Syslog | None = None, protocol: str = "ssh") -> bool:
     """One login attempt as the device judges it: management ACL, lockout, then the account's own password."""
     def refuse(reason: str) -> bool:
         if syslog:
             syslog.emit("failed", user=username, address=source, reason=reason)
         return False
 
+    if protocol == "ssh" and not access.vty_takes(device, "ssh"):
+        log.info("%s: SSH login of %s refused: no vty range takes SSH", device.name, username)
+        return refuse("No VTY takes SSH")
     if not device.management_allows(source):
         log.info("%s: login of %s from %s refused by the management ACL", device.name, username, source)
         return refuse("Access denied by ACL")
@@ -59,7 +62,9 @@ def login(device: Device, guard: access.Guard, source: str, username: str, passw
         log.info("%s: login of %s refused: %s", device.name, username, refused)
         return refuse("User locked" if refused.startswith("account") else "Login blocked (quiet mode)")
     account = device.accounts().get(username)
-    if account and account.ssh and account.stored and device.grammar.verify(password, account.stored):
+    allowed = account is not None and (account.ssh if protocol == "ssh" else access.account_takes(device, username,
+                                                                                                    protocol))
+    if account and allowed and account.stored and device.grammar.verify(password, account.stored):
         guard.succeeded(username)
         if syslog:
             syslog.emit("login", user=username, address=source)
@@ -264,7 +269,8 @@ class Simulator:
             if username is None or password is None:
                 return ""
             client.sendall(b"\r\n")
-            if login(device, self.guards[device.name], source, username, password, syslog=self.syslogs[device.name]):
+            if login(device, self.guards[device.name], source, username, password, syslog=self.syslogs[device.name],
+                     protocol="telnet"):
                 return username
             client.sendall(texts["failed"].encode())
         return ""

@@ -145,19 +145,26 @@ class Own:
         return self.simulator.devices[name]
 
     def configure(self, name: str, lines: list[str]) -> str:
-        """Type lines at the device's CLI (in the process, no SSH): system view / configure terminal, the lines, back."""
-        device = self.sim(name)
-        out: list[str] = []
-        session = Session(device, "automation", out.append, lambda: None)
-        enter, leave = (["configure terminal"], ["end"]) if device.vendor == "cisco" else (["system-view"], ["return"])
-        for line in enter + lines + (["commit"] if device.flavour == "vrpv8" else []) + leave:
-            session.feed(line + "\r")
-        session.end()
-        return "".join(out)
+        return _type(self.sim(name), lines)
 
 
 WRONG_GUESS = "not-the-" + "right-one"
 KIND_OF = {"sw-acc-01": "huawei", "sw-core-01": "huawei_vrpv8", "sw-acc-02": "hp_comware", "rt-border-02": "cisco_ios"}
+
+
+TELNET_ACCOUNT = {"huawei": ["aaa", "local-user automation service-type telnet ssh", "quit"],
+                  "h3c": ["local-user automation class manage", "service-type telnet ssh", "quit"]}
+
+
+def _type(device: Device, lines: list[str]) -> str:
+    """Type lines at the device's CLI (in the process, no SSH): system view / configure terminal, the lines, back."""
+    out: list[str] = []
+    session = Session(device, "automation", out.append, lambda: None)
+    enter, leave = (["configure terminal"], ["end"]) if device.vendor == "cisco" else (["system-view"], ["return"])
+    for line in enter + lines + (["commit"] if device.flavour == "vrpv8" else []) + leave:
+        session.feed(line + "\r")
+    session.end()
+    return "".join(out)
 
 
 @pytest.fixture
@@ -174,6 +181,7 @@ def own(lab: Lab) -> Iterator[Own]:
         device = dataclasses.replace(base, port=free_port())
         sim = Device(name, device.device_type, device.port, None, source_address="10.231.0.1")
         sim.load_or_seed(seed_text(base))
+        _type(sim, TELNET_ACCOUNT.get(sim.vendor, []))  # the automation account may use telnet too
         devices[name], options[name] = device, Options(
             telnet_port=0, snmp_port=0, sources={"127.0.0.2": "192.0.2.10"},
             platform="vrp5-v100" if name == "sw-acc-01" else None,
@@ -584,3 +592,41 @@ def test_netmiko_over_telnet_logs_in_and_shows_while_telnet_is_allowed(own, name
         assert "Software" in conn.send_command("show version" if name == "rt-border-02" else "display version")
     finally:
         conn.disconnect()
+
+
+@pytest.mark.parametrize("name", ["sw-acc-01", "sw-acc-02", "rt-border-02"])
+def test_a_login_needs_an_account_and_a_vty_that_take_its_protocol(own, name):
+    device = own.devices[name]
+    vendor = device.vendor.key
+    port = own.simulator.telnet_ports[name]
+
+    def telnet_login() -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+            data = b""
+            for answer in (device.login_user, device.login_password()):
+                while not re.search(rb"(Username|login|Password): ?$", data):
+                    chunk = sock.recv(4096)
+                    assert chunk, data
+                    data += chunk
+                sock.sendall(answer.encode() + b"\r\n")
+                data += sock.recv(4096)
+            end = time.monotonic() + 1
+            while time.monotonic() < end and not re.search(rb"[>#]\s*$", data) and b"fail" not in data.lower() \
+                    and b"invalid" not in data and b"rejected" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data
+
+    assert re.search(rb"[>#]\s*$", telnet_login()), "the automation account takes telnet here"
+    if vendor != "cisco":
+        own.configure(name, {"huawei": ["aaa", "local-user automation service-type ssh", "quit"],
+                             "h3c": ["local-user automation class manage", "service-type ssh", "quit"]}[vendor])
+        assert not re.search(rb"[>#]\s*$", telnet_login()), "an account without service-type telnet is refused"
+    vty = {"huawei": ["user-interface vty 0 4", "protocol inbound telnet", "quit"],
+           "h3c": ["line vty 0 63", "protocol inbound telnet", "quit"],
+           "cisco": ["line vty 0 4", "transport input telnet", "exit"]}[vendor]
+    own.configure(name, vty)
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device)  # no vty range takes SSH
