@@ -45,7 +45,8 @@ class Options:
 
 def login(device: Device, guard: access.Guard, source: str, username: str, password: str, *,
           syslog: Syslog | None = None, protocol: str = "ssh") -> bool:
-    """One login attempt as the device judges it: management ACL, lockout, then the account's own password."""
+    """One login attempt over `protocol` (ssh, telnet) as the device judges it: a vty range taking the protocol, the
+    management ACL, the lockout, then the account (its service types, its own password)."""
     def refuse(reason: str) -> bool:
         if syslog:
             syslog.emit("failed", user=username, address=source, reason=reason)
@@ -127,6 +128,11 @@ class Simulator:
         for name, opts in (options or {}).items():
             if opts.platform is not None and opts.platform not in PLATFORMS:
                 raise ValueError(f"{name}: no simulated platform {opts.platform!r} (known: {', '.join(PLATFORMS)})")
+            if opts.platform is not None and name in self.devices and \
+                    PLATFORMS[opts.platform].flavour != self.devices[name].flavour:
+                raise ValueError(f"{name}: platform {opts.platform} runs {PLATFORMS[opts.platform].flavour}, not "
+                                 f"{self.devices[name].flavour} ({self.devices[name].device_type})")
+        self.clock = clock
         self.guards = {name: access.Guard(device, clock) for name, device in self.devices.items()}
         self.syslogs = {name: Syslog(device, self.options[name].loghosts) for name, device in self.devices.items()}
         self.key = host_key(state_dir)
@@ -136,6 +142,10 @@ class Simulator:
         self._sockets: list[socket.socket] = []
         self._agents: list[snmp.Agent] = []
         self._stop = threading.Event()
+
+    def forget_logins(self, name: str) -> None:
+        """Failed logins and lockouts of the device forgotten, as after a reload (tests resetting a device)."""
+        self.guards[name] = access.Guard(self.devices[name], self.clock)
 
     def source(self, device: Device, peer: str) -> str:
         """The address the device sees for a client connecting from `peer` on loopback."""

@@ -35,6 +35,7 @@ class Lab:
             sim.running = Config(sim.grammar)
             sim.running.load_text(seed_text(self.device(name)))
             sim.saved = sim.running.render()
+        self.simulator.forget_logins(name)
 
 
 @pytest.fixture(scope="session")

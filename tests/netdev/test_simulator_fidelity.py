@@ -451,6 +451,9 @@ def test_telnet_snmp_platform_and_sources_are_opt_in_per_device_through_host_var
     assert options["sw-acc-02"] == Options(telnet_port=0, snmp_port=0, sources={"127.0.0.2": "192.0.2.10"})
     with pytest.raises(ValueError, match="no simulated platform 'vrp9'"):
         Simulator([], None, {"x": Options(platform="vrp9")})
+    v8 = Device("v8", "huawei_vrpv8", 0)
+    with pytest.raises(ValueError, match="v8: platform vrp5-v100 runs vrp5, not vrpv8"):
+        Simulator([v8], None, {"v8": Options(platform="vrp5-v100")})
 
 
 # --- IOS keeps each secret in its own format ----------------------------------------------------------------------
@@ -630,3 +633,16 @@ def test_a_login_needs_an_account_and_a_vty_that_take_its_protocol(own, name):
     own.configure(name, vty)
     with pytest.raises(paramiko.AuthenticationException):
         _ssh(device)  # no vty range takes SSH
+
+
+def test_a_lab_reset_forgets_failed_logins_and_lockouts(lab):
+    lab.reset("sw-acc-01")
+    device = lab.device("sw-acc-01")
+    _type(lab.simulator.devices["sw-acc-01"], LOCKOUT["sw-acc-01"][0])
+    for _ in range(3):
+        with pytest.raises(paramiko.AuthenticationException):
+            _ssh(device, password=WRONG_GUESS)
+    with pytest.raises(paramiko.AuthenticationException):
+        _ssh(device)
+    lab.reset("sw-acc-01")
+    _ssh(device)
