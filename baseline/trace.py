@@ -4,8 +4,12 @@
 Sources read:
   applied   - `tags:` of tasks, blocks and plays in roles/**/tasks/*.yml, roles/**/handlers/*.yml, playbooks/*.yml
             - `{# control: NW-03 #}` markers in network_configs/**/*.j2 (device baselines are templates, not tasks)
+            - `CONTROLS = ("CM-01",)` at the top of plugins/callback/*.py (a callback that acts on every run, such
+              as the change-record plugin)
   verified  - `@pytest.mark.control("IA-02", ...)` in compliance_tests/**/*.py
             - `@audit_check("NW-03", ...)` decorators in baseline/netdev/**/*.py (network audits)
+            - `control_ids=["CM-01"]` of the results records the operations tools write from their own records
+              (baseline/operations/*.py: `changes verify`, `incident verify`)
 """
 
 from __future__ import annotations
@@ -83,6 +87,27 @@ def _decorator_ids(tree: ast.AST, names: set[str]) -> list[tuple[str, int]]:
     return found
 
 
+def _module_controls(tree: ast.Module) -> list[tuple[str, int]]:
+    """The IDs of a module-level `CONTROLS = ("CM-01", ...)`."""
+    found = []
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CONTROLS" for t in node.targets)
+                and isinstance(node.value, (ast.Tuple, ast.List))):
+            found += [(e.value, node.lineno) for e in node.value.elts
+                      if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return found
+
+
+def _results_controls(tree: ast.AST) -> list[tuple[str, int]]:
+    """The IDs of `control_ids=[...]` keyword arguments (results records written by a tool)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "control_ids" and isinstance(node.value, (ast.List, ast.Tuple)):
+            found += [(e.value, node.value.lineno) for e in node.value.elts
+                      if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return found
+
+
 def collect(root: Path = REPO_ROOT) -> Trace:
     trace = Trace()
     yaml_files = [*root.glob("roles/*/tasks/*.yml"), *root.glob("roles/*/handlers/*.yml"), *root.glob("playbooks/*.yml")]
@@ -105,4 +130,9 @@ def collect(root: Path = REPO_ROOT) -> Trace:
                     table[cid].add(f"{path.relative_to(root)}:{lineno}")
                 else:
                     table[cid].add(f"{path.relative_to(root)}:{lineno} (malformed)")
+    for pattern, read, table in (("plugins/callback/*.py", _module_controls, trace.applied),
+                                 ("baseline/operations/*.py", _results_controls, trace.verified)):
+        for path in sorted(root.glob(pattern)):
+            for cid, lineno in read(ast.parse(path.read_text(encoding="utf-8"))):
+                table[cid].add(f"{path.relative_to(root)}:{lineno}")
     return trace

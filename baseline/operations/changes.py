@@ -21,7 +21,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -187,28 +187,110 @@ def render(record: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cm01_results(writer: ResultWriter, records: list[dict[str, Any]], problems: list[str], path: Path) -> int:
-    """One CM-01 result per host or device the archive names (of the kinds CM-01 targets): pass when the whole
-    chain is intact, fail naming the problems when not. Returns the number of results written."""
-    last: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in records:
+RESULTS = ("succeeded", "failed", "unreachable", "interrupted")
+REQUIRED_FIELDS = ("id", "operator", "reason", "start", "end", "result")
+WINDOW_HOURS_DEFAULT = 24  # the policy's inspection interval when no policy file says (第二十条(九)(十))
+
+
+def window_hours() -> int:
+    """The evidence window in hours: the policy's inspection interval (inspection_interval_hours), as the report."""
+    from baseline.report.assets import policy_value
+
+    value = policy_value("inspection_interval_hours", WINDOW_HOURS_DEFAULT)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else WINDOW_HOURS_DEFAULT
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def in_window(record: Mapping[str, Any], since: datetime) -> bool:
+    """True when the run ended (or, interrupted, started) at or after `since`; a record without a readable time
+    counts as in the window, so that it is checked rather than passed over."""
+    moment = _moment(record.get("end") or record.get("start"))
+    return moment is None or moment >= since
+
+
+def incomplete(record: Mapping[str, Any]) -> list[str]:
+    """What a change record lacks of what CM-01 asks it to hold (第二十二条): who, why, when, the result, and no
+    result or diff of a task whose output is secret (no_log)."""
+    name = f"{record.get('id', '?')}, seq {record.get('seq', '?')}"
+    found = [f"{name}: no {key}" for key in REQUIRED_FIELDS if not str(record.get(key) or "").strip()]
+    if record.get("result") and record.get("result") not in RESULTS:
+        found.append(f"{name}: result {record.get('result')!r} is not one of {', '.join(RESULTS)}")
+    for change in record.get("changes") or []:
+        if isinstance(change, Mapping) and change.get("redacted") and (change.get("diff") or change.get("items")):
+            found.append(f"{name}: {change.get('host')}: {change.get('task')}: a no_log task's diff or items are "
+                         "recorded")
+    return found
+
+
+def cm01_results(writer: ResultWriter, records: list[dict[str, Any]], problems: list[str], path: Path, *,
+                 since: datetime | None = None, assets: Iterable[tuple[str, str]] = ()) -> int:
+    """One CM-01 result per host or device of the kinds CM-01 targets, named by the archive or given in `assets`
+    (host, kind), from the records of the evidence window (ended at or after `since`; all when None).
+
+    fail: the chain is broken (a record removed, reordered or edited), or a record of the window lacks its reason,
+          operator, times or result, or holds a no_log task's output; the problems are named.
+    pass: the chain is intact and every record of the window is complete, with the host's count and last change.
+    not_verifiable: there is no archive at all (no record was ever written): nothing shows how changes are made.
+    Returns the number of results written."""
+    window = [r for r in records if since is None or in_window(r, since)]
+    gaps = [gap for record in window for gap in incomplete(record)]
+    in_span = {id(record) for record in window}
+    last: dict[tuple[str, str], dict[str, Any] | None] = {(host, kind): None for host, kind in assets
+                                                          if kind in CM01_KINDS}
+    for record in records:  # every host the archive names; its last change of the window, if any
         for host, kinds in (record.get("assets") or {}).items():
             for kind in kinds:
                 if kind in CM01_KINDS:
-                    last[(host, kind)] = record
-    for (host, kind), record in sorted(last.items()):
-        count = sum(1 for r in records if host in (r.get("assets") or {}))
-        writer.record(asset=host, asset_kind=kind, control_ids=["CM-01"], check="change_records",
-                      outcome="fail" if problems else "pass", method="record",
-                      reason=("change archive broken: " + "; ".join(problems)) if problems else
-                      (f"{count} recorded change(s) to {host} in an intact hash-chained archive of {len(records)}; "
-                       f"the last {record.get('id')} at {record.get('end')} by {record.get('operator')}: "
-                       f"{record.get('reason')}"),
-                      evidence=[Evidence(command=f"scripts/changes verify ({path})",
-                                         observed={"records": len(records), "records_for_host": count,
-                                                   "last": record.get("id"), "problems": problems},
-                                         expected="every record holds the SHA-256 of the one before it; HEAD holds the last")])
+                    last.setdefault((host, kind), None)
+                    if id(record) in in_span:
+                        last[(host, kind)] = record
+    span = (f"since {since.isoformat(timespec='seconds')}" if since is not None else "in the whole archive")
+    for host, kind in sorted(last):
+        latest = last[(host, kind)]
+        count = sum(1 for r in window if host in (r.get("assets") or {}))
+        observed: dict[str, Any] = {"records": len(records), "records_in_window": len(window),
+                                    "records_for_host_in_window": count, "window_since": since.isoformat()
+                                    if since is not None else "", "last": latest.get("id") if latest else "",
+                                    "problems": problems, "incomplete": gaps}
+        if problems or gaps:
+            outcome, reason = "fail", "; ".join(
+                ([f"change archive broken: {'; '.join(problems)}"] if problems else [])
+                + ([f"change record(s) {span} incomplete: {'; '.join(gaps)}"] if gaps else []))
+        elif not records:
+            outcome, reason = "not_verifiable", (f"no change archive at {path}: no change was ever recorded, so how "
+                                                 "changes are made cannot be seen")
+        elif latest is None:
+            outcome, reason = "pass", (f"no change to {host} recorded {span}; the hash-chained archive of "
+                                       f"{len(records)} record(s) is intact and its {len(window)} record(s) {span} "
+                                       "are complete")
+        else:
+            outcome, reason = "pass", (
+                f"{count} recorded change(s) to {host} {span} in an intact hash-chained archive of {len(records)}, "
+                f"every record {span} complete (reason, operator, times, result); the last {latest.get('id')} "
+                f"({'planned' if latest.get('mode') == 'check' else 'applied'}, {latest.get('result')}) at "
+                f"{latest.get('end')} by {latest.get('operator')}: {latest.get('reason')}")
+        writer.record(asset=host, asset_kind=kind, control_ids=["CM-01"], check="change_records", outcome=outcome,
+                      method="record", reason=reason,
+                      evidence=[Evidence(command=f"scripts/changes verify ({path})", observed=observed,
+                                         expected="every record holds the SHA-256 of the one before it and HEAD the "
+                                                  "last; every record of the evidence window names its operator, "
+                                                  "reason, start, end and result")])
     return len(last)
+
+
+def inventory_assets(path: str) -> list[tuple[str, str]]:
+    """(host, kind) of the inventory's hosts and devices of the kinds CM-01 targets."""
+    from baseline.report.assets import from_inventory
+
+    found, _ = from_inventory(path)
+    return [(asset.name, asset.kind) for asset in found if asset.kind in CM01_KINDS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("verify", help="check the hash chain; exit 1 naming each removed, reordered or edited record")
     v.add_argument("--results-file", help="write a CM-01 result per host the archive names to this results file")
     v.add_argument("--run-id", help="run id of those results (default: $BASELINE_RUN_ID, else a new one)")
+    v.add_argument("--inventory", help="also write a CM-01 result for every server and device of this inventory, "
+                                       "changed in the evidence window or not (no archive at all: not verifiable)")
+    v.add_argument("--window-hours", type=int, default=None, metavar="H",
+                   help="evidence window: the records of the last H hours must be complete (default: the policy's "
+                        "inspection_interval_hours, as the report)")
     args = p.parse_args(argv)
     store = archive(args.dir)
     if args.command == "list":
@@ -239,16 +326,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     checked = store.verify()
     problems = [str(problem) for problem in checked.problems]
+    hours = args.window_hours if args.window_hours and args.window_hours > 0 else window_hours()
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    gaps = [gap for record in checked.records if in_window(record, since) for gap in incomplete(record)]
     if args.results_file:
         run = args.run_id or os.environ.get("BASELINE_RUN_ID", "").strip() or new_run_id()
-        written = cm01_results(ResultWriter(Path(args.results_file), run), checked.records, problems, store.path)
+        try:
+            assets = inventory_assets(args.inventory) if args.inventory else []
+        except Exception as exc:  # the inventory library's errors are of many kinds; name the file and stop
+            print(f"scripts/changes: the inventory {args.inventory} cannot be read: {exc}", file=sys.stderr)
+            return 2
+        written = cm01_results(ResultWriter(Path(args.results_file), run), checked.records, problems, store.path,
+                               since=since, assets=assets)
         print(f"{written} CM-01 result(s) written to {args.results_file}")
     for problem in problems:
         print(f"  {problem}")
+    for gap in gaps:
+        print(f"  incomplete (last {hours} h): {gap}")
     print(f"change archive {store.path}: {len(checked.records)} record(s), "
-          + (f"{len(problems)} problem(s)" if problems else "hash chain intact"))
-    return 1 if problems else 0
-
+          + (f"{len(problems)} problem(s)" if problems else "hash chain intact")
+          + (f", {len(gaps)} incomplete record field(s) in the last {hours} h" if gaps else ""))
+    return 1 if problems or gaps else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -300,6 +300,66 @@ def verify_register(archive: Archive) -> list[str]:
     return problems
 
 
+def window_hours() -> int:
+    """The evidence window in hours: the policy's inspection interval, as the report reads it."""
+    from baseline.operations.changes import window_hours as policy_window
+
+    return policy_window()
+
+
+def graded_since(record: dict[str, Any], since: datetime) -> bool:
+    """True when the grading was kept at or after `since` (a record without a readable time counts as recent)."""
+    try:
+        return parse_time(str(record.get("graded_at", "")), "graded_at") >= since
+    except FactError:
+        return True
+
+
+def register_result(writer: ResultWriter, records: list[dict[str, Any]], problems: list[str], path: Path,
+                    since: datetime) -> str:
+    """The IR-01 result of the register's verification on the organisation asset; returns its outcome.
+
+    fail: the chain is broken, or a kept grading is not what the current rules give for its facts (level, colour,
+          reporting deadline, investigation deadline); every problem named.
+          Every kept grading is then also written as a failing `incident_grading[ID]`, so that the pass `grade`
+          wrote for it earlier does not stand beside the failure (the newest record of a check counts).
+    pass: the chain is intact, every grading re-grades to the same, and at least one was kept in the window.
+    not_applicable: intact and consistent, but no incident was graded in the evidence window: there was nothing to
+          grade (the verification of the register, older gradings included, is the evidence)."""
+    recent = [r for r in records if graded_since(r, since)]
+    window = f"since {iso(since)}"
+    if problems:
+        outcome, reason = "fail", "incident register: " + "; ".join(problems)
+    elif not recent:
+        outcome, reason = "not_applicable", (
+            f"not applicable: no incident recorded in the evidence window ({window}); the register of "
+            f"{len(records)} grading(s) is intact and each re-grades to the same level and deadlines")
+    else:
+        levels = ", ".join(f"{r.get('id')} level {r.get('grading', {}).get('level')}" for r in recent)
+        outcome, reason = "pass", (
+            f"{len(recent)} incident grading(s) {window} ({levels}); all {len(records)} kept grading(s) re-graded "
+            "from their facts by the current rules give the same level, warning colour and deadlines; hash chain "
+            "intact")
+    if problems:  # a grading's own pass (written by `grade`) no longer stands: the register cannot vouch for it
+        for record in records:
+            own = [p for p in problems if p.startswith(f"{record.get('id', '?')}, seq ")]
+            writer.record(asset=platform_name(), asset_kind="organisation", control_ids=["IR-01"],
+                          check=f"incident_grading[{record.get('id', '?')}]", outcome="fail", method="record",
+                          host_kind="organisation",
+                          reason="; ".join(own) if own else "the register that keeps this grading does not verify: "
+                                                           + "; ".join(problems),
+                          evidence=[Evidence(command=f"scripts/incident verify ({path})",
+                                             observed={"grading": record.get("grading", {}), "problems": own or problems},
+                                             expected="the kept grading is what 第二十八–三十四条 give for its facts")])
+    writer.record(asset=platform_name(), asset_kind="organisation", control_ids=["IR-01"], check="incident_register",
+                  outcome=outcome, method="record", host_kind="organisation", reason=reason,
+                  evidence=[Evidence(command=f"scripts/incident verify ({path})",
+                                     observed={"records": len(records), "records_in_window": len(recent),
+                                               "window_since": iso(since), "problems": problems},
+                                     expected={"problems": [], "rules": "第二十八–三十四条 (docs/operations.md)"})])
+    return outcome
+
+
 # --- command line -----------------------------------------------------------------------------------------------
 
 
@@ -391,6 +451,9 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="check the register's hash chain and re-grade every record; exit 1 on a problem")
     v.add_argument("--results-file", help="also write an IR-01 result of the check to this results file")
     v.add_argument("--run-id", help="run id of that result (default: $BASELINE_RUN_ID, else a new one)")
+    v.add_argument("--window-hours", type=int, default=None, metavar="H",
+                   help="evidence window: gradings of the last H hours make the result (default: the policy's "
+                        "inspection_interval_hours, as the report)")
     return p
 
 
@@ -441,16 +504,12 @@ def main(argv: list[str] | None = None) -> int:
         print(_render(found[-1]))
         return 0
     problems = verify_register(archive)
-    count = len(archive.read())
+    kept = archive.read()
+    count = len(kept)
     if args.results_file:
-        writer = results_writer(args.results_file, args.run_id)
-        writer.record(asset=platform_name(), asset_kind="organisation", control_ids=["IR-01"], check="incident_register",
-                      outcome="fail" if problems else "pass", method="record", host_kind="organisation",
-                      reason="; ".join(problems) if problems else
-                      f"{count} incident grading(s) kept, hash chain intact, each re-graded to the same level and deadlines",
-                      evidence=[Evidence(command=f"scripts/incident verify ({archive.path})",
-                                         observed={"records": count, "problems": problems},
-                                         expected={"problems": []})])
+        hours = args.window_hours if args.window_hours and args.window_hours > 0 else window_hours()
+        since = datetime.now(UTC) - timedelta(hours=hours)
+        register_result(results_writer(args.results_file, args.run_id), kept, problems, archive.path, since)
     for problem in problems:
         print(f"  {problem}")
     print(f"incident register {archive.path}: {count} record(s), " + (f"{len(problems)} problem(s)" if problems else "intact"))

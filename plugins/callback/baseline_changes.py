@@ -28,6 +28,8 @@ from ansible.plugins.callback import CallbackBase
 if TYPE_CHECKING:
     from baseline.operations.changes import Redactor
 
+CONTROLS = ("CM-01",)  # the control this plugin applies on every run (baseline catalog trace CM-01)
+
 DOCUMENTATION = """
     name: baseline_changes
     type: aggregate

@@ -455,6 +455,12 @@ NOT_DRIFTABLE = {
              "The drift stops auditd instead, the other half of the same check, which a run starts again.",
     "AU-05": "The immutability itself (auditctl -s: enabled 2) cannot be lifted without a reboot. The drift weakens "
              "the persisted part the same check reads (Restart= of the baseline's auditd drop-in), which a run restores.",
+    "CM-01": "Verified from the change archive on the controller (`baseline changes verify`), not by the suites a drift "
+             "runs on a host. An edited, removed or incomplete record turning the cells to 不符合 is tested without the "
+             "lab: tests/report/test_report_operations.py, tests/unit/test_change_records.py.",
+    "IR-01": "Verified from the incident register on the controller (`baseline incident verify`), not on a host. A kept "
+             "grading the rules do not give turning the cell to 不符合 is tested without the lab: "
+             "tests/report/test_report_operations.py, tests/unit/test_incidents.py.",
 }
 
 

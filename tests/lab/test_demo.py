@@ -51,7 +51,8 @@ def test_demo_ends_with_exit_0_and_no_failing_check(demo_run):
 
 def test_one_run_id_for_servers_databases_and_devices(demo_run):
     assert {r.run_id for r in demo_run.records} == {demo_run.run_id}
-    assert {r.asset_kind for r in demo_run.records} == {"linux", "postgresql", "mariadb", "network"}
+    # organisation: the incident register's verification (IR-01) on the platform
+    assert {r.asset_kind for r in demo_run.records} == {"linux", "postgresql", "mariadb", "network", "organisation"}
 
 
 def test_every_automated_control_is_evidenced_on_its_assets(demo_run):

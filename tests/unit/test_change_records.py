@@ -179,7 +179,8 @@ def archive(tmp_path) -> Archive:
     store = changes.archive(tmp_path)
     for n in range(1, 5):
         store.append({"schema": changes.SCHEMA, "id": f"CHG-{n}", "reason": f"change {n}", "operator": "lisi",
-                      "end": f"2026-12-0{n}T00:00:00+00:00", "assets": {"app1": ["linux"], "db1": ["linux", "postgresql"]},
+                      "start": f"2026-12-0{n}T00:00:00+00:00", "end": f"2026-12-0{n}T00:00:00+00:00",
+                      "result": "succeeded", "assets": {"app1": ["linux"], "db1": ["linux", "postgresql"]},
                       "changes": []})
     return store
 

@@ -132,5 +132,10 @@ def test_verify_finds_an_edited_grading(tmp_path):
     path.write_text("\n".join([lines[0], json.dumps(edited)]) + "\n")
     proc = run(tmp_path, "verify", "--results-file", str(tmp_path / "r.jsonl"))
     assert proc.returncode == 1 and "edited" in proc.stdout and edited["id"] in proc.stdout
-    [result] = list(read_results([tmp_path / "r.jsonl"]))
+    results = {r.check: r for r in read_results([tmp_path / "r.jsonl"])}
+    result = results.pop("incident_register")
     assert result.outcome == "fail" and result.control_ids == ["IR-01"]
+    # each kept grading's own record fails too, so that the pass `grade` wrote does not stand beside the failure
+    assert sorted(results) == sorted(f"incident_grading[{json.loads(line)['id']}]" for line in lines)
+    assert {r.outcome for r in results.values()} == {"fail"}
+    assert "level" in results[f"incident_grading[{edited['id']}]"].reason
