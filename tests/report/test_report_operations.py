@@ -160,18 +160,38 @@ def test_an_old_incomplete_record_outside_the_window_only_counts_for_the_chain(t
     assert found["verdict"] == "met" and "no change to app1 recorded since" in text(found)
 
 
-def test_no_archive_at_all_leaves_cm01_not_verified_with_the_reason(tmp_path, env):
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"children": {
+def inventory(tmp_path: Path) -> Path:
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump({"all": {"children": {
         "linux_servers": {"hosts": {"app1": {}, "db1": {}}},
         "network_devices": {"hosts": {"sw1": {"vendor": "huawei"}}}}}}), encoding="utf-8")
+    return path
+
+
+def test_no_archive_at_all_leaves_cm01_not_verified_with_the_reason(tmp_path, env):
     out = tmp_path / "results.jsonl"
-    proc = tool("changes", env, "verify", "--results-file", str(out), "--inventory", str(inventory))
+    proc = tool("changes", env, "verify", "--results-file", str(out), "--inventory", str(inventory(tmp_path)))
     assert proc.returncode == 0 and "3 CM-01 result(s)" in proc.stdout, proc.stdout + proc.stderr
     data = report(tmp_path, out)
     for host in ("app1", "db1", "sw1"):
         found = cell(data, "CM-01", host)
         assert found["verdict"] == "not_verified" and "no change archive at" in text(found), found
+
+
+def test_with_an_inventory_every_server_and_device_has_a_cm01_cell(tmp_path, env):
+    store = changes.archive(tmp_path / "changes")
+    store.append(change(1, "old1", start=now(80), end=now(79)))  # before the window, not in the inventory: left out
+    store.append(change(2, "app1"))
+    out = tmp_path / "results.jsonl"
+    proc = tool("changes", env, "verify", "--results-file", str(out), "--inventory", str(inventory(tmp_path)))
+    assert proc.returncode == 0 and "3 CM-01 result(s)" in proc.stdout, proc.stdout + proc.stderr
+    data = report(tmp_path, out)
+    assert not [c for r in data["controls"] for c in r["cells"] if c["asset"] == "old1"]
+    app1, db1, sw1 = (cell(data, "CM-01", host) for host in ("app1", "db1", "sw1"))
+    assert app1["verdict"] == "met" and "1 recorded change(s) to app1" in text(app1)
+    assert db1["verdict"] == "met" and "no change to db1 recorded since" in text(db1)
+    # device changes go through netdev push, which writes no change record: not verified, never met
+    assert sw1["verdict"] == "not_verified" and "scripts/netdev push" in text(sw1) and not sw1["missing_evidence"]
 
 
 def test_an_empty_register_makes_ir01_not_applicable_with_its_verification(tmp_path, env, archive):
