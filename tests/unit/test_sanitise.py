@@ -122,6 +122,23 @@ def test_refuses_a_mounted_loop_device_and_writes_nothing(work: Path, disk, tmp_
 
 
 @needs_loop
+def test_refuses_a_loop_device_in_use_as_swap(work: Path, disk) -> None:
+    device, _ = disk
+    if shutil.which("mkswap") is None or shutil.which("swapon") is None:
+        pytest.skip("mkswap and swapon are needed")
+    subprocess.run(["mkswap", device], capture_output=True, check=True)
+    on = subprocess.run(["swapon", device], capture_output=True, text=True, check=False)
+    if on.returncode != 0:
+        pytest.skip(f"swapon refused here: {on.stderr.strip()}")
+    try:
+        proc = play(work, sanitise_device=device, sanitise_confirm=Path(device).name)
+    finally:
+        subprocess.run(["swapoff", device], capture_output=True, check=False)
+    refused(proc, work, f"{Path(device).name} is an active swap area", "a device in use as swap is never wiped")
+    # the bytes are not compared: the kernel may page out to this swap area while it is on
+
+
+@needs_loop
 def test_refuses_a_confirmation_that_does_not_match(work: Path, disk) -> None:
     device, image = disk
     proc = play(work, sanitise_device=device, sanitise_confirm="loop999")
