@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from baseline.netdev import devices as devices_mod
@@ -59,3 +62,48 @@ def lab(tmp_path_factory: pytest.TempPathFactory, vault_env: str) -> Iterator[La
     sim.start()
     yield Lab(inv, sim, root)
     sim.stop()
+
+
+class Shell:
+    """A raw interactive SSH shell on a simulated device, as an engineer types into it."""
+
+    def __init__(self, lab: Lab, name: str):
+        device = lab.device(name)
+        self.client = paramiko.SSHClient()
+        self.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - throw-away simulator
+        self.client.connect(device.host, device.port, device.login_user, device.login_password(),
+                            allow_agent=False, look_for_keys=False, timeout=10)
+        self.channel = self.client.invoke_shell(width=200)
+        self.read_until(r"[>#\]]\s*$")
+
+    def read_until(self, pattern: str, timeout: float = 5) -> str:
+        data, end = "", time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.channel.recv_ready():
+                data += self.channel.recv(65536).decode()
+                if re.search(pattern, data):
+                    return data
+            else:
+                time.sleep(0.01)
+        raise AssertionError(f"no {pattern!r} in {data!r}")
+
+    def send(self, text: str, until: str = r"[>#\]]\s*$") -> str:
+        self.channel.send(text)
+        return self.read_until(until).replace("\r\n", "\n")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@pytest.fixture
+def shell(lab: Lab) -> Iterator:
+    opened: list[Shell] = []
+
+    def open_shell(name: str) -> Shell:
+        lab.reset(name)
+        opened.append(Shell(lab, name))
+        return opened[-1]
+
+    yield open_shell
+    for item in opened:
+        item.close()

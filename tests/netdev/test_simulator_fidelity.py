@@ -25,21 +25,6 @@ from devtools.simulator.shell import Session
 from devtools.simulator.testbed import LAB_DEVICES, free_port, make_inventory
 
 from .conftest import Lab
-from .test_simulator_cli import Shell
-
-
-@pytest.fixture
-def shell(lab: Lab) -> Iterator:
-    opened: list[Shell] = []
-
-    def open_shell(name: str) -> Shell:
-        lab.reset(name)
-        opened.append(Shell(lab, name))
-        return opened[-1]
-
-    yield open_shell
-    for item in opened:
-        item.close()
 
 
 # --- error texts -------------------------------------------------------------------------------------------------------
