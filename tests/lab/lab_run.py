@@ -16,9 +16,11 @@ BIN = Path(shutil.which("ansible-playbook") or "ansible-playbook").parent
 SSH = ["ssh", "-F", str(config.INVENTORY_DIR / "ssh_config")]
 
 
-def playbook(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """`ansible-playbook ARGS...` from the repository root with its ansible.cfg; output captured, never raises."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+def playbook(*args: str, timeout: float = 900, strategy: str = "") -> subprocess.CompletedProcess:
+    """`ansible-playbook ARGS...` from the repository root with its ansible.cfg (strategy: another than its own);
+    output captured, never raises."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           **({"ANSIBLE_STRATEGY": strategy} if strategy else {})}
     return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
 

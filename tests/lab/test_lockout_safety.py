@@ -10,12 +10,13 @@ passes, and the staff keys' from= is rewritten - a change of the same run that t
 while the firewall's SSH rule (`server_inbound_services`, the ssh entry) admits only that other network. The
 ruleset loads, and the controller is cut off exactly as in the report.
 
-Twice: with the run's shared SSH connection open (Ansible's usual setting; the established connection survives
-the new ruleset, so the run restores drill1 at once through it), and with no shared connection
-(`ansible_ssh_args` without ControlMaster: every task opens a new connection, so after the cut nothing of the run
-reaches drill1 and only the host's own countdown can heal it). Each time the run stops for drill1 with exit 2 and
-a message naming drill1 and what was restored, drill1 is back within the rollback time, and its ruleset,
-nftables.conf and authorized_keys are what they were before.
+Twice: with the run's own connection open (ansible.cfg's Mitogen strategy keeps one per host for the whole run;
+the established connection survives the new ruleset, so the run restores drill1 at once through it, while the
+confirming login, a new connection of Ansible's own SSH plugin, is refused), and with no shared connection
+(Ansible's stock linear strategy and `ansible_ssh_args` without ControlMaster: every task opens a new connection,
+so after the cut nothing of the run reaches drill1 and only the host's own countdown can heal it). Each time the
+run stops for drill1 with exit 2 and a message naming drill1 and what was restored, drill1 is back within the
+rollback time, and its ruleset, nftables.conf and authorized_keys are what they were before.
 
 Then a NOPASSWD sudoers drop-in and an account with a shell and a key, both added by hand, are taken away by the
 next run (drop-in moved aside, account locked), recorded, and the run after that changes nothing.
@@ -115,10 +116,11 @@ class Cut:
         return self.proc.stdout[-6000:] + self.proc.stderr[-2000:]
 
 
-def cut_off(**more) -> Cut:
+def cut_off(strategy: str = "", **more) -> Cut:
     on(HOST, f"sudo -n true && sudo rm -f {ROLLBACK_RECORD}")  # the record read afterwards is this run's
     before, keys = access_state(HOST), staff_key_files(HOST)
-    cut = Cut(playbook(*LINUX, "--limit", HOST, "--tags", CUT_TAGS, "-e", cut_vars(**more), timeout=1800), before, keys)
+    cut = Cut(playbook(*LINUX, "--limit", HOST, "--tags", CUT_TAGS, "-e", cut_vars(**more), timeout=1800,
+                       strategy=strategy), before, keys)
     cut.back = attempt(HOST, "sudo -n true")
     if cut.back.returncode == 0:
         cut.after = access_state(HOST)
@@ -138,14 +140,14 @@ def leave_drill1_as_found(demo_run):
 
 @pytest.fixture(scope="module")
 def cut_open():
-    """The cut with the run's shared SSH connection still open."""
+    """The cut with the run's own connection still open (ansible.cfg's strategy)."""
     return cut_off()
 
 
 @pytest.fixture(scope="module")
 def cut_closed():
-    """The cut with no shared SSH connection: after it, nothing of the run reaches drill1."""
-    return cut_off(ansible_ssh_args=NO_SHARED_CONNECTION)
+    """The cut with no shared SSH connection (the stock strategy): after it, nothing of the run reaches drill1."""
+    return cut_off(strategy="linear", ansible_ssh_args=NO_SHARED_CONNECTION)
 
 
 SCENARIOS = ["cut_open", "cut_closed"]
