@@ -4,6 +4,7 @@
     baseline netdev ...      network devices: push, audit, backup (baseline/netdev/cli.py)
     baseline changes ...     change records, CM-01 (baseline/operations/changes.py)
     baseline incident ...    incident register, IR-01 (baseline/operations/incidents.py)
+    baseline assessment ...  yearly assessments and the policy's coverage, AS-01 (baseline/operations/assessment.py)
     baseline catalog ...     the control catalog: list, trace a control end to end
     baseline policy ...      the policy's floors, and an inventory's values checked against them
 
@@ -28,8 +29,10 @@ RUNTIME: dict[str, tuple[str, str]] = {
     "netdev": ("baseline.netdev.cli", "network devices: push the baseline, audit, back up"),
     "changes": ("baseline.operations.changes", "change records (CM-01): list, show, verify"),
     "incident": ("baseline.operations.incidents", "incident register (IR-01): grade, record, list, verify"),
+    "assessment": ("baseline.operations.assessment", "assessments (AS-01): record, list, verify the policy's coverage"),
     "catalog": ("baseline.cli", "control catalog: list the controls, trace one end to end"),
     "policy": ("baseline.cli", "policy values: the floors, and the inventory's values checked against them"),
+    "verify": ("baseline.operations.verify", "verify everything in one run, keep a history, report drift (CI)"),
 }
 DEV_GROUP = "baseline.commands"
 

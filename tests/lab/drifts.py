@@ -458,6 +458,9 @@ NOT_DRIFTABLE = {
     "CM-01": "Verified from the change archive on the controller (`baseline changes verify`), not by the suites a drift "
              "runs on a host. An edited, removed or incomplete record turning the cells to 不符合 is tested without the "
              "lab: tests/report/test_report_operations.py, tests/unit/test_change_records.py.",
+    "AS-01": "Verified from the catalog's coverage of the policy's articles (catalog/articles.yml) and the assessment "
+             "register on the controller (`baseline assessment verify`), not on a host. A coverage gap, a broken register "
+             "and an overdue assessment turning the cell to 不符合 are tested without the lab: tests/unit/test_assessment.py.",
     "IR-01": "Verified from the incident register on the controller (`baseline incident verify`), not on a host. A kept "
              "grading the rules do not give turning the cell to 不符合 is tested without the lab: "
              "tests/report/test_report_operations.py, tests/unit/test_incidents.py.",
