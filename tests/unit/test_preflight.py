@@ -54,7 +54,22 @@ def test_weak_value_stops_the_run_before_any_host_is_contacted(tmp_path, variabl
 def test_stricter_value_passes_preflight_without_contacting_hosts(tmp_path):
     proc, marker = _run(tmp_path, {"password_min_length": 12}, playbook="playbooks/preflight.yml")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert _messages(proc).count("ok: [ghost]") == 3, "policy, platform and roster checks all pass"
+    assert _messages(proc).count("ok: [ghost]") == 4, "policy, platform and roster checks pass, and are marked passed"
+    assert not marker.exists()
+
+
+def test_a_run_that_imports_the_preflight_per_part_checks_each_host_once(tmp_path):
+    """site.yml imports preflight.yml once per part; the second import finds this run's checks done."""
+    book = REPO_ROOT / "playbooks" / f".preflight-twice-{os.getpid()}.yml"
+    book.write_text("---\n- ansible.builtin.import_playbook: preflight.yml\n"
+                    "- ansible.builtin.import_playbook: preflight.yml\n", encoding="utf-8")
+    try:
+        proc, marker = _run(tmp_path, {}, playbook=str(book))
+    finally:
+        book.unlink()
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = _messages(proc)
+    assert out.count("ok: [ghost]") == 4 and out.count("skipping: [ghost]") == 4, out[-3000:]
     assert not marker.exists()
 
 
