@@ -5,7 +5,8 @@ Sources read:
   applied   - `tags:` of tasks, blocks and plays in roles/**/tasks/*.yml, roles/**/handlers/*.yml, playbooks/*.yml
             - `{# control: NW-03 #}` markers in network_configs/**/*.j2 (device baselines are templates, not tasks)
             - `CONTROLS = ("CM-01",)` at the top of plugins/callback/*.py (a callback that acts on every run, such
-              as the change-record plugin)
+              as the change-record plugin), and of baseline/operations/*.py (an operations tool whose run is the
+              control: the daily inspection, evidence collection)
   verified  - `@pytest.mark.control("IA-02", ...)` in compliance_tests/**/*.py
             - `@audit_check("NW-03", ...)` decorators in baseline/netdev/**/*.py (network audits)
             - `control_ids=["CM-01"]` of the results records the operations tools write from their own records
@@ -131,6 +132,7 @@ def collect(root: Path = REPO_ROOT) -> Trace:
                 else:
                     table[cid].add(f"{path.relative_to(root)}:{lineno} (malformed)")
     for pattern, read, table in (("plugins/callback/*.py", _module_controls, trace.applied),
+                                 ("baseline/operations/*.py", _module_controls, trace.applied),
                                  ("baseline/operations/*.py", _results_controls, trace.verified)):
         for path in sorted(root.glob(pattern)):
             for cid, lineno in read(ast.parse(path.read_text(encoding="utf-8"))):
