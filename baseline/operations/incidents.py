@@ -3,6 +3,7 @@ colour, reporting deadline and investigation deadline, exactly as 岚信用办�
 
     scripts/incident grade --outage-hours 30 --records 12000 --kind leaked --summary "..."
     scripts/incident list | show ID | verify
+    scripts/incident collect HOST [--incident ID] | custody verify     evidence preservation, IR-02 (evidence.py)
 
 The rules (the policy's own words in docs/operations.md):
   第二十八条 I   (特别重大): outage of 48 hours or more (“48小时以上”: 以上 includes the figure itself), or more than
@@ -454,11 +455,24 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--window-hours", type=int, default=None, metavar="H",
                    help="evidence window: gradings of the last H hours make the result (default: the policy's "
                         "inspection_interval_hours, as the report)")
+    v.add_argument("--evidence-dir", metavar="DIR", help="IR-02: the evidence archives and their custody chain "
+                                                         "(default: $BASELINE_EVIDENCE_DIR, else evidence/)")
+    v.add_argument("--inventory", help="IR-02: also write an evidence_custody result for every Linux server of this "
+                                       "inventory, collected from or not")
+    from baseline.operations import evidence
+
+    evidence.add_commands(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command in ("collect", "custody"):
+        from baseline.operations import evidence
+
+        if args.command == "collect":
+            return evidence.run_collect(args, argv if argv is not None else sys.argv[1:])
+        return evidence.run_custody(args)
     archive = register(args.dir)
     if args.command == "grade":
         try:
@@ -506,14 +520,37 @@ def main(argv: list[str] | None = None) -> int:
     problems = verify_register(archive)
     kept = archive.read()
     count = len(kept)
+    from baseline.operations import evidence
+
+    custody = evidence.verify_custody(args.evidence_dir)
     if args.results_file:
         hours = args.window_hours if args.window_hours and args.window_hours > 0 else window_hours()
         since = datetime.now(UTC) - timedelta(hours=hours)
-        register_result(results_writer(args.results_file, args.run_id), kept, problems, archive.path, since)
+        writer = results_writer(args.results_file, args.run_id)
+        register_result(writer, kept, problems, archive.path, since)
+        try:
+            servers = evidence_servers(args.inventory) if args.inventory else []
+        except Exception as exc:  # the inventory library's errors are of many kinds; name the file and stop
+            print(f"scripts/incident: the inventory {args.inventory} cannot be read: {exc}", file=sys.stderr)
+            return 2
+        graded = [str(r.get("id", "?")) for r in kept if graded_since(r, since)]
+        evidence.custody_results(writer, custody, since, hosts=servers, incidents_in_window=graded)
     for problem in problems:
         print(f"  {problem}")
     print(f"incident register {archive.path}: {count} record(s), " + (f"{len(problems)} problem(s)" if problems else "intact"))
-    return 1 if problems else 0
+    for problem in custody.problems:
+        print(f"  {problem}")
+    print(f"evidence custody chain {custody.path}: {len(custody.records)} record(s), "
+          + (f"{len(custody.problems)} problem(s)" if custody.problems else "intact"))
+    return 1 if problems or custody.problems else 0
+
+
+def evidence_servers(path: str) -> list[str]:
+    """The Linux servers of an inventory (the assets IR-02 targets)."""
+    from baseline.report.assets import from_inventory
+
+    found, _ = from_inventory(path)
+    return [asset.name for asset in found if asset.kind == "linux"]
 
 
 if __name__ == "__main__":
