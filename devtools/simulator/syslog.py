@@ -1,8 +1,14 @@
 """Syslog of the simulated devices: logins, failed logins, configuration changes and logouts, sent over UDP in each
 vendor's layout to the log hosts the device's configuration names (`info-center loghost`, IOS `logging host`).
 
-Nothing leaves loopback: a configured log host is reached only through the simulator's map of log-host addresses to
-loopback ports (`Options.loghosts`, host variable `simulator_loghosts`); a log host without an entry gets nothing.
+A configured log host is reached only through the simulator's map of log-host addresses to `address:port`
+(`Options.loghosts`, host variable `simulator_loghosts`): a loopback port standing in for it in the tests, the real
+log server in the lab (inventory/lab/devices.yml maps log_server_address to its address and netdev_syslog_port). A
+log host without an entry gets nothing. Sending is UDP, fire and forget on a non-blocking socket: a log server that
+is down, unreachable or slow never holds up a login or a command.
+
+IOS puts the device's host name in front of the time stamp only with `logging origin-id hostname`, as the real one
+does; VRP and Comware always carry it.
 """
 
 from __future__ import annotations
@@ -59,6 +65,11 @@ def loghosts(device: Device) -> list[str]:
     return found
 
 
+def _origin_hostname(device: Device) -> bool:
+    """IOS `logging origin-id hostname`: the message carries the host name after its sequence number."""
+    return any(node.text.split() == ["logging", "origin-id", "hostname"] for node in device.running.root.children)
+
+
 class Syslog:
     """Sends one device's messages to the loopback ports standing in for its configured log hosts."""
 
@@ -67,6 +78,8 @@ class Syslog:
         self.targets = {host: (where.rsplit(":", 1)[0], int(where.rsplit(":", 1)[1])) for host, where in targets.items()}
         self.sequence = itertools.count(1)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM) if self.targets else None
+        if self.sock is not None:
+            self.sock.setblocking(False)
 
     def message(self, event: str, **fields: str) -> str:
         severity, text = EVENTS[event][self.device.vendor]
@@ -79,7 +92,8 @@ class Syslog:
             return f"{pri}{time.strftime('%b %d %Y %H:%M:%S', now)} {self.device.hostname} {body}"
         if self.device.vendor == "h3c":
             return f"{pri}{stamp} {time.strftime('%Y', now)} {self.device.hostname} {body}"
-        return f"{pri}{seq}: *{stamp}.000: {body}"
+        origin = f" {self.device.hostname}:" if _origin_hostname(self.device) else ""
+        return f"{pri}{seq}:{origin} *{stamp}.000: {body}"
 
     def emit(self, event: str, **fields: str) -> None:
         if self.sock is None:
