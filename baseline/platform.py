@@ -28,7 +28,10 @@ NETWORK_VARIABLES = {
     "admin_networks": "networks from which administrators and the automation manage servers and devices "
                       "(第十五条(四)): SSH firewall rule, from= of staff keys, device management ACL",
     "server_networks": "networks of the platform's servers: log, time and database clients",
+    "device_management_networks": "networks the network devices send syslog from (NW-05): the log server's firewall "
+                                  "takes the device syslog port from these only",
 }
+DEVICE_NETWORKS = "device_management_networks"
 ADDRESS_VARIABLES = {
     "log_server_address": "the central log server (AU-03, NW-05)",
     "malware_mirror_address": "the signature mirror (MP-01)",
@@ -64,9 +67,26 @@ def networks(variable: str, value: Any) -> tuple[list[ipaddress.IPv4Network], li
         elif variable == "admin_networks" and network.prefixlen == 0:
             problems.append(f"{label} admits every address; management must be limited to the admin networks "
                             "(第十五条(四))")
+        elif variable == DEVICE_NETWORKS and network.prefixlen == 0:
+            problems.append(f"{label} admits every address; the device syslog port must be open to the device "
+                            "management networks only (NW-05)")
         else:
             found.append(network)
     return found, problems
+
+
+def device_networks(value: Any, groups: Mapping[str, Sequence[str]]) -> list[str]:
+    """device_management_networks: IPv4 networks in CIDR form, not one that admits every address, and not empty while
+    the inventory has network devices (their syslog would be dropped by the log server's firewall)."""
+    rule = NETWORK_VARIABLES[DEVICE_NETWORKS]
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)) and not value:
+        devices = list(groups.get(DEVICE_GROUP, ()))
+        if devices:
+            listed = ", ".join(devices[:3]) + (", ..." if len(devices) > 3 else "")
+            return [f"{DEVICE_NETWORKS} is empty while the inventory has network devices ({listed}): the log server "
+                    f"would take none of their syslog; give the networks their management addresses are in ({rule})"]
+        return []
+    return networks(DEVICE_NETWORKS, value)[1]
 
 
 def parse_network(text: str) -> tuple[ipaddress.IPv4Network | None, str]:
@@ -303,6 +323,9 @@ def check_host(values: Mapping[str, Any], groups: Mapping[str, Sequence[str]], h
         if variable not in values:
             if variable == "admin_networks":
                 problems.append(f"admin_networks is not set ({rule})")
+            continue
+        if variable == DEVICE_NETWORKS:
+            problems += device_networks(values[variable], groups)
             continue
         nets, found = networks(variable, values[variable])
         problems += found
