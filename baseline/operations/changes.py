@@ -14,13 +14,16 @@ ansible.cfg): one per `ansible-playbook` run, append-only and hash-chained (base
 from __future__ import annotations
 
 import argparse
+import atexit
 import difflib
 import getpass
+import json
 import os
 import socket
 import sys
+import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,10 +93,13 @@ def reason(extra_vars: Mapping[str, Any], sources: Iterable[str],
     return "", ""
 
 
-def missing_reason(sources: Iterable[str]) -> str:
+_reason_of = reason  # Change() takes a `reason` argument of its own
+
+
+def missing_reason(sources: Iterable[str], option: str = f"-e {REASON_VARIABLE}='...'") -> str:
     where = ", ".join(sources) or "(none given)"
     return (f"CM-01: this run has no change reason. Every change to inventory {where} is recorded with why it is made "
-            f"(第二十二条(一)): give -e {REASON_VARIABLE}='...' or set {REASON_ENV}. Nothing was run and no host was "
+            f"(第二十二条(一)): give {option} or set {REASON_ENV}. Nothing was run and no host was "
             "contacted.")
 
 
@@ -140,6 +146,206 @@ def clip(text: Any, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit} more characters)"
 
 
+# --- writing records from other engines than Ansible (baseline netdev push / rollback, pyinfra) --------------------
+
+ENGINES = ("ansible", "netdev", "pyinfra")
+SYSLOG_ENV = "BASELINE_CHANGES_SYSLOG"  # 1/yes/on: a copy of each record to /dev/log; an absolute path: to that socket
+SYSLOG_SOCKET = "/dev/log"
+SYSLOG_TAG = "baseline-changes"
+SYSLOG_PRIORITY = 22 * 8 + 6  # facility local6, severity info
+SYSLOG_MAX_BYTES = 8000  # rsyslog's default message size limit is 8 KiB: a longer record is sent without its diffs
+_TRUE = ("1", "yes", "true", "on")
+
+
+class ReasonMissing(ValueError):
+    """A run on an inventory other than the lab's without a change reason; the message says how to give one."""
+
+
+def syslog_target(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The unix datagram socket a copy of each record goes to, from $BASELINE_CHANGES_SYSLOG; None when off."""
+    value = environ.get(SYSLOG_ENV, "").strip()
+    if not value or value.lower() in ("0", "no", "false", "off"):
+        return None
+    if value.lower() in _TRUE:
+        return SYSLOG_SOCKET
+    if value.startswith("/"):
+        return value
+    raise ValueError(f"{SYSLOG_ENV}={value!r}: expected 1 (send to {SYSLOG_SOCKET}), 0, or the absolute path of a "
+                     "unix datagram socket")
+
+
+def syslog_message(record: Mapping[str, Any], limit: int = SYSLOG_MAX_BYTES) -> bytes:
+    """One RFC 3164 message, facility local6, tag baseline-changes, the record as JSON (its secrets are redacted
+    before it is chained). A record longer than `limit` goes without its diffs and says so; its hash still ties the
+    copy to the archive's record."""
+    def encode(body: Mapping[str, Any]) -> bytes:
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        stamp = datetime.now().strftime("%b %e %H:%M:%S")  # RFC 3164: local time, day padded with a space
+        return f"<{SYSLOG_PRIORITY}>{stamp} {SYSLOG_TAG}[{os.getpid()}]: {text}".encode()
+
+    message = encode(record)
+    if len(message) <= limit:
+        return message
+    slim = {**record, "changes": [{k: v for k, v in c.items() if k not in ("diff", "items")}
+                                  for c in record.get("changes") or [] if isinstance(c, Mapping)],
+            "syslog_note": "diffs left out of this copy (too long for one message); the archive's record with this "
+                           "hash holds them"}
+    message = encode(slim)
+    if len(message) <= limit:
+        return message
+    keep = ("schema", "id", "engine", "seq", "hash", "prev", "operator", "reason", "start", "end", "result", "mode",
+            "hosts")
+    return encode({**{k: record.get(k) for k in keep if k in record},
+                   "syslog_note": "summary only (the record is too long for one message); the archive's record with "
+                                  "this hash holds the rest"})
+
+
+def send_syslog(record: Mapping[str, Any], path: str) -> None:
+    """Send `record` as one datagram to the unix socket `path` (the local syslog daemon forwards it)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sock.connect(path)
+        sock.send(syslog_message(record))
+
+
+def _stderr_warning(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
+def append(record: dict[str, Any], directory: str | os.PathLike | None = None, *,
+           environ: Mapping[str, str] = os.environ, warn: Callable[[str], None] = _stderr_warning) -> dict[str, Any]:
+    """Chain `record` into the change archive; with $BASELINE_CHANGES_SYSLOG set, also send a copy to syslog.
+    The copy never fails the run: when it cannot be sent, `warn` says why (the archive keeps the record)."""
+    chained = archive(directory).append(record)
+    try:
+        target = syslog_target(environ)
+        if target:
+            send_syslog(chained, target)
+    except (OSError, ValueError) as exc:
+        warn(f"CM-01: change record {chained.get('id')} is in the archive, but its copy to the log server could not "
+             f"be sent ({exc}); check {SYSLOG_ENV} and the local syslog daemon")
+    return chained
+
+
+class Change:
+    """One change record written by an engine other than Ansible, with the same fields as the callback plugin's.
+
+        change = Change("netdev", tool="baseline netdev push", inventory=[path], reason=args.reason, check=dry_run,
+                        secrets=vault_values)          # ReasonMissing when no reason is given outside the lab
+        change.host("sw1", ["network"])
+        change.changed("sw1", "push the device baseline", "netdev.push", before=..., after=...)
+        change.problem("sw1", "push the device baseline", "failed", "…")
+        change.finish("succeeded")                      # or failed | unreachable | interrupted; appends once
+
+    Every text is passed through a Redactor fed with `secrets` (and whatever `add_secrets` adds) before it is
+    recorded. A change that is never finished is recorded as interrupted when the process exits (atexit)."""
+
+    def __init__(self, engine: str, *, tool: str, inventory: Iterable[str], reason: str | None = None,
+                 reason_option: str = "--reason '...'", check: bool = False, limit: str = "",
+                 secrets: Iterable[str] = (), directory: str | os.PathLike | None = None,
+                 environ: Mapping[str, str] = os.environ, warn: Callable[[str], None] = _stderr_warning,
+                 at_exit: bool = True):
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+        sources = [str(s) for s in inventory]
+        given = (reason or "").strip()
+        text, source = (given, reason_option.split(maxsplit=1)[0]) if given else _reason_of({}, sources, environ)
+        if not text:
+            raise ReasonMissing(missing_reason(sources, reason_option))
+        self.redact = Redactor(secrets)
+        self.directory = directory
+        self.environ = environ
+        self.warn = warn
+        self.record: dict[str, Any] = {
+            "schema": SCHEMA, "id": new_change_id(), "engine": engine, "tool": tool,
+            "operator": operator(environ), "account": _account(), "controller": controller(),
+            "reason": self.redact(text), "reason_source": source, "inventory": sources, "lab": is_lab(sources),
+            "mode": "check" if check else "apply", "diff_mode": True, "limit": limit, "tags": [], "playbooks": [],
+            "start": now_iso()}
+        self.hosts: dict[str, list[str]] = {}
+        self.stats: dict[str, dict[str, int]] = {}
+        self.changes: list[dict[str, Any]] = []
+        self.problems: list[dict[str, Any]] = []
+        self.written: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        if at_exit:
+            atexit.register(self._at_exit)
+
+    @property
+    def id(self) -> str:
+        return str(self.record["id"])
+
+    @property
+    def check(self) -> bool:
+        return self.record["mode"] == "check"
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        with self._lock:
+            self.redact.add(secrets)
+
+    def host(self, name: str, kinds: Iterable[str] = (), **counts: int) -> None:
+        """A host or device the run handled; `counts` (ok, changed, failed, unreachable, skipped) go to stats."""
+        with self._lock:
+            self.hosts.setdefault(name, sorted(set(kinds)))
+            stats = self.stats.setdefault(name, {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0, "skipped": 0})
+            for key, value in counts.items():
+                stats[key] = stats.get(key, 0) + int(value)
+
+    def changed(self, host: str, task: str, action: str, *, before: str | None = None, after: str | None = None,
+                before_header: str = "before", after_header: str = "after", prepared: str | None = None,
+                failed: bool = False, **extra: Any) -> dict[str, Any]:
+        """A changed (or, in check mode, planned) target with its diff; `extra` fields are kept as given, redacted."""
+        entry: dict[str, Any] = {"host": host, "task": clip(self.redact(task), 300), "action": action,
+                                 "planned": self.check}
+        if failed:
+            entry["failed"] = True
+        diff: dict[str, Any] = {}
+        if prepared is not None:
+            diff["prepared"] = self.redact(prepared)
+        elif before is not None or after is not None:
+            diff = {"before": self.redact(before or ""), "after": self.redact(after or ""),
+                    "before_header": self.redact(before_header), "after_header": self.redact(after_header)}
+        if diff:
+            entry["diff"] = [diff]
+        entry.update({k: self.redact(v) for k, v in extra.items()})
+        with self._lock:
+            self.changes.append(entry)
+        return entry
+
+    def problem(self, host: str, task: str, what: str, msg: str) -> None:
+        with self._lock:
+            self.problems.append({"host": host, "task": clip(self.redact(task), 300), "what": what,
+                                  "msg": clip(self.redact(str(msg)), 1000)})
+
+    def finish(self, result: str) -> dict[str, Any]:
+        """Append the record (once; a second call returns the first record). `result` is one of RESULTS."""
+        if result not in RESULTS:
+            raise ValueError(f"result {result!r} is not one of {', '.join(RESULTS)}")
+        with self._lock:
+            if self.written is not None:
+                return self.written
+            record = {**self.record, "end": now_iso(), "result": result, "hosts": sorted(self.hosts),
+                      "assets": {h: k for h, k in sorted(self.hosts.items()) if k}, "stats": self.stats,
+                      "changes": self.changes, "problems": self.problems}
+            self.written = append(record, self.directory, environ=self.environ, warn=self.warn)
+            return self.written
+
+    def _at_exit(self) -> None:
+        if os.getpid() == self._pid and self.written is None:
+            try:
+                self.finish("interrupted")
+            except Exception as exc:  # noqa: BLE001 - at exit there is nobody left to raise to
+                self.warn(f"CM-01: change record {self.id} could not be written at exit: {type(exc).__name__}: {exc}")
+
+
+def _account() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry (a container's numeric user)
+        return str(os.getuid())
+
+
 # --- reading the archive ----------------------------------------------------------------------------------------
 
 
@@ -160,7 +366,8 @@ def render(record: Mapping[str, Any]) -> str:
              f"  operator   {record.get('operator')} (account {record.get('account')} on {record.get('controller')})",
              f"  reason     {record.get('reason')}   [{record.get('reason_source')}]",
              f"  time       {record.get('start')} → {record.get('end')}",
-             f"  playbooks  {', '.join(record.get('playbooks', []))}",
+             (f"  playbooks  {', '.join(record.get('playbooks', []))}" if record.get("engine", "ansible") == "ansible"
+              else f"  engine     {record.get('engine')} ({record.get('tool')})"),
              f"  inventory  {', '.join(record.get('inventory', []))}"
              + (f"   limit {record['limit']}" if record.get("limit") else "")
              + (f"   tags {', '.join(record['tags'])}" if record.get("tags") else ""),
@@ -178,6 +385,8 @@ def render(record: Mapping[str, Any]) -> str:
         lines.append(f"    {change.get('host')}: {change.get('task')} ({change.get('action')}){flag}")
         if change.get("redacted"):
             lines.append(f"      {change['redacted']}")
+        if change.get("backup"):
+            lines.append(f"      backup: {change['backup']}")
         for item in change.get("items", []):
             lines.append(f"      item: {item}")
         for diff in change.get("diff", []):
@@ -238,7 +447,8 @@ def cm01_results(writer: ResultWriter, records: list[dict[str, Any]], problems: 
           operator, times or result, or holds a no_log task's output; the problems are named.
     pass: the chain is intact and every record of the window is complete, with the host's count and last change.
     not_verifiable: there is no archive at all (no record was ever written): nothing shows how changes are made;
-          or a network device the window names no change to: its changes go through `netdev push`, unrecorded.
+          or a network device the window names no change to while the archive holds no `netdev push` record
+          at all (device pushes made before they were recorded cannot be seen).
     With `assets` (the inventory's), a host the archive names only before the window is left out.
     Returns the number of results written."""
     window = [r for r in records if since is None or in_window(r, since)]
@@ -255,6 +465,7 @@ def cm01_results(writer: ResultWriter, records: list[dict[str, Any]], problems: 
                     if id(record) in in_span:
                         last[(host, kind)] = record
     span = (f"since {since.isoformat(timespec='seconds')}" if since is not None else "in the whole archive")
+    device_records = any(r.get("engine") == "netdev" for r in records)
     for host, kind in sorted(last):
         latest = last[(host, kind)]
         count = sum(1 for r in window if host in (r.get("assets") or {}))
@@ -269,10 +480,11 @@ def cm01_results(writer: ResultWriter, records: list[dict[str, Any]], problems: 
         elif not records:
             outcome, reason = "not_verifiable", (f"no change archive at {path}: no change was ever recorded, so how "
                                                  "changes are made cannot be seen")
-        elif latest is None and kind == "network":
+        elif latest is None and kind == "network" and not device_records:
             outcome, reason = "not_verifiable", (
-                f"no change to {host} recorded {span}: device configurations are pushed by `scripts/netdev push` "
-                "(also when playbooks/network.yml runs it), which writes no change record yet; the archive is intact")
+                f"no change to {host} recorded {span}, and the archive holds no record of `scripts/netdev push` "
+                "(engine netdev) at all: device changes made before the push recorded them cannot be seen; the "
+                "archive is intact")
         elif latest is None:
             outcome, reason = "pass", (f"no change to {host} recorded {span}; the hash-chained archive of "
                                        f"{len(records)} record(s) is intact and its {len(window)} record(s) {span} "

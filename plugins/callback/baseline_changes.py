@@ -210,7 +210,8 @@ class CallbackModule(CallbackBase):
             self._redact = Redactor()
             check = bool(context.CLIARGS.get("check"))
             self._record.update({
-                "schema": _changes.SCHEMA, "id": _changes.new_change_id(), "tool": "ansible-playbook",
+                "schema": _changes.SCHEMA, "id": _changes.new_change_id(), "engine": "ansible",
+                "tool": "ansible-playbook",
                 "operator": _changes.operator(extra_vars=variable_manager.extra_vars), "account": _account(),
                 "controller": _changes.controller(),
                 "reason": text, "reason_source": source, "inventory": sources, "lab": _changes.is_lab(sources),
@@ -347,7 +348,7 @@ class CallbackModule(CallbackBase):
         record = {**self._record, "end": _changes.now_iso(), "result": result, "hosts": sorted(self._hosts),
                   "assets": {h: k for h, k in sorted(self._hosts.items()) if k},
                   "changes": self._changes, "problems": self._problems}
-        _changes.archive().append(record)
+        _changes.append(record, warn=self._display.warning)  # also the syslog copy ($BASELINE_CHANGES_SYSLOG)
 
 
 def _account() -> str:
