@@ -298,7 +298,8 @@ def redact(path: Path, secrets: Sequence[bytes]) -> int:
 
 
 def secret_values(values: dict[str, Any]) -> list[bytes]:
-    """The vault values among a host's inventory variables (baseline/secret-variables.txt), longest first."""
+    """The vault values among a host's inventory variables (baseline/secret-variables.txt) and the staff's initial
+    passwords derived from the vault seed, longest first."""
     from baseline.secrets import secret_variable_names
 
     found: set[bytes] = set()
@@ -310,6 +311,13 @@ def secret_values(values: dict[str, Any]) -> list[bytes]:
             if len(text) >= 4:
                 found.add(text.encode("utf-8"))
                 found.update(line.strip().encode("utf-8") for line in text.splitlines() if len(line.strip()) >= 8)
+    seed = str(values.get("accounts_initial_password_seed") or "")
+    if seed:  # each person's initial password is derived from the vault seed (baseline/accounts.py)
+        from baseline.accounts import initial_password
+
+        for person in values.get("staff") or []:
+            if isinstance(person, dict) and person.get("username"):
+                found.add(initial_password(seed, str(person["username"])).encode("utf-8"))
     return sorted(found, key=len, reverse=True)
 
 
@@ -573,6 +581,7 @@ def collect(host: str, *, out_dir: Path, incident: str = "", transport: Transpor
             "note": "the archive's own SHA-256 is recorded in the custody chain (custody.jsonl), not here",
         }
         (staging / CUSTODY_FILE).write_text(json.dumps(custody, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        redact(staging / CUSTODY_FILE, secrets)  # a vault value in an error message or a command line
         names = [c.name for c in collection.items] + [CUSTODY_FILE]
         manifest = manifest_text(staging, names)
         (staging / MANIFEST).write_text(manifest, encoding="utf-8")
@@ -814,7 +823,9 @@ def _secrets_of(values: dict[str, Any]) -> list[bytes]:
         return []
 
 
-def run_collect(args: argparse.Namespace, argv: Sequence[str], *, transport: Transport | None = None) -> int:
+def run_collect(args: argparse.Namespace, argv: Sequence[str], *, transport: Transport | None = None,
+                scratch_root: str = "/tmp") -> int:
+    """`baseline incident collect`; `transport` (default: SSH to the host) and `scratch_root` are for tests."""
     from baseline.compliance import ssh_config_path
     from baseline.operations.incidents import results_writer
 
@@ -837,7 +848,8 @@ def run_collect(args: argparse.Namespace, argv: Sequence[str], *, transport: Tra
     try:
         with _terminate_as_interrupt():
             collect(args.host, out_dir=out_dir, incident=incident, transport=link, secrets=_secrets_of(values),
-                    progress=lambda text: print(text, file=sys.stderr), days=args.days, collection=collection)
+                    progress=lambda text: print(text, file=sys.stderr), days=args.days, collection=collection,
+                    scratch_root=scratch_root)
     except (KeyboardInterrupt, Interrupted) as exc:
         print(f"{prog}: interrupted ({exc or 'Ctrl-C'}) after {len(collection.items)} item(s): {interrupted_state(collection)}",
               file=sys.stderr)
