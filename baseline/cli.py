@@ -30,6 +30,7 @@ RUNTIME: dict[str, tuple[str, str]] = {
     "changes": ("baseline.operations.changes", "change records (CM-01): list, show, verify"),
     "incident": ("baseline.operations.incidents", "incident register (IR-01): grade, record, list, verify"),
     "assessment": ("baseline.operations.assessment", "assessments (AS-01): record, list, verify the policy's coverage"),
+    "orphans": ("baseline.operations.orphans", "orphan accounts (AC-02): servers, databases, devices vs the roster"),
     "catalog": ("baseline.cli", "control catalog: list the controls, trace one end to end"),
     "policy": ("baseline.cli", "policy values: the floors, and the inventory's values checked against them"),
     "verify": ("baseline.operations.verify", "verify everything in one run, keep a history, report drift (CI)"),
