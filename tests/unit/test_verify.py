@@ -290,3 +290,31 @@ def test_an_interrupted_run_leaves_no_half_entry(env, inventory, capsys, how):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     assert run(env, inventory, Recorded(GOOD), run_id="after") == 0  # compared with the last complete run
     assert "drift since run before: none" in capsys.readouterr().out
+
+
+# --- the real commands of the steps that need no host -----------------------------------------------------------
+
+
+def test_the_record_steps_and_the_report_run_for_real_into_the_run(env, inventory, monkeypatch):
+    """Every step but the compliance suites runs its real command (this Python, -m baseline.cli ...): they accept
+    the options verify gives them and write their records into the run's results file with the run's id."""
+    for name in ("BASELINE_INCIDENTS_DIR", "BASELINE_ASSESSMENTS_DIR", "BASELINE_EVIDENCE_DIR"):
+        monkeypatch.setenv(name, str(env / name.lower()))
+
+    def runner(step: verify.Step) -> int:
+        if step.name == "compliance suites":
+            return Recorded(GOOD)(step)
+        return verify.run_subprocess(step)
+
+    run(env, inventory, runner, run_id="20260101T000000Z-real")
+    entry = env / "history" / "20260101T000000Z-real"
+    summary = json.loads((entry / "summary.json").read_text(encoding="utf-8"))
+    steps = summary["steps"]
+    # 2 would be a refusal of the options; the report's 2 is its "no conclusion" from four checks of one host
+    assert all(code in (0, 1) for name, code in steps.items() if name != "report"), steps
+    assert steps["report"] == 2 and summary["overall"]["verdict"] == "无法得出结论"
+    records = list(read_results([entry / "results.jsonl"]))
+    assert {r.run_id for r in records} == {"20260101T000000Z-real"}
+    controls = {c for r in records for c in r.control_ids}
+    assert {"CM-01", "IR-01", "AS-01", "IA-02"} <= controls
+    assert (env / "report" / "20260101T000000Z-real" / "report.json").is_file()
