@@ -1,0 +1,412 @@
+"""Daily inspection (OP-01, baseline/operations/inspect.py): thresholds from the policy values, lines judged from
+recorded probe outputs, the report (JSON, HTML escaped), the results records, and the command's exit codes on a
+throw-away inventory (devices and a server on loopback: one answering, one closed)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from baseline import REPO_ROOT
+from baseline.operations import inspect as insp
+from baseline.results import ResultWriter, read_results
+
+NOW = 1_800_000_000.0  # a fixed "now" for the recorded outputs
+
+
+@pytest.fixture()
+def limits(policy_values):
+    return insp.thresholds(policy_values)
+
+
+def stamp(seconds_ago: float) -> str:
+    return f"{NOW - seconds_ago:.3f}"
+
+
+def enddate(days: float) -> str:
+    return datetime.fromtimestamp(NOW + days * 86400, UTC).strftime("notAfter=%b %d %H:%M:%S %Y GMT")
+
+
+def probe_output(**replace: str) -> str:
+    """A recorded output of inspect_probe.sh on a healthy host; `replace` swaps a section's text."""
+    sections = {
+        "now": f"{NOW:.0f}",
+        "df": "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 1000 500 500 50% /\n"
+              "/dev/sdb1 1000 850 150 85% /var\n/dev/sdc1 1000 950 50 95% /srv",
+        "dfi": "Filesystem Inodes IUsed IFree IUse% Mounted on\n/dev/sda1 1000 100 900 10% /\nfuse 0 0 0 - /mnt",
+        "auth": "@source journal",
+        "faillock": "automation:\nWhen                Type  Source                                           Valid",
+        "integrity": '{"pending": []}',
+        "signatures": f"{stamp(3600)} baseline.hsb",
+        "detections": "",
+        "updates": "Listing...",
+        "certs": f"/etc/baseline-pki/ca.crt\t{enddate(3000)}\n/etc/baseline-pki/app1.crt\t{enddate(400)}",
+        "chrony": "Reference ID    : 0AE7000E (10.231.0.14)\nSystem time     : 0.000100 seconds fast of NTP time\n"
+                  "Leap status     : Normal",
+    }
+    sections.update(replace)
+    return "".join(f"\n@@section {name}\n{text}\n@@rc {127 if text == 'MISSING' else 0}\n"
+                   for name, text in sections.items())
+
+
+def healthy(host: str = "app1", **replace: str) -> insp.HostProbe:
+    return insp.HostProbe(host, True, latency_ms=40.0, offset_ms=3.0, offset_error_ms=2.0,
+                          sections=insp.parse_sections(probe_output(**replace)))
+
+
+def by(lines, kind, item=None):
+    found = [line for line in lines if line.kind == kind and (item is None or line.item == item)]
+    assert found, f"no {kind} line {item or ''}"
+    return found[0] if item is not None or len(found) == 1 else found
+
+
+# --- thresholds ------------------------------------------------------------------------------------------------------
+
+def test_thresholds_come_from_the_policy_values(policy_values):
+    limits = insp.thresholds(policy_values)
+    assert limits["log_max_age_s"] == policy_values["inspection_interval_hours"] * 3600
+    assert limits["backup_full_max_age_s"] == policy_values["backup_full_interval_days"] * 86400
+    assert limits["backup_incr_max_age_s"] == policy_values["backup_incremental_interval_days"] * 86400
+    assert limits["signature_max_age_s"] == policy_values["malware_signature_max_age_days"] * 86400
+    assert limits["drill_max_age_s"] == policy_values["restore_drill_interval_days"] * 86400
+    assert limits["disk_max_percent"] == policy_values["inspection_disk_max_percent"]
+    assert limits["cert_renew_days"] == 30  # roles/pki/defaults/main.yml: pki_renew_days
+    policy_values["pki_renew_days"] = 45
+    assert insp.thresholds(policy_values)["cert_renew_days"] == 45
+
+
+def test_set_may_tighten_a_threshold_but_never_loosen_it(policy_values):
+    assert insp.thresholds(policy_values, insp.parse_overrides(["log_max_age_s=10"]))["log_max_age_s"] == 10
+    with pytest.raises(insp.InputError, match="looser than .* inspection_interval_hours"):
+        insp.thresholds(policy_values, {"log_max_age_s": 10 * 86400})
+    with pytest.raises(insp.InputError, match="looser"):
+        insp.thresholds(policy_values, {"cert_renew_days": 1})
+    with pytest.raises(insp.InputError, match="NAME=VALUE"):
+        insp.parse_overrides(["no_such_threshold=1"])
+    with pytest.raises(insp.InputError, match="--set log_max_age_s = 'soon' is not a number"):
+        insp.parse_overrides(["log_max_age_s=soon"])
+
+
+def test_a_missing_inspection_variable_is_named(policy_values):
+    del policy_values["inspection_disk_max_percent"]
+    with pytest.raises(insp.InputError, match="inspection_disk_max_percent is not set"):
+        insp.thresholds(policy_values)
+    policy_values["inspection_disk_max_percent"] = "ninety"
+    with pytest.raises(insp.InputError, match="inspection_disk_max_percent = 'ninety' is not a number"):
+        insp.thresholds(policy_values)
+
+
+# --- lines from recorded probe outputs -------------------------------------------------------------------------------
+
+def test_healthy_host_is_green_with_values_and_thresholds(limits):
+    lines = insp.host_lines(healthy(), limits, NOW)
+    disk = {line.item: line for line in lines if line.kind == "disk"}
+    assert (disk["/"].status, disk["/var"].status, disk["/srv"].status) == ("green", "amber", "red")
+    assert disk["/srv"].value == "95%" and "90%" in disk["/srv"].threshold
+    assert [line.item for line in lines if line.kind == "inode"] == ["/"]  # "-" (no inode count) left out
+    for kind in ("ssh", "time", "failed_logins", "integrity", "signatures", "detections", "updates", "certs"):
+        line = by(lines, kind)
+        assert line.status == "green", line
+        assert line.value and line.threshold
+    assert by(lines, "certs").value == "app1.crt: 400 d left"
+
+
+def test_host_down_is_red_never_skipped(limits):
+    lines = insp.host_lines(insp.HostProbe("db2", False, error="ssh: connect to host 10.231.0.13 port 22: "
+                                           "Connection refused"), limits, NOW)
+    assert [(line.kind, line.status) for line in lines] == [("ssh", "red")]
+    assert "Connection refused" in lines[0].reason
+    assert insp.exit_status(lines) == 1
+    assert insp.exit_status(insp.host_lines(healthy(df="Filesystem x\n/dev/a 1 1 1 1% /"), limits, NOW)) == 0
+
+
+def test_a_probe_that_cannot_run_is_amber_unverified_with_the_reason(limits):
+    lines = insp.host_lines(healthy(integrity="MISSING", chrony="MISSING"), limits, NOW)
+    integrity = by(lines, "integrity")
+    assert (integrity.status, integrity.unverified, integrity.value) == ("amber", True, "未验证")
+    assert "MISSING (exit 127)" in integrity.reason
+    assert by(lines, "time").status == "green"  # no chrony: the controller's comparison stands
+    broken = insp.HostProbe("app1", True, latency_ms=5, offset_ms=0, probe_error="sudo: a password is required")
+    unverified = [line for line in insp.host_lines(broken, limits, NOW) if line.unverified]
+    assert {line.kind for line in unverified} >= {"disk", "integrity", "certs"}
+    assert all("sudo: a password is required" in line.reason for line in unverified)
+
+
+def test_failed_logins_counted_and_locked_accounts_named(limits):
+    journal = "\n".join(
+        ["@source journal"]
+        + [f"2026-12-02T0{i}:00:00+0000 app1 sshd[10{i}]: Failed password for zhang from 10.231.0.9 port 1 ssh2"
+           for i in range(3)]
+        + ["2026-12-02T05:00:00+0000 app1 sshd[201]: pam_unix(sshd:auth): authentication failure; user=zhang",
+           "2026-12-02T05:01:00+0000 app1 sudo[301]: pam_unix(sudo:auth): authentication failure; user=li",
+           "2026-12-02T05:02:00+0000 app1 sshd[401]: Connection closed by authenticating user wang 10.0.0.5 "
+           "port 2 [preauth]",
+           "2026-12-02T05:03:00+0000 app1 sshd[501]: Accepted publickey for automation"])
+    faillock = "zhang:\nWhen Type Source Valid\n" + "\n".join("2026-12-02 05:00:00 RHOST 10.231.0.9 V" for _ in range(5))
+    line = by(insp.host_lines(healthy(auth=journal, faillock=faillock), limits, NOW), "failed_logins")
+    assert line.status == "amber" and line.measured == 5  # 3 sshd, sudo, preauth; pam_unix(sshd) not twice
+    assert "locked: zhang" in line.value
+    many = "\n".join(["@source journal"] + [f"x sshd[1]: Failed password for root from 1.2.3.4 port {i} ssh2"
+                                            for i in range(int(limits["failed_logins_max"]) + 1)])
+    assert by(insp.host_lines(healthy(auth=many), limits, NOW), "failed_logins").status == "red"
+
+
+def test_auth_log_lines_outside_the_window_are_not_counted(limits):
+    old = (datetime.fromtimestamp(NOW, UTC) - timedelta(hours=30)).isoformat()
+    new = (datetime.fromtimestamp(NOW, UTC) - timedelta(hours=1)).isoformat()
+    text = (f"@source /var/log/auth.log\n{old} app1 sshd[1]: Failed password for x from 1.2.3.4 port 1 ssh2\n"
+            f"{new} app1 sshd[2]: Failed password for x from 1.2.3.4 port 1 ssh2")
+    assert by(insp.host_lines(healthy(auth=text), limits, NOW), "failed_logins").measured == 1
+
+
+def test_integrity_signatures_detections_updates_certs_and_time(limits):
+    lines = insp.host_lines(healthy(
+        integrity='{"pending": ["/usr/bin/tac", "/etc/passwd"]}',
+        signatures=f"{stamp(9 * 86400)} baseline.hsb",
+        detections="/tmp/x: Eicar-Test-Signature FOUND\n/home/a/b: Unix.Trojan.Mirai-1 FOUND",
+        updates="Listing...\nopenssl/bookworm-security 3.0.15 amd64 [upgradable from: 3.0.14]\n"
+                "vim/bookworm 9.0 amd64 [upgradable from: 8.2]",
+        certs=f"/etc/baseline-pki/app1.crt\t{enddate(10)}",
+        chrony="System time     : 2.500000 seconds slow of NTP time\nLeap status     : Normal",
+    ), limits, NOW)
+    integrity = by(lines, "integrity")
+    assert integrity.status == "red" and "/usr/bin/tac" in integrity.reason
+    assert by(lines, "signatures").status == "red" and by(lines, "signatures").value == "9.0 d"
+    detections = by(lines, "detections")
+    assert detections.status == "red" and "Mirai" in detections.reason and detections.measured == 1
+    updates = by(lines, "updates")
+    assert updates.status == "red" and updates.value == "1 (of 2 upgradable)" and "openssl" in updates.reason
+    assert by(lines, "certs").status == "amber" and "expires in 10 d" in by(lines, "certs").reason
+    assert by(lines, "time").status == "red" and "chrony -2500 ms" in by(lines, "time").value
+    expired = insp.host_lines(healthy(certs=f"/etc/baseline-pki/db1.crt\t{enddate(-1)}"), limits, NOW)
+    assert by(expired, "certs").status == "red"
+
+
+def test_the_anti_malware_test_file_alone_is_amber_not_red(limits):
+    line = by(insp.host_lines(healthy(detections="/tmp/t.txt: Eicar-Test-Signature FOUND"), limits, NOW),
+              "detections")
+    assert line.status == "amber" and "EICAR" in line.reason
+
+
+def test_log_intake_per_server_and_device(limits):
+    section = insp.Section(0, f"{stamp(600)} app1/messages.log\n{stamp(3 * 86400)} db1/messages.log\n"
+                              f"{stamp(60)} SW-CORE-01/messages.log\nnot a line")
+    senders = {"app1": {"address": "10.231.0.11"}, "db1": {"address": "10.231.0.12"},
+               "db2": {"address": "10.231.0.13"}, "sw-core-01": {"address": "127.0.0.1", "simulator": True},
+               "sw-acc-01": {"address": "127.0.0.1", "simulator": True},
+               "rt-1": {"address": "192.0.2.1", "simulator": False}}
+    per = dict.fromkeys(senders, limits)
+    lines = {line.asset: line for line in
+             insp.log_intake_lines("log1", section, senders, per, now=NOW, logdir="/var/log/remote")}
+    assert lines["app1"].status == "green" and lines["app1"].value == "10 min"
+    assert lines["db1"].status == "red" and lines["db1"].threshold == "≤ 24.0 h"
+    assert lines["db2"].status == "red" and "no log of db2" in lines["db2"].value
+    assert lines["sw-core-01"].status == "green"  # directory named by the device, any case
+    assert lines["sw-acc-01"].unverified and "simulated device" in lines["sw-acc-01"].reason
+    assert lines["rt-1"].status == "red"
+    tight = dict.fromkeys(senders, insp.thresholds({**_values(), "inspection_interval_hours": 24},
+                                                   {"log_max_age_s": 300}))
+    again = {line.asset: line for line in
+             insp.log_intake_lines("log1", section, senders, tight, now=NOW, logdir="/var/log/remote")}
+    assert again["app1"].status == "red"
+    down = insp.log_intake_lines("log1", insp.Section(255, "log1 unreachable"), senders, per, now=NOW, logdir="/x")
+    assert all(line.unverified for line in down)
+
+
+def _values() -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO_ROOT / "inventory/group_vars/all/policy.yml").read_text(encoding="utf-8"))
+
+
+def test_backup_ages_per_engine_with_grace(limits):
+    def when(seconds_ago: float) -> str:
+        return datetime.fromtimestamp(NOW - seconds_ago, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    state = {"last_full": {"time": when(8 * 86400)}, "last_incremental": {"time": when(3 * 3600)}}
+    files = {"last_full": {"time": when(26 * 3600)}}
+    section = insp.Section(0, f"@file postgresql\n{json.dumps(state)}\n@file files\n{json.dumps(files)}\n")
+    lines = insp.backup_lines("db1", section, ["postgresql", "files"], limits, now=NOW, state_dir="/s")
+    status = {line.item: line.status for line in lines}
+    assert status == {"postgresql full": "red", "postgresql incremental": "green", "files copy": "amber"}
+    missing = insp.backup_lines("db2", section, ["mariadb", "files"], limits, now=NOW, state_dir="/s")
+    assert [line.status for line in missing if line.item.startswith("mariadb")] == ["red", "red"]
+
+
+def test_offsite_copy_age_per_client(limits):
+    section = insp.Section(0, f"{stamp(3600)} db1/restic/snapshots/aa\n{stamp(3 * 86400)} db2/restic/snapshots/bb\n"
+                              f"{stamp(7200)} db1/restic/snapshots/cc")
+    per = dict.fromkeys(["db1", "db2", "app1"], limits)
+    lines = {line.asset: line for line in
+             insp.offsite_lines("bak1", section, ["db1", "db2", "app1"], per, now=NOW, root="/srv/backup")}
+    assert (lines["db1"].status, lines["db2"].status, lines["app1"].status) == ("green", "red", "red")
+    assert lines["db1"].value == "60 min"
+
+
+def test_restore_drill_age_from_the_controllers_records(tmp_path, limits):
+    def record(stamp_dir: str, host: str, engine: str, days: float, passed: bool) -> None:
+        path = tmp_path / stamp_dir / f"{host}-{engine}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        when = datetime.fromtimestamp(NOW - days * 86400, UTC).isoformat(timespec="seconds")
+        path.write_text(json.dumps({"time": when, "passed": passed}), encoding="utf-8")
+        (tmp_path / stamp_dir / f"{host}-{engine}-source.json").write_text("{}", encoding="utf-8")
+
+    record("a", "db1", "postgresql", 200, True)
+    record("b", "db1", "postgresql", 10, True)
+    record("c", "db1", "postgresql", 1, False)
+    record("a", "db2", "mariadb", 100, True)
+    per = dict.fromkeys(["db1", "db2", "db3"], limits)
+    lines = {line.asset: line for line in
+             insp.drill_lines(tmp_path, {"db1": "postgresql", "db2": "mariadb", "db3": "mariadb"}, per, NOW)}
+    assert lines["db1"].status == "amber" and "latest drill failed" in lines["db1"].reason
+    assert lines["db1"].value == "10.0 d"
+    assert lines["db2"].status == "red" and lines["db3"].status == "red"
+
+
+# --- report, HTML, results -------------------------------------------------------------------------------------------
+
+def test_report_json_and_html_escape_values(tmp_path, limits):
+    hostile = insp.Line("<b>app1</b>", "disk", "/mnt/<script>alert(1)</script>", "red", '99% "&"', "< 90%",
+                        reason="<img src=x onerror=alert(1)>", command="df -P")
+    lines = [hostile, *insp.host_lines(healthy(), limits, NOW)]
+    report = insp.build_report(lines, inventory="inventory/lab", started=datetime.now(UTC), seconds=1.2,
+                               run_id="r1", overrides={"log_max_age_s": 10})
+    assert report["status"] == "red" and report["summary"]["red"] == 2  # hostile, and /srv at 95%
+    json.dumps(report, ensure_ascii=False)
+    page = insp.render_html(report, "en")
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page and "&lt;b&gt;app1&lt;/b&gt;" in page and "99% &quot;&amp;&quot;" in page
+    assert "Disk space use" in page and "磁盘空间使用率" in page and "log_max_age_s=10" in page
+    assert page.index("Daily inspection report") < page.index("每日巡检报告")
+    zh = insp.render_html(report, "zh")
+    assert zh.index("每日巡检报告") < zh.index("Daily inspection report")
+
+
+def test_one_results_record_per_asset(tmp_path, limits):
+    lines = [*insp.host_lines(healthy("app1", df="Filesystem x\n/dev/a 1 1 1 1% /"), limits, NOW),
+             *insp.host_lines(insp.HostProbe("db1", False, error="timeout"), limits, NOW),
+             insp.unverified("sw-1", "log_intake", "log1", "-", "simulated device")]
+    assets = {"app1": insp.Asset("app1", "linux", "container", "", limits, {}),
+              "db1": insp.Asset("db1", "linux", "container", "", limits, {}),
+              "sw-1": insp.Asset("sw-1", "network", "simulator", "huawei_vrp", limits, {})}
+    results = tmp_path / "r.jsonl"
+    insp.write_results(lines, assets, ResultWriter(results, run_id="r1"), tmp_path / "x.html")
+    records = {r.asset: r for r in read_results([results])}
+    assert {a: r.outcome for a, r in records.items()} == {"app1": "pass", "db1": "fail", "sw-1": "not_verifiable"}
+    assert all(r.control_ids == ["OP-01"] and r.method == "probe" for r in records.values())
+    assert "unreachable" in records["db1"].reason
+    assert records["sw-1"].vendor == "huawei_vrp" and records["sw-1"].asset_kind == "network"
+
+
+# --- the command on a throw-away inventory ---------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def banner_server():
+    """A loopback listener that answers like an SSH server (banner line), as a device's management port."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"SSH-2.0-Test_Device\r\n")
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=2)
+    server.close()
+
+
+def make_inventory(tmp_path: Path, devices: dict[str, int], servers: dict[str, int] | None = None) -> Path:
+    inv = tmp_path / "inv"
+    inv.mkdir()
+    (inv / "group_vars").symlink_to(REPO_ROOT / "inventory" / "group_vars")
+    lines = ["all:", "  children:", "    network_devices:", "      hosts:"]
+    lines += [f"        {name}: {{ansible_host: 127.0.0.1, ansible_port: {port}, host_kind: simulator}}"
+              for name, port in devices.items()]
+    config = []
+    if servers:
+        lines += ["    linux_servers:", "      hosts:"]
+        lines += [f"        {name}: {{ansible_host: 127.0.0.1, host_kind: container}}" for name in servers]
+        config = [f"Host {name}\n  HostName 127.0.0.1\n  Port {port}\n  User nobody\n  StrictHostKeyChecking no\n"
+                  f"  UserKnownHostsFile /dev/null\n" for name, port in servers.items()]
+    (inv / "hosts.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (inv / "ssh_config").write_text("".join(config), encoding="utf-8")
+    return inv
+
+
+def run_main(tmp_path: Path, inv: Path, *extra: str) -> tuple[int, dict]:
+    out = tmp_path / "reports"
+    code = insp.main(["--inventory", str(inv), "--out", str(out), "--results-file", str(tmp_path / "r.jsonl"),
+                      "--drills", str(tmp_path / "drills"), *extra])
+    reports = sorted(out.glob("inspection-*.json"))
+    return code, json.loads(reports[-1].read_text(encoding="utf-8")) if reports else {}
+
+
+def test_exit_0_when_every_device_answers(tmp_path, banner_server, monkeypatch):
+    monkeypatch.delenv("BASELINE_SSH_CONFIG", raising=False)
+    code, report = run_main(tmp_path, make_inventory(tmp_path, {"sw-a": banner_server}))
+    assert code == 0
+    (mgmt,) = [line for line in report["lines"] if line["kind"] == "mgmt"]
+    assert mgmt["status"] == "green" and mgmt["value"].endswith(" ms") and "SSH-2.0-Test_Device" in mgmt["reason"]
+    assert (tmp_path / "reports").glob("inspection-*.html")
+    (record,) = read_results([tmp_path / "r.jsonl"])
+    assert record.asset == "sw-a" and record.outcome == "pass"
+
+
+def test_exit_1_when_a_device_or_a_host_is_down(tmp_path, banner_server, monkeypatch):
+    monkeypatch.delenv("BASELINE_SSH_CONFIG", raising=False)
+    closed = free_port()
+    inv = make_inventory(tmp_path, {"sw-a": banner_server, "sw-b": closed}, servers={"srv-down": free_port()})
+    started = time.monotonic()
+    code, report = run_main(tmp_path, inv)
+    assert code == 1
+    assert time.monotonic() - started < 30
+    status = {(line["asset"], line["kind"]): line["status"] for line in report["lines"]}
+    assert status[("sw-a", "mgmt")] == "green" and status[("sw-b", "mgmt")] == "red"
+    assert status[("srv-down", "ssh")] == "red"
+    outcomes = {r.asset: r.outcome for r in read_results([tmp_path / "r.jsonl"])}
+    assert outcomes == {"sw-a": "pass", "sw-b": "fail", "srv-down": "fail"}
+
+
+def test_exit_2_on_bad_input_naming_it(tmp_path, capsys, banner_server):
+    assert insp.main(["--inventory", str(tmp_path / "nowhere")]) == 2
+    assert "--inventory" in capsys.readouterr().err
+    inv = make_inventory(tmp_path, {"sw-a": banner_server})
+    assert insp.main(["--inventory", str(inv), "--set", "log_max_age_s=forever"]) == 2
+    assert "--set log_max_age_s" in capsys.readouterr().err
+    assert insp.main(["--inventory", str(inv), "--set", "disk_max_percent=99"]) == 2
+    assert "looser" in capsys.readouterr().err
+    (inv / "ssh_config").unlink()
+    assert insp.main(["--inventory", str(inv)]) == 2
+    assert "BASELINE_SSH_CONFIG" in capsys.readouterr().err
+
+
+def test_probe_script_renders_with_quoted_values():
+    script = insp.render_probe({"HOURS": "24", "PKI_DIR": "/etc/it's here", "STATE_DIR": "", "LOG_DIR": "",
+                                "DEVICE_LOG_DIR": "", "STORE_ROOT": ""})
+    assert "PKI_DIR='/etc/it'\"'\"'s here'" in script and "{{" not in script
+    assert script.count("probe now date") == 1
