@@ -29,6 +29,7 @@ RUNTIME: dict[str, tuple[str, str]] = {
     "netdev": ("baseline.netdev.cli", "network devices: push the baseline, audit, back up"),
     "changes": ("baseline.operations.changes", "change records (CM-01): list, show, verify"),
     "incident": ("baseline.operations.incidents", "incident register (IR-01): grade, record, list, verify"),
+    "inspect": ("baseline.operations.inspect", "daily inspection (OP-01): every host and device, dated report"),
     "assessment": ("baseline.operations.assessment", "assessments (AS-01): record, list, verify the policy's coverage"),
     "orphans": ("baseline.operations.orphans", "orphan accounts (AC-02): servers, databases, devices vs the roster"),
     "catalog": ("baseline.cli", "control catalog: list the controls, trace one end to end"),
