@@ -53,6 +53,7 @@ from baseline import REPO_ROOT
 from baseline.operations.chain import Archive
 from baseline.results import Evidence, ResultWriter
 
+CONTROLS = ("IR-02",)  # a collection is the control at work (baseline/trace.py)
 SCHEMA = "baseline.evidence/1"
 CUSTODY_SCHEMA = "baseline.custody/1"
 DIR_ENV = "BASELINE_EVIDENCE_DIR"
