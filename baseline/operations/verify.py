@@ -187,8 +187,11 @@ class Entry:
     def states(self) -> dict[Key, CheckState]:
         results = self.path / RESULTS_NAME
         if results.is_file():
-            return check_states(read_results([results]))
-        checks = self.summary.get("checks", {})  # results file lost: the verdicts the summary kept
+            try:
+                return check_states(read_results([results]))
+            except (OSError, ValueError):
+                pass
+        checks = self.summary.get("checks", {})  # results file lost or damaged: the verdicts the summary kept
         found = {}
         for text, verdict in checks.items():
             control, asset, check = text.split("\t", 2)
@@ -334,6 +337,14 @@ def settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
                 raise BadInput(f"--syslog-socket {sock}: not a socket")
         except OSError:
             raise BadInput(f"--syslog-socket {sock}: no such socket (is a syslog daemon running?)") from None
+    partial = history / f".{run_id}{PARTIAL_SUFFIX}"
+    if partial.exists():
+        raise BadInput(f"BASELINE_RUN_ID {run_id}: a run of that id is being written, or was killed: {partial}")
+    for option, directory in (("--history", history), ("--junit", junit.parent)):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"{option} {directory}: cannot be created: {exc.strerror or exc}") from None
     return Settings(inventory, history, args.keep, run_id, junit, report_dir, sock, args.syslog_facility,
                     bool(devices), bool(servers))
 
@@ -421,12 +432,14 @@ def main(argv: list[str] | None = None, runner: Runner | None = None) -> int:
 
 def _run(s: Settings, environ: dict[str, str], runner: Runner) -> int:
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    s.history.mkdir(parents=True, exist_ok=True)
     partial = s.history / f".{s.run_id}{PARTIAL_SUFFIX}"
-    partial.mkdir()
+    try:
+        partial.mkdir()
+    except OSError as exc:
+        print(f"{PROG}: --history {s.history}: {exc}", file=sys.stderr)
+        return 2
     results = partial / RESULTS_NAME
     todo = steps(s, results, environ)
-    s.junit.parent.mkdir(parents=True, exist_ok=True)
     print(f"{PROG}: run {s.run_id}, inventory {s.inventory}; {len(todo)} steps: {', '.join(t.name for t in todo)}")
     current = "starting"
     kept = False
@@ -457,10 +470,11 @@ def _run(s: Settings, environ: dict[str, str], runner: Runner) -> int:
         where = f"the history keeps run {s.run_id}" if kept else f"run {s.run_id} is not kept in the history"
         print(f"{PROG}: interrupted during {current}; {where} ({s.history})", file=sys.stderr)
         return 130
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a results line that is not a result
         if not kept:
             shutil.rmtree(partial, ignore_errors=True)
-        print(f"{PROG}: {current}: {exc}", file=sys.stderr)
+        where = f"the history keeps run {s.run_id}" if kept else f"run {s.run_id} is not kept in the history"
+        print(f"{PROG}: {current}: {exc}; {where}", file=sys.stderr)
         return 1
     return _print_summary(s, summary, drifts=drifts, previous=previous, final=final, removed=len(removed))
 

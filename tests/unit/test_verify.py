@@ -318,3 +318,27 @@ def test_the_record_steps_and_the_report_run_for_real_into_the_run(env, inventor
     controls = {c for r in records for c in r.control_ids}
     assert {"CM-01", "IR-01", "AS-01", "IA-02"} <= controls
     assert (env / "report" / "20260101T000000Z-real" / "report.json").is_file()
+
+
+def test_a_damaged_results_file_fails_the_run_and_keeps_no_entry(env, inventory, capsys):
+    def runner(step: verify.Step) -> int:
+        if step.name == "compliance suites":
+            step.results.write_text('{"not": "a result"}\n', encoding="utf-8")
+        return 0
+
+    assert run(env, inventory, runner, run_id="bad") == 1
+    assert "comparing with the previous run" in capsys.readouterr().err
+    assert history_runs(env) == []
+
+
+def test_drift_is_found_from_the_summary_when_the_previous_results_are_lost(env, inventory, capsys):
+    assert run(env, inventory, Recorded(GOOD), run_id="p1") == 0
+    (env / "history" / "p1" / "results.jsonl").unlink()
+    assert run(env, inventory, Recorded([("IA-02", "app1", PWQUALITY, "fail"), *GOOD[1:]]), run_id="p2") == 1
+    assert f"IA-02 app1 {PWQUALITY}: 符合 -> 不符合" in capsys.readouterr().out
+
+
+def test_a_killed_run_of_the_same_id_is_named(env, inventory, capsys):
+    (env / "history" / ".k1.partial").mkdir(parents=True)
+    assert run(env, inventory, Recorded(GOOD), run_id="k1") == 2
+    assert "BASELINE_RUN_ID k1: a run of that id is being written, or was killed" in capsys.readouterr().err
