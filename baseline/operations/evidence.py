@@ -852,8 +852,8 @@ def run_collect(args: argparse.Namespace, argv: Sequence[str], *, transport: Tra
                     progress=lambda text: print(text, file=sys.stderr), days=args.days, collection=collection,
                     scratch_root=scratch_root)
     except (KeyboardInterrupt, Interrupted) as exc:
-        print(f"{prog}: interrupted ({exc or 'Ctrl-C'}) after {len(collection.items)} item(s): {interrupted_state(collection)}",
-              file=sys.stderr)
+        print(f"{prog}: interrupted ({str(exc) or 'Ctrl-C'}) after {len(collection.items)} item(s): "
+              f"{interrupted_state(collection)}", file=sys.stderr)
         return 130
     except EvidenceError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
