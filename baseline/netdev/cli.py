@@ -1,4 +1,8 @@
-"""`scripts/netdev`: render, backup, push and audit network device baselines (NW-01..NW-08).
+"""`scripts/netdev`: render, backup, push and audit network device baselines (NW-01..NW-08); roll a push back.
+
+Every push and rollback appends one change record (CM-01, baseline/operations/changes.py, engine netdev; the diffs
+and refusals in baseline/netdev/rollback.py): a reason is required (--reason or $BASELINE_CHANGE_REASON) unless the
+inventory is the lab's.
 
 Devices are handled in parallel; each finished device prints one progress line on stderr. The exit status is
 1 when any device failed or any check failed, 2 when the run was refused before contacting any device (an
@@ -27,10 +31,19 @@ from typing import TypeVar
 
 from baseline import REPO_ROOT, policy
 from baseline import inventory as inventory_mod
-from baseline.netdev import audit, backup, push
-from baseline.netdev.devices import NetdevError, NetDevice, Redactor, backup_root, load, mask_secrets_in_logs
+from baseline.netdev import audit, backup, push, rollback
+from baseline.netdev.devices import (
+    NetdevError,
+    NetDevice,
+    Redactor,
+    backup_root,
+    load,
+    mask_secrets_in_logs,
+    secret_values,
+)
 from baseline.netdev.drivers import connect
 from baseline.netdev.render import Rendered, render
+from baseline.operations import changes
 from baseline.results import Evidence, ResultWriter, new_run_id
 
 T = TypeVar("T")
@@ -199,9 +212,43 @@ def push_state(result: push.PushResult | BaseException | None) -> str:
             "changed": "pushed, verified and saved"}[result.status]
 
 
+def begin_change(args: argparse.Namespace, devices: list[NetDevice], tool: str, *, reason: str | None,
+                 check: bool = False) -> changes.Change:
+    """The CM-01 record of this run (refused, NetdevError, without a reason outside the lab's inventory)."""
+    secrets = set().union(*(secret_values(d.values) for d in devices)) if devices else set()
+    try:
+        return changes.Change("netdev", tool=tool, inventory=[str(args.inventory or inventory_mod.inventory_path())],
+                              reason=reason, check=check, limit=",".join(args.limit), secrets=secrets)
+    except changes.ReasonMissing as exc:
+        raise NetdevError([str(exc)]) from None
+
+
+def finish_change(change: changes.Change, outcome: str, interruption: Interruption) -> None:
+    result = "interrupted" if interruption.status and outcome == "succeeded" else outcome
+    record = change.finish(result)
+    print(f"change record {record['id']} ({'planned' if change.check else result}) in {changes.archive().path}",
+          file=sys.stderr)
+
+
+def _close_and_verify(archives: dict[Path, backup.Archive], change: changes.Change | None, label: str) -> bool:
+    """Write each archive's manifest and verify it; a problem is printed and, with a change, recorded."""
+    intact = True
+    for archive in archives.values():
+        path = archive.close()
+        problems = backup.verify(path)
+        print(f"{label}: {path}" + (f" ({'; '.join(problems)})" if problems else ""))
+        if problems:
+            intact = False
+            if change is not None:
+                change.problem("", label, "backup not verified", "; ".join(problems))
+    return intact
+
+
 def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
     rendered = _preflight(devices, with_secrets=True)
     redact = Redactor(devices)
+    change = begin_change(args, devices, "baseline netdev push" + (" --dry-run" if args.dry_run else ""),
+                          reason=args.reason, check=args.dry_run)
     archives, archive_of = _archives(args, devices, "push")
 
     with Interruption() as interruption:
@@ -227,9 +274,9 @@ def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
                     "interrupted": "backed up, not changed (interrupted)"}[result.status]
 
         results = run_parallel(devices, work, args.parallel, describe, args.quiet)
-        for archive in archives.values():
-            path = archive.close()
-            print(f"backup before push: {path}")
+        intact = _close_and_verify(archives, change, "backup before push")
+        outcome = rollback.record_results(change, devices, results, "push the device baseline", rollback.ACTION_PUSH)
+        finish_change(change, outcome if intact else "failed", interruption)
     done, failed = _successes(results, redact)
     for name, result in done:
         if result.status == "failed":
@@ -243,6 +290,63 @@ def cmd_push(args: argparse.Namespace, devices: list[NetDevice]) -> int:
             print(redact(f"  {device.name}: {push_state(results.get(device.name))}"), file=sys.stderr)
         return interruption.status
     return 1 if failed else 0
+
+
+def cmd_rollback(args: argparse.Namespace, devices: list[NetDevice]) -> int:
+    """Restore every device CHANGE_ID modified to its configuration backed up before that change (module rollback)."""
+    store = changes.archive()
+    try:
+        record, targets = rollback.targets(store, args.change_id)
+    except rollback.Refused as exc:
+        raise NetdevError([str(exc)]) from None
+    by_name = {d.name: d for d in devices}
+    absent = [t.device for t in targets if t.device not in by_name]
+    if absent:
+        where = args.inventory or inventory_mod.inventory_path()
+        raise NetdevError([f"CHANGE_ID {args.change_id}: device(s) {', '.join(absent)} are not in inventory {where}"
+                           + (f" (or not in --limit {', '.join(args.limit)})" if args.limit else "")])
+    chosen = [by_name[t.device] for t in targets]
+    _check_login(chosen)
+    saved = {t.device: t.backup.read_text(encoding="utf-8") for t in targets}
+    print(f"rollback of {args.change_id} ({record.get('reason')}): " + ", ".join(
+        f"{t.device} to {t.backup}" for t in targets), file=sys.stderr)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise NetdevError([f"rollback of {args.change_id} changes {len(targets)} device(s): give --yes to confirm "
+                               "(no terminal to ask on)"])
+        if input("type yes to restore these devices: ").strip() != "yes":
+            print("not confirmed: nothing was changed", file=sys.stderr)
+            return 2
+    given = (args.reason or "").strip()
+    change = begin_change(args, chosen, "baseline netdev rollback",
+                          reason=f"rollback of change {args.change_id}" + (f": {given}" if given else ""))
+    archives, archive_of = _archives(args, chosen, "rollback")
+    redact = Redactor(chosen)
+    with Interruption() as interruption:
+        def work(device: NetDevice) -> push.PushResult:
+            return rollback.rollback_device(device, saved[device.name], archive_of(device), stock=args.stock_driver,
+                                            stop=interruption.event)
+
+        def describe(result: push.PushResult) -> str:
+            return {"compliant": "already as backed up, nothing sent",
+                    "changed": f"sent {len(result.sent)} lines, identical to the backup again, saved",
+                    "not_started": "not started (interrupted)", "interrupted": "backed up, not changed (interrupted)",
+                    "failed": f"FAILED: {result.error}"}.get(result.status, result.status)
+
+        results = run_parallel(chosen, work, args.parallel, describe, args.quiet)
+        intact = _close_and_verify(archives, change, "backup before rollback")
+        outcome = rollback.record_results(change, chosen, results, f"roll back change {args.change_id}",
+                                          rollback.ACTION_ROLLBACK)
+        finish_change(change, outcome if intact else "failed", interruption)
+    done, failed = _successes(results, redact)
+    failed = failed or any(r.status == "failed" for _, r in done)
+    if interruption.status:
+        print(f"rollback interrupted by {signal.Signals(interruption.signum).name}; state of each device:",
+              file=sys.stderr)
+        for device in chosen:
+            print(redact(f"  {device.name}: {push_state(results.get(device.name))}"), file=sys.stderr)
+        return interruption.status
+    return 1 if failed or not intact else 0
 
 
 def _redacted(evidence: Evidence, redact: Callable[[str], str]) -> Evidence:
@@ -333,6 +437,14 @@ def parser() -> argparse.ArgumentParser:
                    help="send password and key lines even when the device already has them (rotation)")
     u.add_argument("--show-commands", action="store_true", help="print the lines sent (or to be sent) per device")
     u.add_argument("--backup-dir", help="archive root for the pre-push backup (default: netdev_backup_dir)")
+    u.add_argument("--reason", help="why the devices are changed, for the change record (CM-01; default: "
+                                    f"${changes.REASON_ENV}; required unless the inventory is the lab's)")
+    rb = sub.add_parser("rollback", help="restore every device a recorded push changed to its backup from before it")
+    rb.add_argument("change_id", metavar="CHANGE_ID", help="the push's change id (CHG-..., `baseline changes list`)")
+    rb.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rb.add_argument("--reason", help="more words for the rollback's change record (its reason always names CHANGE_ID)")
+    rb.add_argument("--backup-dir", help="archive root for the backup taken before the rollback "
+                                         "(default: netdev_backup_dir)")
     a = sub.add_parser("audit", help="check NW-01..NW-08 and write results (JSON Lines, the shared results format)")
     a.add_argument("--source", choices=("running", "saved"), default="running",
                    help="audit the running configuration (default) or the saved one (what a restart would load)")
@@ -343,7 +455,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, list[NetDevice]], int]] = {
-    "render": cmd_render, "backup": cmd_backup, "push": cmd_push, "audit": cmd_audit}
+    "render": cmd_render, "backup": cmd_backup, "push": cmd_push, "audit": cmd_audit, "rollback": cmd_rollback}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,9 @@ class PushResult:
     error: str = ""
     restored: bool | None = None  # after a failure: running config identical to the backup again
     seconds: float = 0.0
+    before: str = field(default="", repr=False)  # running configuration as backed up before the push
+    after: str = field(default="", repr=False)  # running configuration read back after the push (changed)
+    backup: str = ""  # the backup file of `before` in the push's archive
 
     @property
     def ok(self) -> bool:
@@ -97,6 +100,7 @@ def push_device(device: NetDevice, rendered: Rendered, archive: Archive, *, dry_
     try:
         running, saved = read_configs(conn, device)
         archive.add(device.name, running, saved)
+        result.before, result.backup = running, str(archive.path / f"{device.name}.running.cfg")
         lines = configdiff.missing(device.vendor, running, rendered.text, device.values, rotate=rotate)
         result.sent = lines
         if not lines:
@@ -121,7 +125,8 @@ def push_device(device: NetDevice, rendered: Rendered, archive: Archive, *, dry_
                     result.error += f" | restore: {problem}"
             else:
                 conn.save_config()
-                archive.add_after(device.name, read_running(conn, device))
+                result.after = read_running(conn, device)
+                archive.add_after(device.name, result.after)
                 result.status = "changed"
     finally:
         conn.disconnect()

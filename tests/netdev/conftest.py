@@ -41,6 +41,14 @@ class Lab:
         self.simulator.forget_logins(name)
 
 
+@pytest.fixture(autouse=True)
+def _change_records_of_test_pushes(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pushes to the throw-away inventories need a change reason (CM-01) and keep their records out of the
+    repository's archive."""
+    monkeypatch.setenv("BASELINE_CHANGE_REASON", "device test run")
+    monkeypatch.setenv("BASELINE_CHANGES_DIR", str(tmp_path_factory.mktemp("changes")))
+
+
 @pytest.fixture(scope="session")
 def vault_env() -> Iterator[str]:
     password = "test-" + os.urandom(12).hex()
