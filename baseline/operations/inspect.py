@@ -335,7 +335,7 @@ def host_lines(probe: HostProbe, limits: Mapping[str, float], now: float) -> lis
     out.append(failed_line(host, s.get("auth"), s.get("faillock"), limits, now))
     out.append(integrity_line(host, s.get("integrity")))
     out.append(signature_line(host, s.get("signatures"), limits, now))
-    out.append(detection_line(host, s.get("detections"), limits))
+    out.append(detection_line(host, s.get("detections"), limits, now))
     out.append(updates_line(host, s.get("updates"), limits))
     out.append(certs_line(host, s.get("certs"), limits, now))
     return out
@@ -422,13 +422,35 @@ def signature_line(host: str, section: Section | None, limits: Mapping[str, floa
                     missing=f"no signature database ({_tail(section)})")
 
 
-def detection_line(host: str, section: Section | None, limits: Mapping[str, float]) -> Line:
+def clamav_found(text: str, since: float) -> list[str]:
+    """`FOUND` lines of the scan log and clamd's journal (already of the window) and of clamd's own log file after
+    its `@clamd-log +HHMM` marker (local time `Wed Dec  2 10:00:00 2026 -> path: name FOUND`), kept from `since`."""
+    found = []
+    offset = None
+    for row in text.splitlines():
+        if row.startswith("@clamd-log"):
+            offset = row.split(" ", 1)[1].strip() if " " in row else "+0000"
+            continue
+        if not row.rstrip().endswith("FOUND"):
+            continue
+        if offset is not None and " -> " in row:
+            try:
+                when = datetime.strptime(f"{' '.join(row.split(' -> ', 1)[0].split())} {offset}", "%a %b %d %H:%M:%S %Y %z")
+            except ValueError:
+                when = None
+            if when is not None and when.timestamp() < since:
+                continue
+        found.append(row)
+    return found
+
+
+def detection_line(host: str, section: Section | None, limits: Mapping[str, float], now: float) -> Line:
     shown = f"0 in {limits['window_hours']:g} h"
-    command = "journalctl -t baseline-clamscan; journalctl -u clamav-daemon"
+    command = "journalctl -t baseline-clamscan; journalctl -u clamav-daemon; /var/log/clamav/clamav.log"
     if section is None or section.rc != 0:
         return unverified(host, "detections", "clamav", shown, f"the scan log could not be read: {_tail(section)}",
                           command=command)
-    found = [row for row in section.text.splitlines() if row.rstrip().endswith("FOUND")]
+    found = clamav_found(section.text, now - limits["window_hours"] * 3600)
     tests = [row for row in found if "Eicar-Test-Signature" in row]
     real = [row for row in found if row not in tests]
     if real:

@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -192,6 +192,17 @@ def test_the_anti_malware_test_file_alone_is_amber_not_red(limits):
     line = by(insp.host_lines(healthy(detections="/tmp/t.txt: Eicar-Test-Signature FOUND"), limits, NOW),
               "detections")
     assert line.status == "amber" and "EICAR" in line.reason
+
+
+def test_clamd_log_detections_only_within_the_window(limits):
+    def at(hours_ago: float) -> str:
+        return (datetime.fromtimestamp(NOW, UTC) - timedelta(hours=hours_ago)).astimezone(
+            timezone(timedelta(hours=8))).strftime("%a %b %e %H:%M:%S %Y")
+
+    text = (f"@clamd-log +0800\n{at(48)} -> /srv/old: Unix.Trojan.Old-1 FOUND\n"
+            f"{at(2)} -> /srv/new: Unix.Trojan.New-1 FOUND")
+    line = by(insp.host_lines(healthy(detections=text), limits, NOW), "detections")
+    assert line.status == "red" and line.measured == 1 and "New-1" in line.reason and "Old-1" not in line.reason
 
 
 def test_log_intake_per_server_and_device(limits):
