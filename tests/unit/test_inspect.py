@@ -5,6 +5,7 @@ throw-away inventory (devices and a server on loopback: one answering, one close
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -421,3 +422,37 @@ def test_probe_script_renders_with_quoted_values():
                                 "DEVICE_LOG_DIR": "", "STORE_ROOT": ""})
     assert "PKI_DIR='/etc/it'\"'\"'s here'" in script and "{{" not in script
     assert script.count("probe now date") == 1
+
+
+def test_gather_runs_the_probe_as_root_over_the_shared_connection(tmp_path, monkeypatch):
+    """gather_host with a stand-in `ssh` that runs the command here (and logs its arguments) and a `sudo` that
+    runs it: every call goes through the one shared client config (control master), the real probe script runs
+    and its sections come back; a host whose ssh fails is unreachable with ssh's message."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "ssh.log"
+    (bin_dir / "ssh").write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {log}\n'
+        'while [ "$#" -gt 2 ]; do shift; done\n'
+        'case "$1" in down*) echo "ssh: connect to host $1 port 22: Connection refused" >&2; exit 255;; esac\n'
+        'exec sh -c "$2"\n', encoding="utf-8")
+    (bin_dir / "sudo").write_text('#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n', encoding="utf-8")
+    for tool in ("ssh", "sudo"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    config = tmp_path / "shared_config"
+    script = insp.render_probe({"HOURS": "24", "PKI_DIR": str(tmp_path / "pki"), "STATE_DIR": "", "LOG_DIR": "",
+                                "DEVICE_LOG_DIR": "", "STORE_ROOT": ""})
+    probe = insp.gather_host(config, "app1", script)
+    assert probe.reachable and probe.latency_ms is not None and not probe.probe_error, probe
+    assert abs(probe.offset_ms or 0) < 2000
+    assert {"now", "df", "dfi", "auth", "integrity", "signatures", "updates", "certs", "chrony"} <= set(probe.sections)
+    assert probe.sections["certs"].rc == 2 and "does not exist" in probe.sections["certs"].text
+    calls = log.read_text(encoding="utf-8").splitlines()
+    assert len(calls) == 3 and all(call.startswith(f"-F {config} ") for call in calls)
+    assert calls[-1].endswith("app1 sudo -n sh -s")
+    down = insp.gather_host(config, "down1", script)
+    assert not down.reachable and "Connection refused" in down.error
+    lines = insp.host_lines(probe, insp.thresholds(_values()), time.time())
+    assert by(lines, "certs").unverified and {line.kind for line in lines} >= {"disk", "time", "updates"}
