@@ -9,6 +9,9 @@ The records are written by the Ansible callback plugin `plugins/callback/baselin
 ansible.cfg): one per `ansible-playbook` run, append-only and hash-chained (baseline/operations/chain.py) in
 `changes/changes.jsonl` at the repository root, or $BASELINE_CHANGES_DIR. A run must give its reason
 (`-e change_reason=...` or $BASELINE_CHANGE_REASON) unless it runs on the built-in lab's inventory.
+Other engines (`baseline netdev push` and `rollback`) write the same records through `Change` (engine field:
+ansible, netdev or pyinfra). With $BASELINE_CHANGES_SYSLOG set, `append` also sends each record to syslog
+(local6, tag baseline-changes) for the log server.
 """
 
 from __future__ import annotations
