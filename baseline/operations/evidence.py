@@ -369,7 +369,22 @@ def check_host(host: str, inventory_path: str | os.PathLike | None) -> dict[str,
     if host not in groups.get("linux_servers", ()):
         raise EvidenceError(f"HOST {host} is not in the inventory's linux_servers group ({source}): evidence "
                             "collection covers Linux servers only")
-    return inv.vars(host)
+    try:
+        return inv.vars(host)
+    except Exception as exc:  # noqa: BLE001 - a vault that cannot be opened, of many kinds
+        raise EvidenceError(f"the variables of {host} in {source} cannot be read ({type(exc).__name__}): its vault "
+                            "values are needed to keep them out of the evidence; give the vault password "
+                            "(BASELINE_VAULT_PASSWORD)") from None
+
+
+def ssh_config_for(inventory_path: str | os.PathLike | None) -> Path:
+    """$BASELINE_SSH_CONFIG, else the ssh_config beside the inventory given (else beside the default one)."""
+    from baseline.compliance import ssh_config_path
+
+    if os.environ.get("BASELINE_SSH_CONFIG") or not inventory_path:
+        return ssh_config_path()
+    source = Path(inventory_path)
+    return (source if source.is_dir() else source.parent) / "ssh_config"
 
 
 def check_incident(incident: str | None) -> str:
@@ -827,7 +842,6 @@ def _secrets_of(values: dict[str, Any]) -> list[bytes]:
 def run_collect(args: argparse.Namespace, argv: Sequence[str], *, transport: Transport | None = None,
                 scratch_root: str = "/tmp") -> int:
     """`baseline incident collect`; `transport` (default: SSH to the host) and `scratch_root` are for tests."""
-    from baseline.compliance import ssh_config_path
     from baseline.operations.incidents import results_writer
 
     prog = "baseline incident collect"
@@ -839,7 +853,7 @@ def run_collect(args: argparse.Namespace, argv: Sequence[str], *, transport: Tra
         out_dir = evidence_dir(args.out)
         if out_dir.exists() and not out_dir.is_dir():
             raise EvidenceError(f"--out {out_dir} is not a directory")
-        link = transport or SSHTransport(args.host, ssh_config_path())
+        link = transport or SSHTransport(args.host, ssh_config_for(args.inventory))
     except EvidenceError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2

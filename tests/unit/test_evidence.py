@@ -344,3 +344,48 @@ def test_incident_verify_writes_ir02_rows(env, inventory, monkeypatch, capsys):
     assert rows["evidence_custody"].outcome == "fail" and collection.id in rows["evidence_custody"].reason
     assert rows[f"evidence_collection[{collection.id}]"].outcome == "fail"
     assert "evidence custody chain" in capsys.readouterr().out
+
+
+def test_missing_ssh_config_is_named(env, inventory, monkeypatch, capsys):
+    monkeypatch.delenv("BASELINE_SSH_CONFIG", raising=False)
+    args = inc.parser().parse_args(["collect", "app1", "--inventory", str(inventory.parent)])
+    assert ev.run_collect(args, []) == 2
+    assert f"SSH client config {inventory.parent / 'ssh_config'} does not exist" in capsys.readouterr().err
+
+
+def test_ssh_transport_runs_every_command_through_one_control_socket_with_sudo(env, inventory, monkeypatch, capsys):
+    """A stand-in `ssh` (runs the remote command here) and `sudo` (only with -n) on PATH: the command lines the SSH
+    transport builds go through a real shell as they would on the host."""
+    tmp_path, scratch = env
+    bin_dir, log = tmp_path / "bin", tmp_path / "ssh.log"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text('#!/bin/sh\nprintf "%s\\n" "$*" >> "$FAKE_SSH_LOG"\nfor a; do last="$a"; done\n'
+                                 'case " $* " in *" -O exit "*) exit 0;; esac\nexec /bin/sh -c "$last"\n')
+    (bin_dir / "sudo").write_text('#!/bin/sh\n[ "$1" = "-n" ] || { echo "sudo: a password is required" >&2; exit 1; }\n'
+                                  'shift\nexec "$@"\n')
+    for name in ("ssh", "sudo"):
+        (bin_dir / name).chmod(0o755)
+    (inventory.parent / "ssh_config").write_text("Host app1\n  HostName 127.0.0.1\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SSH_LOG", str(log))
+    monkeypatch.delenv("BASELINE_SSH_CONFIG", raising=False)
+    items = small_items()
+    monkeypatch.setattr(ev, "default_items", lambda days=7: items)
+    out = tmp_path / "evidence"
+    args = inc.parser().parse_args(["collect", "app1", "--inventory", str(inventory.parent), "--out", str(out),
+                                    "--results-file", str(tmp_path / "r.jsonl")])
+    assert ev.run_collect(args, ["collect", "app1"], scratch_root=scratch) == 0, capsys.readouterr().err
+    calls = log.read_text().splitlines()
+    configs = {line.split()[1] for line in calls}
+    assert len(configs) == 1, configs  # one client config (control socket) for every command
+    (config,) = configs
+    assert not Path(config).exists(), "the control directory was not removed"
+    commands = [line for line in calls if " -O exit " not in line]
+    assert all(" app1 " in line for line in commands)
+    # scratch, the items, scratch removal: root commands through sudo -n, the identity item without
+    assert len(commands) == len(small_items()) + 2
+    assert sum(1 for line in commands if " app1 sudo -n /bin/sh -c " in line) == len(commands) - 1
+    assert sum(1 for line in commands if " app1 /bin/sh -c " in line) == 1
+    (result,) = read_results([tmp_path / "r.jsonl"])
+    assert result.outcome == "pass", result.reason
+    assert not list(Path(scratch).iterdir())
