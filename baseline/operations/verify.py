@@ -498,7 +498,8 @@ def _print_summary(s: Settings, summary: dict[str, Any], *, drifts: list[Drift],
         if len(drifts) > 50:
             print(f"    … {len(drifts) - 50} more in {final / SUMMARY_NAME}")
     print(f"  history: {final} ({len(entries(s.history))} runs kept" + (f", {removed} pruned)" if removed else ")"))
-    print(f"  junit: {s.junit}")
+    print(f"  junit: {s.junit}" if "compliance suites" in exits else "  junit: none (no server in the inventory: no "
+          "compliance suites ran)")
     print(f"  report: {s.report_dir}/")
     failed = [f"{name} (exit {code})" for name, code in exits.items() if code != 0]
     if not failed and not drifts:

@@ -2,7 +2,8 @@
 syslog alerts, exit codes, and an interrupted run that leaves no half entry in the history.
 
 The real code runs throughout; only the step commands (pytest over SSH, the device audit, ...) are replaced by a
-runner that writes recorded results where the real step would write them. One test runs the real report."""
+runner that writes recorded results where the real step would write them; some tests run the real commands of the
+steps, and the end-to-end tests run `baseline verify` itself on network devices of the device simulator (loopback)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -342,3 +344,87 @@ def test_a_killed_run_of_the_same_id_is_named(env, inventory, capsys):
     (env / "history" / ".k1.partial").mkdir(parents=True)
     assert run(env, inventory, Recorded(GOOD), run_id="k1") == 2
     assert "BASELINE_RUN_ID k1: a run of that id is being written, or was killed" in capsys.readouterr().err
+
+
+# --- end to end: the real command on simulated network devices (loopback), no step replaced ----------------------
+
+
+@pytest.fixture()
+def devices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The lab's network devices in the device simulator on free loopback ports, with a throw-away inventory and
+    vault, the baseline pushed; the registers and archives in the test's directory."""
+    from baseline.netdev import devices as devices_mod
+    from devtools.simulator import Simulator, from_inventory
+    from devtools.simulator.testbed import make_inventory
+
+    password = "test-" + os.urandom(12).hex()
+    monkeypatch.setenv("BASELINE_VAULT_PASSWORD", password)
+    for name in ("INCIDENTS", "ASSESSMENTS", "EVIDENCE"):
+        monkeypatch.setenv(f"BASELINE_{name}_DIR", str(tmp_path / name.lower()))
+    for name in ("BASELINE_RUN_ID", "BASELINE_INVENTORY", verify.HISTORY_ENV):
+        monkeypatch.delenv(name, raising=False)
+    inv = make_inventory(tmp_path, password)
+    state = tmp_path / "state"
+    sim = Simulator(from_inventory(devices_mod.load(inv), state), state)
+    sim.start()
+    try:
+        pushed = subprocess.run([sys.executable, "-m", "baseline.cli", "netdev", "-q", "-i", str(inv), "push"],
+                                capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=False)
+        assert pushed.returncode == 0, pushed.stdout[-3000:] + pushed.stderr[-3000:]
+        yield inv
+    finally:
+        sim.stop()
+
+
+def baseline_verify(inv: Path, tmp: Path) -> list[str]:
+    return [sys.executable, "-m", "baseline.cli", "verify", "-i", str(inv), "--history", str(tmp / "history"),
+            "--report-dir", str(tmp / "report")]
+
+
+def test_end_to_end_on_simulated_devices_a_hand_change_is_drift(devices, tmp_path):
+    from baseline.netdev import devices as devices_mod
+    from baseline.netdev import drivers, push
+
+    first = subprocess.run(baseline_verify(devices, tmp_path), capture_output=True, text=True, cwd=REPO_ROOT,
+                           timeout=300, check=False)
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-3000:]
+    assert "device audit exit 0" in first.stdout and "no compliance suites ran" in first.stdout
+    device = devices_mod.load(devices, ["sw-acc-01"])[0]
+    conn = drivers.connect(device)
+    try:
+        assert push.send(conn, device, ["telnet server enable"]) is None
+    finally:
+        conn.disconnect()
+    second = subprocess.run(baseline_verify(devices, tmp_path), capture_output=True, text=True, cwd=REPO_ROOT,
+                            timeout=300, check=False)
+    assert second.returncode == 1, second.stdout[-5000:] + second.stderr[-3000:]
+    found = {(d["control"], d["asset"], d["check"]) for d in json.loads(
+        (verify.entries(tmp_path / "history")[-1].path / "summary.json").read_text(encoding="utf-8"))["drift"]}
+    assert ("NW-03", "sw-acc-01", "netdev.ssh_only_management") in found
+    assert {asset for _, asset, _ in found} == {"sw-acc-01"}
+    assert "NW-03 sw-acc-01 netdev.ssh_only_management: 符合 -> 不符合" in second.stdout
+    secret = os.environ["BASELINE_VAULT_PASSWORD"]
+    assert secret not in second.stdout + second.stderr + first.stdout + first.stderr
+
+
+def test_end_to_end_ctrl_c_names_the_step_and_keeps_no_half_run(devices, tmp_path):
+    """Ctrl-C as a terminal sends it: SIGINT to the whole process group, verify and the step it runs."""
+    done = subprocess.run(baseline_verify(devices, tmp_path), capture_output=True, text=True, cwd=REPO_ROOT,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    proc = subprocess.Popen(baseline_verify(devices, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO_ROOT, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "1/5: device audit" in line:
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "interrupted during step 1/5 (device audit)" in err and "is not kept in the history" in err
+    assert [e.path.name for e in verify.entries(tmp_path / "history")] == history_runs(tmp_path)  # no partial left
+    assert len(history_runs(tmp_path)) == 1
