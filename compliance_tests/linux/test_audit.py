@@ -1,10 +1,13 @@
-"""AU-01..AU-05, IN-01, CF-01: audit rules (own kernel only), time, local logs, forwarding over TLS, retention."""
+"""AU-01..AU-05, IN-01, CF-01: audit rules (own kernel only), time, local logs, forwarding over TLS, retention;
+NW-05 on the log server: the network devices' syslog input, from the device management networks only."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import shlex
+import socket
 import time
 
 import pytest
@@ -17,12 +20,15 @@ from linuxcheck import (
     ini_values,
     logrotate_days,
     logrotate_words,
+    nft_accept_rules_for_port,
+    nft_input_policy_drop,
+    nft_sources,
     permission_refused,
     plain_probe_outcome,
     uncommented,
 )
 
-from baseline import compliance
+from baseline import compliance, platform
 from baseline.compliance_plugin import not_verifiable
 
 testinfra_hosts = compliance.hosts_in("linux_servers")
@@ -31,6 +37,13 @@ AUDIT_KEYS = ("identity", "privileged", "logins", "time-change", "modules", "per
 AUTH_LOG = "/var/log/auth.log"
 PROTECTED_LOGS = (AUTH_LOG, "/var/log/audit/audit.log", "/var/log/sudo.log")
 APPEND = shlex.quote(': >> "$0"')  # sh -c APPEND FILE: open FILE for appending, write nothing
+# Where the log server stores network devices' records, one directory per device (roles/logserver,
+# logserver_device_dir), and the host name the NW-05 probe messages carry (their directory there).
+DEVICE_LOG_DIR = "/var/log/remote-devices"
+DEVICE_PROBE_NAME = "baseline-nw05-probe"
+# Sends one UDP datagram: python3 -c UDP_PROBE ADDRESS PORT LINE
+UDP_PROBE = ("import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+             "s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))")
 
 
 def _log_server(host, policy):
@@ -127,13 +140,18 @@ def test_log_server_refuses_plain_tcp(host, policy, asset, evidence):
         stored = server.run("sh -c %s", f"set -- /var/log/remote; [ -e /var/log/syslog ] && set -- \"$@\" /var/log/syslog; "
                                          f"exec grep -rlF -- {marker} \"$@\"")
         listeners = server.check_output("ss -Hltun")
-    plain = [entry for entry in listeners.splitlines() if entry.split()[4].endswith((":514", ":601"))]
+    # the network devices' plain input (NW-05) is the one plain listener, firewalled to device_management_networks
+    # and checked by test_log_server_takes_device_syslog_only_from_device_management_networks
+    device_port = str(policy.get("netdev_syslog_port", ""))
+    plain = [entry for entry in listeners.splitlines()
+             if entry.split()[4].endswith((":514", ":601")) and not entry.split()[4].endswith(f":{device_port}")]
     found = grep_found(stored.rc, stored.stderr)
     evidence.record(command=f"plain-text syslog line to {address}:{port} from {asset} (python3 socket probe); "
                             "grep on the log server; ss -ltun",
                     observed={"connection": outcome, "stored_in": stored.stdout.split(), "plain_listeners": plain},
                     expected={"connection": f"outcome one of {list(PLAIN_TCP_ACCEPTED)}: refused, or closed by the "
-                                            "server after the plain text", "stored_in": [], "plain_listeners": []})
+                                            "server after the plain text", "stored_in": [],
+                              "plain_listeners": f"[] (besides the network devices' port {device_port}, NW-05)"})
     assert outcome["outcome"] in PLAIN_TCP_ACCEPTED, f"plain TCP to the TLS port: {outcome}"
     assert not found and plain == []
 
@@ -215,6 +233,109 @@ def test_log_server_keeps_a_year(host, policy, asset, evidence):
     assert days is not None and days >= policy["log_retention_days"]
     assert "notifempty" in words and "maxage" not in words
     assert retention in ("0", "")
+
+
+def _device_line(token: str) -> str:
+    """A syslog line in the VRP layout with the probe's host name, as a network device sends it."""
+    stamp = time.strftime("%b %d %Y %H:%M:%S", time.gmtime())
+    return f"<189>{stamp} {DEVICE_PROBE_NAME} %%01INFO/5/BASELINE_PROBE(l):{token}"
+
+
+def _stored(server, token: str) -> list[str]:
+    """Files of the log server (devices' and servers' records, those that exist) that hold `token`."""
+    with server.sudo():
+        found = server.run("sh -c %s", f"set --; for d in {DEVICE_LOG_DIR} /var/log/remote /var/log/syslog; do "
+                                        f"[ -e \"$d\" ] && set -- \"$@\" \"$d\"; done; "
+                                        f"[ $# -gt 0 ] || exit 1; exec grep -rlF -- {token} \"$@\"")
+    grep_found(found.rc, found.stderr)
+    return found.stdout.split()
+
+
+def _outside_sender(host, policy, networks):
+    """Another server whose own address towards the log server lies outside the device management networks (the
+    source a foreign sender would use), with that address; (None, "") when there is none."""
+    address = policy["log_server_address"]
+    for spec in compliance.hosts_in("linux_servers"):
+        name = spec.removeprefix("ssh://")
+        if name == policy["log_server_host"]:
+            continue
+        other = testinfra.get_host(spec, ssh_config=host.backend.ssh_config)
+        route = other.run("ip -o route get %s", address)
+        source = re.search(r"\bsrc (\S+)", route.stdout)
+        if route.rc == 0 and source and not any(ipaddress.ip_address(source.group(1)) in n for n in networks):
+            return other, source.group(1)
+    return None, ""
+
+
+@pytest.mark.control("NW-05")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("syslog test messages to the log server's device port: one from the controller, stored under "
+                       f"{DEVICE_LOG_DIR}/{DEVICE_PROBE_NAME}, one from another server, dropped by the firewall")
+def test_log_server_takes_device_syslog_only_from_device_management_networks(host, policy, asset, evidence, sudo_run):
+    if asset != policy["log_server_host"]:
+        pytest.skip("not applicable: network devices' syslog is received by the central log server")
+    port = int(policy["netdev_syslog_port"])
+    networks = [ipaddress.ip_network(n) for n in policy["device_management_networks"]]
+    address = policy["log_server_address"]
+    listing = sudo_run("ss -Hltun")
+    if listing.rc != 0:
+        raise CommandError(f"ss -Hltun failed ({listing.rc}): {listing.stderr.strip()}")
+    listening = sorted({line.split()[0] for line in listing.stdout.splitlines()
+                        if line.split()[4].rpartition(":")[2] == str(port)})
+    ruleset = sudo_run("nft list ruleset")
+    if ruleset.rc != 0:
+        raise CommandError(f"nft list ruleset failed ({ruleset.rc}): {ruleset.stderr.strip()}")
+    rules = {rule: nft_sources(rule) for rule in nft_accept_rules_for_port(ruleset.stdout, port)}
+    allowed = sorted({proto for rule in rules for proto in re.findall(r"\b(udp|tcp)\s+dport\b", rule)})
+    beyond = {rule: sources for rule, sources in rules.items()
+              if not sources or not all(any(ipaddress.ip_network(s, strict=False).subnet_of(n) for n in networks)
+                                        for s in sources)}
+    drop = nft_input_policy_drop(ruleset.stdout)
+
+    # From inside: the controller, when its address towards the log server is in the device management networks.
+    source = platform.source_address(address, port)
+    inside_token, inside_stored = f"baseline-nw05-in-{secrets.token_hex(6)}", None
+    if any(ipaddress.ip_address(source) in n for n in networks):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(_device_line(inside_token).encode(), (address, port))
+        for _ in range(20):
+            inside_stored = _stored(host, inside_token)
+            if inside_stored:
+                break
+            time.sleep(1)
+    # From outside: another server's address; the firewall must drop it.
+    other, outside_source = _outside_sender(host, policy, networks)
+    outside_token, outside_stored = f"baseline-nw05-out-{secrets.token_hex(6)}", None
+    if other is not None:
+        other.run("timeout 10 python3 -c %s %s %s %s", UDP_PROBE, address, str(port), _device_line(outside_token))
+        time.sleep(3)
+        outside_stored = _stored(host, outside_token)
+    expected_file = f"{DEVICE_LOG_DIR}/{DEVICE_PROBE_NAME}/messages.log"
+    notes = []
+    if inside_stored is None:
+        notes.append(f"the controller's address towards the log server ({source}) is outside "
+                     "device_management_networks: no message was sent from inside; listeners and ruleset are the evidence")
+    if other is None:
+        notes.append("no other server has an address outside device_management_networks: no foreign source could "
+                     "be produced; the ruleset (accept rules for the port only from those networks, input policy "
+                     "drop) is the evidence for the refusal")
+    evidence.record(command=f"ss -Hltun; nft list ruleset; UDP syslog line with a token to {address}:{port} from the "
+                            f"controller ({source}) and from another server ({outside_source or 'none'}); grep on "
+                            f"{DEVICE_LOG_DIR}, /var/log/remote and /var/log/syslog",
+                    observed={"device_management_networks": [str(n) for n in networks],
+                              "listening": listening, "accepting_protocols": allowed, "accept_rules": rules,
+                              "rules_beyond_device_networks": beyond, "input_policy_drop": drop,
+                              "inside_stored_in": inside_stored, "outside_stored_in": outside_stored},
+                    expected={"listening": ["tcp", "udp"], "accepting_protocols": ["tcp", "udp"],
+                              "rules_beyond_device_networks": {}, "input_policy_drop": True,
+                              "inside_stored_in": [expected_file], "outside_stored_in": []},
+                    note="; ".join(notes))
+    assert listening == ["tcp", "udp"], f"the log server listens on {port} for {listening}"
+    assert allowed == ["tcp", "udp"] and beyond == {} and drop, (allowed, beyond, drop)
+    if inside_stored is not None:
+        assert inside_stored == [expected_file], f"the controller's test message: {inside_stored}"
+    if outside_stored is not None:
+        assert outside_stored == [], f"a message from {outside_source} was stored: {outside_stored}"
 
 
 @pytest.mark.control("IP-03", "RI-01")
