@@ -314,8 +314,20 @@ def _tail(section: Section | None) -> str:
     return (text[-1] if text else "no output") + f" (exit {section.rc})"
 
 
-def host_lines(probe: HostProbe, limits: Mapping[str, float], now: float) -> list[Line]:
-    """The lines of one server from what its probe gathered."""
+# Hosts that carry only the kernel-level controls (playbooks/linux.yml): no PKI, anti-malware, AIDE or log
+# forwarding is applied there, so those lines do not exist for them (compliance_tests/linux/conftest.py: not
+# applicable).
+KERNEL_ONLY_GROUP = "kernel_hosts"
+BASELINE_SOFTWARE = ("integrity", "signatures", "detections", "certs")
+
+
+def host_lines(probe: HostProbe, limits: Mapping[str, float], now: float, *, kernel_only: bool = False) -> list[Line]:
+    """The lines of one server from what its probe gathered (`kernel_only`: a host of KERNEL_ONLY_GROUP)."""
+    lines = _host_lines(probe, limits, now)
+    return [line for line in lines if line.kind not in BASELINE_SOFTWARE] if kernel_only else lines
+
+
+def _host_lines(probe: HostProbe, limits: Mapping[str, float], now: float) -> list[Line]:
     host = probe.host
     latency = f"≤ {limits['latency_max_ms']:g} ms"
     if not probe.reachable:
@@ -763,6 +775,7 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
     stores = groups.get("backup_servers", [])
     clients = [h for h in groups.get("backup_clients", []) if h in {s.name for s in servers}]
     by_name = {a.name: a for a in [*servers, *devices]}
+    kernel_only = set(groups.get(KERNEL_ONLY_GROUP, []))
 
     def script(asset: Asset) -> str:
         v = asset.values
@@ -791,7 +804,7 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
     now = time.time()
     lines: list[Line] = []
     for asset in servers:
-        lines += host_lines(probes[asset.name], asset.limits, now)
+        lines += host_lines(probes[asset.name], asset.limits, now, kernel_only=asset.name in kernel_only)
         if asset.name in clients:
             engines = [*(["postgresql"] if asset.name in groups.get("postgresql_servers", []) else []),
                        *(["mariadb"] if asset.name in groups.get("mariadb_servers", []) else []), "files"]
@@ -810,7 +823,7 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
         if section is None:
             section = Section(255, f"{log_server} unreachable or its probe did not run")
         senders = {a.name: {"address": a.values.get("ansible_host", ""), "simulator": a.host_kind == "simulator"}
-                   for a in [*servers, *devices] if a.name not in log_servers}
+                   for a in [*servers, *devices] if a.name not in log_servers and a.name not in kernel_only}
         lines += log_intake_lines(log_server, section, senders, limits, now=now,
                                   logdir=str(setting(by_name[log_server].values, "logserver_dir")))
     for store in stores:

@@ -456,3 +456,10 @@ def test_gather_runs_the_probe_as_root_over_the_shared_connection(tmp_path, monk
     assert not down.reachable and "Connection refused" in down.error
     lines = insp.host_lines(probe, insp.thresholds(_values()), time.time())
     assert by(lines, "certs").unverified and {line.kind for line in lines} >= {"disk", "time", "updates"}
+
+
+def test_a_kernel_only_host_has_no_lines_of_software_it_does_not_carry(limits):
+    probe = healthy("kern1", integrity="MISSING", signatures="MISSING", detections="MISSING", certs="MISSING")
+    kinds = {line.kind for line in insp.host_lines(probe, limits, NOW, kernel_only=True)}
+    assert kinds == {"ssh", "time", "disk", "inode", "failed_logins", "updates"}
+    assert {"integrity", "signatures", "certs"} <= {line.kind for line in insp.host_lines(probe, limits, NOW)}
