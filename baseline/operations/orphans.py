@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import shlex
@@ -455,7 +456,8 @@ class SSHRunner:
         self.commands.append(command)
         argv = ["ssh", "-F", str(self.config), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", self.host, command]
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=SSH_TIMEOUT_S, check=False)
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=SSH_TIMEOUT_S,
+                                  check=False)
         except subprocess.TimeoutExpired:
             raise Unreadable(f"{command.split(maxsplit=1)[0]}…: no answer within {SSH_TIMEOUT_S} s") from None
         if proc.returncode == 255:
@@ -615,6 +617,7 @@ def survey(inventory: str | os.PathLike | inventory_mod.Inventory | None = None,
     devices = load_devices(inv.path, device_names) if device_names else []
     rosters |= {d.name: _roster(d.values, d.name) for d in devices}
     mask_secrets_in_logs(devices)
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())  # a device's cause is its record's reason
     results: list[AssetSurvey] = []
     shared = SharedConnections(ssh_config(inv)) if hosts else None
     try:
