@@ -270,7 +270,7 @@ def _outside_sender(host, policy, networks):
 @pytest.mark.control("NW-05")
 @pytest.mark.method("probe")
 @pytest.mark.intrusive("syslog test messages to the log server's device port: one from the controller, stored under "
-                       f"{DEVICE_LOG_DIR}/{DEVICE_PROBE_NAME}, one from another server, dropped by the firewall")
+                       "/var/log/remote-devices/baseline-nw05-probe, one from another server, dropped by the firewall")
 def test_log_server_takes_device_syslog_only_from_device_management_networks(host, policy, asset, evidence, sudo_run):
     if asset != policy["log_server_host"]:
         pytest.skip("not applicable: network devices' syslog is received by the central log server")
