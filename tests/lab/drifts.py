@@ -50,6 +50,8 @@ TIME_SOURCES = _check("linux/test_audit.py", "test_time_only_from_the_platform_s
 LOG_OVER_TLS = _check("linux/test_audit.py", "test_message_arrives_on_the_log_server_over_tls")
 LOCAL_LOGS = _check("linux/test_audit.py", "test_local_logs_protected")
 LOG_YEAR = _check("linux/test_audit.py", "test_log_server_keeps_a_year")
+DEVICE_SYSLOG = _check("linux/test_audit.py",
+                       "test_log_server_takes_device_syslog_only_from_device_management_networks")
 KERNEL_PARAMETERS = _check("linux/test_audit.py", "test_kernel_parameters")
 FILE_BACKUP_OFFSITE = _check("linux/test_backups.py", "test_file_backup_has_an_encrypted_off_site_copy")
 FORBIDDEN_PACKAGES = _check("linux/test_hardening.py", "test_forbidden_packages_absent")
@@ -305,6 +307,16 @@ CF_01 = linux(
     {LOG_OVER_TLS, AIDE},
     "Log forwarding no longer checks the log server's certificate (file only, rsyslog not restarted).")
 
+NW_05_LOG_SERVER = linux(
+    "NW-05", "log1",
+    r"""sudo sed -i '/comment "syslog-devices"$/s/ip saddr { [^}]* } //' /etc/nftables.conf"""
+    " && sudo nft -c -f /etc/nftables.conf && sudo nft -f /etc/nftables.conf"
+    """ && sudo nft list chain inet baseline input | grep -F 'comment "syslog-devices"' | grep -vq saddr""",
+    {DEVICE_SYSLOG, AIDE},
+    "The log server's UDP rule for network devices' syslog opened to any source (file and loaded ruleset); the "
+    "firewall's data lives in server_inbound_services, so the repair runs IP-03 besides NW-05.",
+    tags="NW-05,IP-03")
+
 RI_01 = linux(
     "RI-01", "bak1",
     r"sudo sed -i 's/^\* hard core 0$/* hard core unlimited/' /etc/security/limits.d/50-baseline.conf"
@@ -443,7 +455,8 @@ NW_08 = device(
     "compares, which backs the change up (nothing else to send).")
 
 LINUX_DRIFTS = (IA_01, IA_02, IA_03, IA_04, IA_05, IA_06, AC_01, AC_02, AC_03, AC_04, AU_01, AU_02, AU_03, AU_04, AU_05,
-                IP_01, IP_02, IP_03, IP_04, IP_05, MP_01, IN_01, CF_01, RI_01, RI_01_KERNEL)
+                IP_01, IP_02, IP_03, IP_04, IP_05, MP_01, IN_01, CF_01, RI_01, RI_01_KERNEL,
+                NW_05_LOG_SERVER)
 DATABASE_DRIFTS = (DB_01, DB_02, DB_03, DB_04, DB_05, DB_06, BR_01, BR_02, BR_03)
 DEVICE_DRIFTS = (NW_01, NW_02, NW_03, NW_04, NW_05, NW_06, NW_07, NW_08)
 DRIFTS = LINUX_DRIFTS + DATABASE_DRIFTS + DEVICE_DRIFTS
@@ -461,10 +474,6 @@ NOT_DRIFTABLE = {
     "AS-01": "Verified from the catalog's coverage of the policy's articles (catalog/articles.yml) and the assessment "
              "register on the controller (`baseline assessment verify`), not on a host. A coverage gap, a broken register "
              "and an overdue assessment turning the cell to 不符合 are tested without the lab: tests/unit/test_assessment.py.",
-    "IR-02": "Verified from the evidence archives and their custody chain on the controller (`baseline incident "
-             "verify`), not by a setting on a host a drift could break. An edited custody record or archive turning the "
-             "cells to 不符合 is tested without the lab (tests/unit/test_evidence.py) and in the lab "
-             "(tests/lab/test_incident_collect.py).",
     "IR-01": "Verified from the incident register on the controller (`baseline incident verify`), not on a host. A kept "
              "grading the rules do not give turning the cell to 不符合 is tested without the lab: "
              "tests/report/test_report_operations.py, tests/unit/test_incidents.py.",
