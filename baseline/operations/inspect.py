@@ -110,7 +110,11 @@ OPTIONAL = ("logserver_device_dir",)  # read when the role has it: "" otherwise
 def role_default(name: str) -> Any:
     role = ROLE_DEFAULTS[name]
     path = REPO_ROOT / "roles" / role / "defaults" / "main.yml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InputError(f"{name} is not set in the inventory and {path} cannot be read ({exc.strerror}): "
+                         f"set {name} in the inventory") from exc
     if name not in data:
         if name in OPTIONAL:
             return ""
