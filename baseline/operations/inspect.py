@@ -879,7 +879,8 @@ def render_html(report: Mapping[str, Any], lang: str = "zh") -> str:
     def both(pair: tuple[str, str]) -> str:
         return f"{e(pair[first])} / {e(pair[second])}"
 
-    rows = []
+    rows: list[str] = []
+    attention: list[str] = []
     for line in report["lines"]:
         status = line["status"]
         verdict = both(UNVERIFIED) if line["unverified"] else both(STATUS_LABELS[status])
@@ -888,11 +889,14 @@ def render_html(report: Mapping[str, Any], lang: str = "zh") -> str:
             f'<tr class="{e(status)}"><td>{e(line["asset"])}</td><td>{both(label)}</td><td>{e(line["item"])}</td>'
             f'<td style="color:{COLOURS[status]};font-weight:bold">{verdict}</td><td>{e(line["value"])}</td>'
             f'<td>{e(line["threshold"])}</td><td>{e(line["reason"])}</td><td><code>{e(line["command"])}</code></td></tr>')
+        if status != GREEN:
+            attention.append(rows[-1])
     summary = report["summary"]
     overrides = ", ".join(f"{k}={v:g}" for k, v in report["overrides"].items())
     title = both(("每日巡检报告", "Daily inspection report"))
     head = [("资产", "Asset"), ("巡检项", "Line"), ("对象", "Item"), ("状态", "Status"), ("测量值", "Measured"),
             ("阈值", "Threshold"), ("说明", "Reason"), ("方法", "Command")]
+    header = "<table><thead><tr>" + "".join(f"<th>{both(h)}</th>" for h in head) + "</tr></thead><tbody>"
     return "\n".join([
         "<!DOCTYPE html>", f'<html lang="{e(lang)}"><head><meta charset="utf-8"><title>{title}</title>',
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
@@ -904,8 +908,9 @@ def render_html(report: Mapping[str, Any], lang: str = "zh") -> str:
         f"<p>{both(STATUS_LABELS[GREEN])}: {summary[GREEN]} · {both(STATUS_LABELS[AMBER])}: {summary[AMBER]} · "
         f"{both(STATUS_LABELS[RED])}: {summary[RED]}</p>",
         f"<p>{both(('阈值调整', 'Thresholds set on the command line'))}: {e(overrides)}</p>" if overrides else "",
-        "<table><thead><tr>" + "".join(f"<th>{both(h)}</th>" for h in head) + "</tr></thead><tbody>",
-        *rows, "</tbody></table></body></html>", ""])
+        *([f"<h2>{both(('异常与关注', 'Faults and attention'))}</h2>", header, *attention, "</tbody></table>"]
+          if attention else []),
+        f"<h2>{both(('全部巡检项', 'Every line'))}</h2>", header, *rows, "</tbody></table></body></html>", ""])
 
 
 def write_results(lines: list[Line], assets: Mapping[str, Asset], writer: ResultWriter, report_path: Path) -> None:

@@ -463,3 +463,15 @@ def test_a_kernel_only_host_has_no_lines_of_software_it_does_not_carry(limits):
     kinds = {line.kind for line in insp.host_lines(probe, limits, NOW, kernel_only=True)}
     assert kinds == {"ssh", "time", "disk", "inode", "failed_logins", "updates"}
     assert {"integrity", "signatures", "certs"} <= {line.kind for line in insp.host_lines(probe, limits, NOW)}
+
+
+def test_faults_and_attention_come_first_in_the_html(limits):
+    lines = insp.host_lines(healthy(), limits, NOW)
+    page = insp.render_html(insp.build_report(lines, inventory="i", started=datetime.now(UTC), seconds=1, run_id="r",
+                                              overrides={}), "en")
+    top, everything = page.split("Every line", 1)
+    assert "/srv" in top and "/var" in top and "app1.crt" not in top  # red and amber only
+    assert "/srv" in everything and "app1.crt" in everything
+    clean = insp.render_html(insp.build_report([lines[0]], inventory="i", started=datetime.now(UTC), seconds=1,
+                                               run_id="r", overrides={}), "en")
+    assert "Faults and attention" not in clean
