@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lab_run import on
+from lab_run import SSH, on
 
 from baseline import REPO_ROOT, inventory
 from devtools.lab import config
@@ -80,16 +80,20 @@ def test_log_server_not_receiving_turns_log_intake_red(demo_run, tmp_path):
     _, before = inspect(tmp_path, "--set", "log_max_age_s=60")
     assert line(before, sender, "log_intake")["status"] == "green", described([line(before, sender, "log_intake")])
     try:
-        on(log_server, "sudo systemctl stop syslog.socket rsyslog.service")
+        # syslog.socket too: a local message would start rsyslog again through it
+        on(log_server, "sudo sh -c 'systemctl stop syslog.socket 2>/dev/null; systemctl stop rsyslog.service'")
         on(sender, "logger -t baseline-inspection-test 'while the log server is stopped'")
         time.sleep(40)
+        state = subprocess.run([*SSH, log_server, "systemctl is-active rsyslog.service"], capture_output=True,
+                               text=True, timeout=60, check=False).stdout.strip()
+        assert state != "active", "rsyslog came back on its own: the fault did not hold"
         proc, after = inspect(tmp_path, "--set", "log_max_age_s=30")
         intake = line(after, sender, "log_intake")
         assert proc.returncode == 1
         assert intake["status"] == "red", described([intake])
         assert intake["threshold"] == "≤ 30 s"
     finally:
-        on(log_server, "sudo systemctl start syslog.socket rsyslog.service")
+        on(log_server, "sudo systemctl start rsyslog.service")
 
 
 def test_backup_aged_on_the_store_turns_its_line_red(demo_run, tmp_path):
