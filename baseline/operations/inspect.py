@@ -273,8 +273,8 @@ def _df_lines(asset: str, kind: str, section: Section | None, limits: Mapping[st
 
 
 FAILED_PATTERNS = (
-    re.compile(r"sshd\[\d+\]: Failed \S+ for "),
-    re.compile(r"sshd\[\d+\]: Connection closed by (authenticating|invalid) user .*\[preauth\]"),
+    re.compile(r"sshd(-session)?\[\d+\]: Failed \S+ for "),  # sshd-session: OpenSSH 9.8 and later
+    re.compile(r"sshd(-session)?\[\d+\]: Connection closed by (authenticating|invalid) user .*\[preauth\]"),
     re.compile(r"\((?!sshd:)[\w-]+:auth\): authentication failure"),
     re.compile(r"FAILED SU"),
 )

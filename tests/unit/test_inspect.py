@@ -148,10 +148,11 @@ def test_failed_logins_counted_and_locked_accounts_named(limits):
            "2026-12-02T05:01:00+0000 app1 sudo[301]: pam_unix(sudo:auth): authentication failure; user=li",
            "2026-12-02T05:02:00+0000 app1 sshd[401]: Connection closed by authenticating user wang 10.0.0.5 "
            "port 2 [preauth]",
-           "2026-12-02T05:03:00+0000 app1 sshd[501]: Accepted publickey for automation"])
+           "2026-12-02T05:03:00+0000 app1 sshd[501]: Accepted publickey for automation",
+           "2026-12-02T05:04:00+0000 app1 sshd-session[601]: Failed password for li from 10.231.0.9 port 3 ssh2"])
     faillock = "zhang:\nWhen Type Source Valid\n" + "\n".join("2026-12-02 05:00:00 RHOST 10.231.0.9 V" for _ in range(5))
     line = by(insp.host_lines(healthy(auth=journal, faillock=faillock), limits, NOW), "failed_logins")
-    assert line.status == "amber" and line.measured == 5  # 3 sshd, sudo, preauth; pam_unix(sshd) not twice
+    assert line.status == "amber" and line.measured == 6  # 4 sshd, sudo, preauth; pam_unix(sshd) not twice
     assert "locked: zhang" in line.value
     many = "\n".join(["@source journal"] + [f"x sshd[1]: Failed password for root from 1.2.3.4 port {i} ssh2"
                                             for i in range(int(limits["failed_logins_max"]) + 1)])
