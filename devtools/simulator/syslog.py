@@ -3,7 +3,7 @@ vendor's layout to the log hosts the device's configuration names (`info-center 
 
 A configured log host is reached only through the simulator's map of log-host addresses to `address:port`
 (`Options.loghosts`, host variable `simulator_loghosts`): a loopback port standing in for it in the tests, the real
-log server in the lab (inventory/lab/devices.yml maps log_server_address to its address and netdev_syslog_port). A
+log server in the lab (inventory/lab/devsim.yml maps log_server_address to its address and netdev_syslog_port). A
 log host without an entry gets nothing. Sending is UDP, fire and forget on a non-blocking socket: a log server that
 is down, unreachable or slow never holds up a login or a command.
 

@@ -1,6 +1,6 @@
 """NW-05 end to end in the lab: a simulated device's syslog arrives on the log server, in that device's directory.
 
-The simulators run on the controller; inventory/lab/devices.yml maps the log host the device baseline configures
+The simulators run on the controller; inventory/lab/devsim.yml maps the log host the device baseline configures
 (log_server_address) to log1's address and port 514, and the log server takes it from the controller's address
 (device_management_networks). A failed and a successful SSH login on one device must show up within seconds under
 /var/log/remote-devices/<device>/ on log1, with the device's host name and a time stamp, and never in the servers'

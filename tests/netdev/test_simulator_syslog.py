@@ -60,6 +60,16 @@ def test_lab_devices_send_to_the_log_server_on_the_device_syslog_port():
     assert {name: option.loghosts for name, option in options.items()} == {d.name: wanted for d in devices}
 
 
+def test_throw_away_test_inventories_send_nowhere(tmp_path, vault_env):
+    """The simulator's test inventories (devtools/simulator/testbed.py) copy devices.yml, not devsim.yml: the lab's
+    map to log1 does not reach simulators started by the tests."""
+    from devtools.simulator.testbed import make_inventory
+
+    inv = make_inventory(tmp_path, vault_env)
+    devices = definitions.load(str(inv))
+    assert devices and all(option.loghosts == {} for option in options_from_inventory(devices).values())
+
+
 def test_lab_device_management_network_holds_the_controller_the_simulators_send_from():
     import ipaddress
 
