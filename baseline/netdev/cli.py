@@ -314,7 +314,11 @@ def cmd_rollback(args: argparse.Namespace, devices: list[NetDevice]) -> int:
         if not sys.stdin.isatty():
             raise NetdevError([f"rollback of {args.change_id} changes {len(targets)} device(s): give --yes to confirm "
                                "(no terminal to ask on)"])
-        if input("type yes to restore these devices: ").strip() != "yes":
+        try:
+            answer = input("type yes to restore these devices: ").strip()
+        except EOFError:
+            answer = ""
+        if answer != "yes":
             print("not confirmed: nothing was changed", file=sys.stderr)
             return 2
     given = (args.reason or "").strip()
