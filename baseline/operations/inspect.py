@@ -524,8 +524,9 @@ def certs_line(host: str, section: Section | None, limits: Mapping[str, float], 
 
 def log_intake_lines(log_server: str, section: Section | None, senders: Mapping[str, Mapping[str, Any]],
                      limits: Mapping[str, Mapping[str, float]], *, now: float, logdir: str) -> list[Line]:
-    """One line per sending server and device: the age of the newest file in its directory on the log server
-    (`senders`: name -> {"address": ..., "simulator": bool})."""
+    """One line per sending server and device: the age of the newest file in its directory on the log server,
+    named by the inventory name, the device's host name (netdev_hostname) or an address no other sender shares
+    (`senders`: name -> {"address": ..., "hostname": ..., "simulator": bool})."""
     command = f"find {logdir}/<sender>/ on {log_server} (newest file)"
     out = []
     newest: dict[str, float] = {}
@@ -547,7 +548,7 @@ def log_intake_lines(log_server: str, section: Section | None, senders: Mapping[
             why = f"log server {log_server} could not be inspected: {_tail(section)}"
             out.append(unverified(name, "log_intake", log_server, f"≤ {age_text(limit)}", why, command=command))
             continue
-        keys = {name.lower()}
+        keys = {name.lower(), str(info.get("hostname") or name).lower()}
         if address_count.get(str(info.get("address") or ""), 0) == 1:  # an address several senders share names none
             keys.add(str(info["address"]).lower())
         stamps = [newest[k] for k in keys if k in newest]
@@ -826,7 +827,8 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
         section = found.sections.get("logs") if found and found.reachable and not found.probe_error else None
         if section is None:
             section = Section(255, f"{log_server} unreachable or its probe did not run")
-        senders = {a.name: {"address": a.values.get("ansible_host", ""), "simulator": a.host_kind == "simulator"}
+        senders = {a.name: {"address": a.values.get("ansible_host", ""), "simulator": a.host_kind == "simulator",
+                            "hostname": a.values.get("netdev_hostname", "")}
                    for a in [*servers, *devices] if a.name not in log_servers and a.name not in kernel_only}
         lines += log_intake_lines(log_server, section, senders, limits, now=now,
                                   logdir=str(setting(by_name[log_server].values, "logserver_dir")))

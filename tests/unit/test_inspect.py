@@ -209,11 +209,13 @@ def test_clamd_log_detections_only_within_the_window(limits):
 
 def test_log_intake_per_server_and_device(limits):
     section = insp.Section(0, f"{stamp(600)} app1/messages.log\n{stamp(3 * 86400)} db1/messages.log\n"
-                              f"{stamp(60)} SW-CORE-01/messages.log\nnot a line")
+                              f"{stamp(60)} SW-CORE-01/messages.log\n{stamp(120)} LX-FW-BORDER/messages.log\n"
+                              f"{stamp(30)} 127.0.0.1/messages.log\nnot a line")
     senders = {"app1": {"address": "10.231.0.11"}, "db1": {"address": "10.231.0.12"},
                "db2": {"address": "10.231.0.13"}, "sw-core-01": {"address": "127.0.0.1", "simulator": True},
                "sw-acc-01": {"address": "127.0.0.1", "simulator": True},
-               "rt-1": {"address": "192.0.2.1", "simulator": False}}
+               "rt-1": {"address": "192.0.2.1", "simulator": False},
+               "fw-1": {"address": "127.0.0.1", "hostname": "LX-FW-BORDER", "simulator": True}}
     per = dict.fromkeys(senders, limits)
     lines = {line.asset: line for line in
              insp.log_intake_lines("log1", section, senders, per, now=NOW, logdir="/var/log/remote")}
@@ -223,6 +225,7 @@ def test_log_intake_per_server_and_device(limits):
     assert lines["sw-core-01"].status == "green"  # directory named by the device, any case
     assert lines["sw-acc-01"].unverified and "simulated device" in lines["sw-acc-01"].reason
     assert lines["rt-1"].status == "red"
+    assert lines["fw-1"].status == "green" and lines["fw-1"].value == "2 min"  # netdev_hostname, not the shared address
     tight = dict.fromkeys(senders, insp.thresholds({**_values(), "inspection_interval_hours": 24},
                                                    {"log_max_age_s": 300}))
     again = {line.asset: line for line in
