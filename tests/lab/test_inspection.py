@@ -60,6 +60,7 @@ def test_healthy_lab_inspects_green_or_amber(demo_run, tmp_path):
     print(f"inspection of the lab: {report['summary']} in {seconds:.1f} s; amber lines:\n{described(amber)}")
     assert proc.returncode == 0, f"red lines:\n{described(red)}\n{proc.stderr[-2000:]}"
     assert not red
+    assert seconds < 120, f"the inspection of the lab took {seconds:.0f} s (one thread per host: seconds expected)"
     assert all(x["reason"] for x in amber), "an amber line without its reason"
     everything = inventory.load(str(config.INVENTORY_DIR)).hosts("all")
     assert {x["asset"] for x in report["lines"]} == set(everything), "a host or device was left out"
