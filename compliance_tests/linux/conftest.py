@@ -20,7 +20,7 @@ def _kernel_hosts() -> frozenset[str]:
 def kernel_host_scope(request, asset):
     """Hosts of kernel_hosts carry the kernel-level controls only (playbooks/linux.yml): every other check is
     recorded there as not applicable, with the reason, so that no cell of such a host is left without evidence."""
-    if "own_kernel" in request.fixturenames:
+    if {"own_kernel", "kernel_level"} & set(request.fixturenames):
         return
     if asset in _kernel_hosts():
         not_applicable("the kernel-level host carries only the kernel controls (docs/linux-baseline.md)")
@@ -34,6 +34,13 @@ def host_kind(host):
 @pytest.fixture()
 def asset(host):
     return compliance.asset_name(host)
+
+
+@pytest.fixture()
+def kernel_level():
+    """Marks a check of kernel-level configuration that every Linux host holds, kernel_hosts included (the
+    persisted sysctl and modprobe files): it runs there instead of being recorded as not applicable."""
+    return True
 
 
 @pytest.fixture()

@@ -971,3 +971,160 @@ def departed_usernames(staff: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def active_people(staff: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [p for p in staff if p.get("status") == "active"]
+
+
+# --- kernel modules, sysctl.d, sshd_config as a file (server hardening depth) ----------------------------------------
+
+
+def module_name(name: str) -> str:
+    """A kernel module's name as modprobe compares it: `-` and `_` are the same (usb-storage is usb_storage)."""
+    return name.strip().replace("-", "_")
+
+
+def modprobe_rules(text: str) -> dict[str, dict[str, Any]]:
+    """`install` and `blacklist` rules of a modprobe.d file, by module name (normalised, see module_name):
+    {"usb_storage": {"install": "/bin/false", "blacklist": True}}; comments ignored, the first install rule of a
+    module kept (modprobe uses the first one it reads)."""
+    rules: dict[str, dict[str, Any]] = {}
+    for raw in text.splitlines():
+        words = strip_hash_comment(raw).split()
+        if len(words) < 2 or words[0] not in ("install", "blacklist"):
+            continue
+        entry = rules.setdefault(module_name(words[1]), {"install": None, "blacklist": False})
+        if words[0] == "blacklist":
+            entry["blacklist"] = True
+        elif entry["install"] is None:
+            entry["install"] = " ".join(words[2:])
+    return rules
+
+
+BLOCKING_COMMANDS = ("/bin/false", "/usr/bin/false", "/bin/true", "/usr/bin/true")
+
+
+def modules_not_blocked(rules: Mapping[str, Mapping[str, Any]], modules: Iterable[str]) -> dict[str, str]:
+    """Modules of `modules` that the rules do not block, with what is missing: an `install <m> /bin/false` (or
+    /bin/true: both stop the load) and a `blacklist <m>`."""
+    missing = {}
+    for module in modules:
+        rule = rules.get(module_name(module), {})
+        problems = []
+        if rule.get("install") not in BLOCKING_COMMANDS:
+            problems.append(f"install runs {rule.get('install')!r}, not /bin/false")
+        if not rule.get("blacklist"):
+            problems.append("no blacklist")
+        if problems:
+            missing[module] = "; ".join(problems)
+    return missing
+
+
+def modprobe_dry_run_blocked(output: str) -> bool:
+    """`modprobe -n -v MODULE` printed that it would run /bin/false (or true) instead of loading the module."""
+    return any(line.split()[:1] == ["install"] and any(c in line.split()[1:2] for c in BLOCKING_COMMANDS)
+               for line in output.splitlines())
+
+
+def loaded_modules(proc_modules: str) -> set[str]:
+    """Names of the loaded modules in /proc/modules (normalised)."""
+    return {module_name(line.split()[0]) for line in proc_modules.splitlines() if line.strip()}
+
+
+def sysctl_key(key: str) -> str:
+    """A sysctl name in dotted form (`net/ipv4/ip_forward` is `net.ipv4.ip_forward`), without sysctl.d's `-`
+    (ignore errors) prefix."""
+    key = key.strip().lstrip("-")
+    return key.replace("/", ".") if "/" in key and "." not in key.split("/", 1)[0] else key
+
+
+def sysctl_assignments(text: str) -> dict[str, str]:
+    """`key = value` lines of a sysctl.d file (`#` and `;` comments ignored, the last one of a key winning), values
+    with their whitespace collapsed."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            values[sysctl_key(key)] = " ".join(value.split())
+    return values
+
+
+def sysctl_effective(files: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """What systemd-sysctl applies at boot from the given files (path -> text): files ordered by their base name
+    across the directories (a name in /etc hides the same name in /run and /usr/lib), the last assignment of a key
+    winning; key -> (value, path)."""
+    precedence = ("/etc/", "/run/", "/usr/local/lib/", "/usr/lib/", "/lib/")
+
+    def rank(path: str) -> int:
+        return next((i for i, p in enumerate(precedence) if path.startswith(p)), len(precedence))
+
+    chosen: dict[str, str] = {}
+    for path in sorted(files, key=rank):
+        chosen.setdefault(path.rsplit("/", 1)[-1], path)
+    effective: dict[str, tuple[str, str]] = {}
+    for name in sorted(chosen):
+        for key, value in sysctl_assignments(files[chosen[name]]).items():
+            effective[key] = (value, chosen[name])
+    return effective
+
+
+def sysctl_output(text: str) -> dict[str, str]:
+    """`sysctl KEY...` output (`key = value` lines) as a dict; values with whitespace collapsed."""
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(" = ")
+        if sep:
+            values[key.strip()] = " ".join(value.split())
+    return values
+
+
+def sysctl_differences(wanted: Mapping[str, Any], found: Mapping[str, str]) -> dict[str, str]:
+    """Keys whose found value is not the wanted one (a missing key counts), key -> "found X, wanted Y"."""
+    return {key: f"found {found.get(key, 'nothing')!s}, wanted {value}" for key, value in wanted.items()
+            if " ".join(str(found.get(key, "")).split()) != " ".join(str(value).split())}
+
+
+def sshd_config_directives(text: str) -> tuple[list[str], dict[str, str]]:
+    """(the keywords in the order they come, lower case; the first value of each keyword outside any Match block)
+    of an sshd_config file read alone - what a tool that does not follow Include sees. Values are kept as written,
+    keywords lower case; `Keyword=value` is read like `Keyword value`."""
+    order: list[str] = []
+    first: dict[str, str] = {}
+    in_match = False
+    for raw in text.splitlines():
+        line = strip_hash_comment(raw)
+        if not line:
+            continue
+        match = re.match(r"^([^\s=]+)(?:\s*=\s*|\s+)?(.*)$", line)
+        keyword, value = (match.group(1).lower(), match.group(2)) if match else (line.lower(), "")
+        order.append(keyword)
+        if keyword == "match":
+            in_match = True
+        if not in_match:
+            first.setdefault(keyword, value.strip())
+    return order, first
+
+
+def sshd_disagreements(file_values: Mapping[str, str], effective: Mapping[str, str],
+                       keywords: Iterable[str]) -> dict[str, str]:
+    """Keywords whose first value in sshd_config differs from sshd -T's (case-insensitive; a keyword the file does
+    not set counts), keyword -> "file X, sshd -T Y"."""
+    found = {}
+    for keyword in keywords:
+        in_file = " ".join(file_values.get(keyword, "").split()).lower()
+        live = " ".join(effective.get(keyword, "").split()).lower()
+        if in_file != live:
+            found[keyword] = f"file {file_values.get(keyword)!r}, sshd -T {effective.get(keyword)!r}"
+    return found
+
+
+def shadow_hash_scheme(shadow_line: str) -> str:
+    """The hashing scheme of a getent shadow entry: "yescrypt" ($y$), "sha512" ($6$), "sha256" ($5$), "locked" (! or
+    * first), "empty", or "other"."""
+    fields = shadow_line.strip().split(":")
+    password = fields[1] if len(fields) > 1 else ""
+    if not password:
+        return "empty"
+    if password[0] in "!*":
+        return "locked"
+    return {"$y$": "yescrypt", "$6$": "sha512", "$5$": "sha256"}.get(password[:3], "other")

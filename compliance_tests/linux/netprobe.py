@@ -196,3 +196,41 @@ def open_verified(address: str, known: KnownHost, port: int = 22, timeout: float
         transport.close()
         raise HostKeyError(wrong)
     return transport
+
+
+# What the OpenSSH client says when the server refuses to open a forwarded channel (AllowTcpForwarding no), and when
+# it tried to connect on the client's behalf (forwarding allowed, the target did not answer).
+FORWARD_PROHIBITED = "administratively prohibited"
+FORWARD_TRIED = "connect failed"
+
+
+def forwarding_outcome(rc: int, stdout: str, stderr: str) -> str:
+    """What `ssh -W HOST:PORT` came to: "refused: …" (the server prohibits forwarding), "forwarded: …" (the target's
+    answer came back, or the server tried to connect for the client), or "error: …" (no session: proves nothing)."""
+    said = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    if FORWARD_PROHIBITED in stderr:
+        return f"refused: {said}"
+    if stdout.startswith("SSH-"):
+        return f"forwarded: the target answered {stdout.splitlines()[0][:60]!r}"
+    if FORWARD_TRIED in stderr:
+        return f"forwarded: the server tried to connect ({said})"
+    return f"error (rc {rc}): {said or 'no output'}"
+
+
+def ssh_client(ssh_config: str | Path, host: str, options: tuple[str, ...] = (), command: tuple[str, ...] = (),
+               timeout: float = 30.0) -> tuple[int, str, str]:
+    """The OpenSSH client as the suites' own login (user, key, known hosts of `ssh_config`), on a new connection of
+    its own (no shared master), without a terminal or a prompt, stdin empty: (exit status, stdout, stderr). A
+    timeout gives exit status 124 and what was printed until then."""
+    argv = ["ssh", "-F", str(ssh_config), "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=10", *options, host, *command]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired as exc:
+        return 124, _text(exc.stdout), _text(exc.stderr)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _text(data: str | bytes | None) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else data or ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import paramiko
@@ -15,12 +16,16 @@ from linuxcheck import (
     departed_usernames,
     full_root_entries,
     keys_without_source_limit,
+    logrotate_days,
+    logrotate_words,
+    mode_within,
     nopasswd_violations,
     probe_password,
     sudo_attempt,
     sudo_commands,
     sudo_l_entries,
     sudo_list_permits,
+    sudoers_logical_lines,
 )
 from netprobe import open_verified, ssh_password_login
 
@@ -33,6 +38,10 @@ testinfra_hosts = compliance.hosts_in("linux_servers")
 NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
 SUDOERS = "/etc/sudoers"
 SUDOERS_DIR = "/etc/sudoers.d"
+SUDO_LOG = "/var/log/sudo.log"
+SUDO_LOGROTATE = "/etc/logrotate.d/baseline-sudo"
+# Most permissive mode of /etc/sudoers.d (AC-03): the rules are root's to read.
+SUDOERS_DIR_MODE = 0o750
 # System-administration commands (the system administrator's sudo rights, roles/accounts) that the audit
 # administrator must not run as root, each with arguments that change nothing should it run after all.
 SYSTEM_ADMIN_COMMANDS = (("/usr/bin/systemctl", "--version"), ("/usr/bin/apt-get", "--version"),
@@ -297,3 +306,75 @@ def test_audit_administrator_cannot_run_system_administration_commands(host, evi
         f"the probe account could not use sudo at all ({listing.rc}): {listing.stderr.strip()[-300:]}"
     assert all(t["outcome"] == "refused" for t in tried.values()), tried
     assert all(r == "not permitted" for r in rights.values()), rights
+
+
+def _sudo_defaults(texts) -> list[str]:
+    """The parameters of every `Defaults` line (no user, host or command scope) of the sudoers files, in order."""
+    found = []
+    for text in texts:
+        for line in sudoers_logical_lines(text):
+            words = line.split(None, 1)
+            if words[0] == "Defaults" and len(words) > 1:
+                found += [p.strip() for p in re.split(r",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", words[1]) if p.strip()]
+    return found
+
+
+def _sudo_flag(defaults: list[str], name: str) -> bool:
+    """Whether the last Defaults mention of a flag sets it (`use_pty`) rather than clears it (`!use_pty`)."""
+    state = False
+    for parameter in defaults:
+        if parameter.replace(" ", "") in (name, f"!{name}"):
+            state = not parameter.startswith("!")
+    return state
+
+
+def _sudo_value(defaults: list[str], name: str) -> str | None:
+    value = None
+    for parameter in defaults:
+        key, sep, given = parameter.partition("=")
+        if sep and key.strip() == name:
+            value = given.strip().strip('"')
+    return value
+
+
+@pytest.mark.control("AC-03")
+@pytest.mark.method("state")
+@pytest.mark.intrusive("a marker command run with sudo (echo), written to the sudo log")
+def test_sudo_runs_in_a_pty_and_keeps_its_log(host, policy, evidence, sudo_run):
+    listing = sudo_run("find %s -maxdepth 1 -type f", SUDOERS_DIR)
+    if listing.rc != 0:
+        raise CommandError(f"cannot list {SUDOERS_DIR}: {listing.stderr.strip()}")
+    paths = [SUDOERS, *sorted(listing.stdout.split())]
+    defaults = _sudo_defaults(compliance.root_file(host, path) for path in paths)
+    use_pty, logfile = _sudo_flag(defaults, "use_pty"), _sudo_value(defaults, "logfile")
+    mode = host.file(SUDOERS_DIR).mode
+    marker = f"baseline-sudo-log-{secrets.token_hex(6)}"
+    ran = sudo_run("/bin/echo %s", marker)
+    logged = sudo_run("grep -c -F -- %s %s", marker, SUDO_LOG)
+    rotation = logrotate_words(compliance.root_file(host, SUDO_LOGROTATE)) if host.file(SUDO_LOGROTATE).exists else []
+    days = logrotate_days(rotation)
+    evidence.record(command=f"Defaults of {SUDOERS} and {SUDOERS_DIR}/*; stat {SUDOERS_DIR}; sudo /bin/echo <marker>, "
+                            f"then grep for it in {SUDO_LOG}; {SUDO_LOGROTATE}",
+                    observed={"use_pty": use_pty, "logfile": logfile, "sudoers_d_mode": f"{mode:o}",
+                              "marker_ran": ran.rc == 0, "marker_logged": logged.stdout.strip(),
+                              "days_kept": days, "rotation": rotation},
+                    expected={"use_pty": True, "logfile": SUDO_LOG, "sudoers_d_mode": f"{SUDOERS_DIR_MODE:o} or stricter",
+                              "marker_ran": True, "marker_logged": "1", "days_kept": f">= {policy['log_retention_days']}"},
+                    note="use_pty: a command run with sudo cannot push input into the terminal it came from after sudo "
+                         "ends; the log holds every sudo command with its user, terminal and directory")
+    assert use_pty, "Defaults use_pty is not set"
+    assert logfile == SUDO_LOG, f"Defaults logfile is {logfile!r}"
+    assert mode_within(mode, SUDOERS_DIR_MODE), f"{SUDOERS_DIR} mode {mode:o}"
+    assert ran.rc == 0 and logged.stdout.strip() not in ("", "0"), f"the marker command is not in {SUDO_LOG}"
+    assert days is not None and days >= policy["log_retention_days"], f"{SUDO_LOGROTATE} keeps {days} days"
+
+
+@pytest.mark.control("AC-01")
+@pytest.mark.method("config")
+def test_root_mail_goes_to_the_operations_team(host, policy, evidence):
+    aliases = compliance.root_file(host, "/etc/aliases") if host.file("/etc/aliases").exists else ""
+    entries = [line.split(":", 1)[1].strip() for line in aliases.splitlines()
+               if line.split(":", 1)[0].strip() == "root" and ":" in line and not line.lstrip().startswith("#")]
+    evidence.record(command="grep ^root: /etc/aliases", observed=entries, expected=[policy["accounts_root_mail_alias"]],
+                    note="accounts_root_mail_alias (inventory): root's mail - cron, the package tools - reaches a person")
+    assert entries == [policy["accounts_root_mail_alias"]]

@@ -25,6 +25,8 @@ from linuxcheck import (
     nft_sources,
     permission_refused,
     plain_probe_outcome,
+    sysctl_differences,
+    sysctl_output,
     uncommented,
 )
 
@@ -340,7 +342,13 @@ def test_log_server_takes_device_syslog_only_from_device_management_networks(hos
 
 @pytest.mark.control("IP-03", "RI-01")
 @pytest.mark.method("state")
-def test_kernel_parameters(host, evidence, own_kernel):
-    values = {k: host.run(f"/usr/sbin/sysctl -n {k}").stdout.strip() for k in ("kernel.kptr_restrict", "fs.suid_dumpable")}
-    evidence.record(command="sysctl", observed=values, expected={"kernel.kptr_restrict": "2", "fs.suid_dumpable": "0"})
-    assert values == {"kernel.kptr_restrict": "2", "fs.suid_dumpable": "0"}
+def test_kernel_parameters(host, policy, evidence, own_kernel, sudo_run):
+    wanted = {key: str(value) for key, value in policy["hardening_sysctl_kernel"].items()}
+    live = sudo_run("/usr/sbin/sysctl " + " ".join(shlex.quote(key) for key in wanted))
+    found = sysctl_output(live.stdout)
+    wrong = sysctl_differences(wanted, found)
+    evidence.record(command="sysctl <the keys of hardening_sysctl_kernel>",
+                    observed={"differs": wrong, "live": found, "errors": live.stderr.strip()},
+                    expected={"differs": {}, "values": wanted})
+    assert wanted, "hardening_sysctl_kernel is empty: nothing to check"
+    assert wrong == {}, wrong

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shlex
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +19,12 @@ from linuxcheck import (
     classify_residue,
     core_limit,
     departed_usernames,
+    loaded_modules,
     login_defs,
     mode_within,
+    modprobe_dry_run_blocked,
+    modprobe_rules,
+    modules_not_blocked,
     nft_accept_rules_for_port,
     nft_input_policy_drop,
     nft_sources,
@@ -27,6 +32,9 @@ from linuxcheck import (
     pending_updates,
     secret_scan_program,
     strip_hash_comment,
+    sysctl_differences,
+    sysctl_effective,
+    sysctl_output,
     timer_schedule,
     timer_service,
     umask_covers,
@@ -57,6 +65,12 @@ AIDE_CHECK_MAX_DAYS = 1
 # The timer of the daily integrity check and the program its service runs (roles/hardening, IP-05).
 AIDE_TIMER = "baseline-aide.timer"
 AIDE_CHECK_PROGRAM = "/usr/local/sbin/baseline-aide-check"
+# The baseline's modprobe file (IP-01) and sysctl files (IP-03, RI-01), roles/hardening.
+MODPROBE_FILE = "/etc/modprobe.d/50-baseline.conf"
+SYSCTL_NET_FILE = "/etc/sysctl.d/99-zz-baseline-net.conf"
+SYSCTL_KERNEL_FILE = "/etc/sysctl.d/99-zz-baseline-kernel.conf"
+# Where systemd-sysctl reads its files at boot (sysctl.d(5)).
+SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
 
 
 def _groups(asset):
@@ -312,3 +326,144 @@ def test_sensitive_file_permissions_and_umask(host, evidence):
                               "umask": f"{REQUIRED_UMASK:03o} or stricter", "too_open": {}})
     assert too_open == {}
     assert umask is not None and umask_covers(umask, REQUIRED_UMASK), f"UMASK {umask}"
+
+
+def _expected_net_sysctls(policy) -> dict[str, str]:
+    """The network sysctls of the inventory (hardening_sysctl_net), forwarding from hardening_ip_forwarding."""
+    forwarding = "1" if policy["hardening_ip_forwarding"] else "0"
+    return {"net.ipv4.ip_forward": forwarding, "net.ipv6.conf.all.forwarding": forwarding,
+            **{key: str(value) for key, value in policy["hardening_sysctl_net"].items()}}
+
+
+def _sysctl_files(host, sudo_run) -> dict[str, str]:
+    """Every file systemd-sysctl reads at boot, path -> text (read as root)."""
+    listing = sudo_run(f"find {' '.join(SYSCTL_DIRS)} -maxdepth 1 -name '*.conf' 2>/dev/null; true")
+    return {path: compliance.root_file(host, path) for path in sorted(listing.stdout.split())}
+
+
+@pytest.mark.control("IP-01")
+@pytest.mark.method("config")
+def test_unneeded_kernel_modules_blocked_in_modprobe_config(host, policy, evidence, kernel_level):
+    modules = policy["hardening_blocked_kernel_modules"]
+    text = compliance.root_file(host, MODPROBE_FILE) if host.file(MODPROBE_FILE).exists else ""
+    missing = modules_not_blocked(modprobe_rules(text), modules)
+    evidence.record(command=f"cat {MODPROBE_FILE}", observed={"not_blocked": missing, "file": text or "(missing)"},
+                    expected={"not_blocked": {}, "each module": "install <m> /bin/false and blacklist <m>"},
+                    note=f"modules of hardening_blocked_kernel_modules: {', '.join(modules)}; the file is the same on "
+                         "every host, its effect is shown where the kernel is the host's own")
+    assert modules, "hardening_blocked_kernel_modules is empty: nothing to check"
+    assert missing == {}, missing
+
+
+@pytest.mark.control("IP-01")
+@pytest.mark.method("state")
+def test_unneeded_kernel_modules_cannot_be_loaded(host, policy, evidence, own_kernel, sudo_run):
+    modules = policy["hardening_blocked_kernel_modules"]
+    dry_runs = {m: sudo_run("modprobe -n -v %s", m) for m in modules}
+    outputs = {m: (r.stdout + r.stderr).strip() for m, r in dry_runs.items()}
+    loadable = {m: out for m, out in outputs.items() if not modprobe_dry_run_blocked(out)}
+    loaded = loaded_modules(host.file("/proc/modules").content_string) & {m.replace("-", "_") for m in modules}
+    evidence.record(command="modprobe -n -v <module> for each blocked module; /proc/modules",
+                    observed={"would_load": loadable, "loaded_now": sorted(loaded), "dry_runs": outputs},
+                    expected={"would_load": {}, "loaded_now": [], "dry_runs": "install /bin/false for each"})
+    assert loadable == {}, loadable
+    assert not loaded, f"blocked modules loaded now: {sorted(loaded)}"
+
+
+@pytest.mark.control("IP-03")
+@pytest.mark.method("state")
+def test_network_parameters(host, policy, evidence, sudo_run):
+    wanted = _expected_net_sysctls(policy)
+    live = sudo_run("sysctl " + " ".join(shlex.quote(key) for key in wanted))
+    if live.rc != 0:
+        raise CommandError(f"sysctl failed ({live.rc}): {live.stderr.strip()}")
+    found = sysctl_output(live.stdout)
+    effective = sysctl_effective(_sysctl_files(host, sudo_run))
+    at_boot = {key: value for key, (value, _) in effective.items()}
+    live_wrong = sysctl_differences(wanted, found)
+    boot_wrong = {key: f"{problem} ({effective[key][1] if key in effective else 'no file sets it'})"
+                  for key, problem in sysctl_differences(wanted, at_boot).items()}
+    evidence.record(command=f"sysctl <keys>; the files of {', '.join(SYSCTL_DIRS)} in systemd-sysctl's order",
+                    observed={"live_differs": live_wrong, "at_boot_differs": boot_wrong, "live": found},
+                    expected={"live_differs": {}, "at_boot_differs": {}, "values": wanted},
+                    note=f"values of hardening_sysctl_net and hardening_ip_forwarding; the baseline writes "
+                         f"{SYSCTL_NET_FILE}, which must be the last file to set each key")
+    assert live_wrong == {}, live_wrong
+    assert boot_wrong == {}, boot_wrong
+
+
+@pytest.mark.control("IP-03", "RI-01")
+@pytest.mark.method("config")
+def test_kernel_parameters_persisted(host, policy, evidence, kernel_level, sudo_run):
+    container = compliance.host_kind(host) == compliance.CONTAINER
+    wanted = {key: str(value) for key, value in policy["hardening_sysctl_kernel"].items()}
+    files = _sysctl_files(host, sudo_run)
+    effective = sysctl_effective(files)
+    at_boot = {key: value for key, (value, _) in effective.items()}
+    wrong = {key: f"{problem} ({effective[key][1] if key in effective else 'no file sets it'})"
+             for key, problem in sysctl_differences(wanted, at_boot).items()}
+    evidence.record(command=f"the files of {', '.join(SYSCTL_DIRS)} in systemd-sysctl's order",
+                    observed={"at_boot_differs": wrong, "baseline_file": files.get(SYSCTL_KERNEL_FILE, "(missing)")},
+                    expected={"at_boot_differs": {}, "values": wanted},
+                    note="the persisted configuration only; the live values are checked where the kernel is the "
+                         "host's own (test_kernel_parameters)" + ("; not verifiable live here: container host, the "
+                         "kernel is the controller's and kernel.*/fs.* are read-only" if container else ""))
+    assert SYSCTL_KERNEL_FILE in files, f"{SYSCTL_KERNEL_FILE} missing"
+    assert wrong == {}, wrong
+
+
+# cron and at by allow-list only (AC-04): root-owned lists no one else may change; the deny-lists gone.
+ALLOW_LISTS = ("/etc/cron.allow", "/etc/at.allow")
+DENY_LISTS = ("/etc/cron.deny", "/etc/at.deny")
+ALLOW_LIST_MODE = 0o640
+HOME_MODE = 0o750
+START_UP_FILES = (".bashrc", ".profile", ".bash_profile", ".bash_login", ".bash_logout")
+
+
+@pytest.mark.control("AC-04")
+@pytest.mark.method("config")
+def test_cron_and_at_restricted_to_allow_lists(host, policy, evidence):
+    wanted = sorted(policy["accounts_cron_allow"])
+    found = {}
+    for path in ALLOW_LISTS:
+        item = host.file(path)
+        if not item.exists:
+            found[path] = None
+            continue
+        names = sorted(w for raw in compliance.root_file(host, path).splitlines() for w in strip_hash_comment(raw).split())
+        found[path] = {"names": names, "owner": item.user, "mode": f"{item.mode:o}",
+                       "ok": names == wanted and item.user == "root" and mode_within(item.mode, ALLOW_LIST_MODE)}
+    denies = [path for path in DENY_LISTS if host.file(path).exists]
+    evidence.record(command="cat and stat " + " ".join(ALLOW_LISTS) + "; test -e " + " ".join(DENY_LISTS),
+                    observed={"allow_lists": found, "deny_lists_present": denies},
+                    expected={"allow_lists": {p: {"names": wanted, "owner": "root",
+                                                  "mode": f"{ALLOW_LIST_MODE:o} or stricter"} for p in ALLOW_LISTS},
+                              "deny_lists_present": []},
+                    note="accounts_cron_allow (inventory); with an allow-list cron and at refuse every other account")
+    assert all(v and v["ok"] for v in found.values()), found
+    assert denies == [], denies
+
+
+@pytest.mark.control("AC-04")
+@pytest.mark.method("state")
+def test_staff_homes_and_start_up_files_private(host, policy, evidence, sudo_run):
+    people = [p["username"] for p in active_people(policy["staff"])]
+    homes = {}
+    for user in people:
+        shown = sudo_run("stat -c %%a /home/%s", user)
+        homes[user] = shown.stdout.strip() if shown.rc == 0 else None
+    open_homes = {u: m for u, m in homes.items() if m is None or not mode_within(int(m, 8), HOME_MODE)}
+    names = " -o ".join(f"-name {n}" for n in START_UP_FILES)
+    found = sudo_run(f"find {' '.join(f'/home/{u}' for u in people)} -maxdepth 1 -type f \\( {names} \\) "
+                     "-perm /022 -printf '%m %p\\n'") if people else None
+    if found is not None and found.rc not in (0, 1):
+        raise CommandError(f"find failed ({found.rc}): {found.stderr.strip()}")
+    writable = found.stdout.split("\n") if found is not None else []
+    writable = [line for line in writable if line.strip()]
+    evidence.record(command="stat -c %a /home/<active staff>; find their start-up files writable by group or others",
+                    observed={"homes": homes, "too_open": open_homes, "writable_start_up_files": writable},
+                    expected={"too_open": {}, "homes": f"{HOME_MODE:o} or stricter", "writable_start_up_files": []},
+                    note=f"start-up files: {', '.join(START_UP_FILES)}")
+    assert people, "the roster has no active person: nothing to check"
+    assert open_homes == {}, open_homes
+    assert writable == [], writable

@@ -18,6 +18,9 @@ from linuxcheck import (
     pam_arg,
     pam_module,
     probe_password,
+    shadow_hash_scheme,
+    sshd_config_directives,
+    sshd_disagreements,
     tmout_assignments,
     tmout_ok,
     tmout_readonly,
@@ -29,8 +32,10 @@ from netprobe import (
     WEAK_KEX,
     WEAK_MACS,
     KnownHost,
+    forwarding_outcome,
     open_verified,
     refused_for,
+    ssh_client,
     ssh_negotiation,
 )
 
@@ -38,8 +43,20 @@ from baseline import compliance
 from baseline.hoststdin import run_with_stdin
 
 testinfra_hosts = compliance.hosts_in("linux_servers")
-STRONG_CIPHERS = {"chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
-                  "aes256-ctr", "aes192-ctr", "aes128-ctr"}
+SSHD_CONFIG = "/etc/ssh/sshd_config"
+SSHD_DROPINS = "/etc/ssh/sshd_config.d/"
+# sshd settings of the baseline that have one right value (IA-05): no forwarding of any kind, no tunnels, no
+# environment from the client, no compression, logins logged with the key used.
+SSH_FIXED = {"x11forwarding": "no", "allowagentforwarding": "no", "allowtcpforwarding": "no",
+             "allowstreamlocalforwarding": "no", "permittunnel": "no", "gatewayports": "no",
+             "permituserenvironment": "no", "compression": "no", "loglevel": "VERBOSE"}
+# Settings whose value in sshd_config itself must be what sshd -T shows (a tool reading the file alone).
+SSH_AGREE = (*SSH_FIXED, "maxsessions", "maxauthtries", "clientalivecountmax", "clientaliveinterval",
+             "permitrootlogin", "permitemptypasswords", "passwordauthentication", "pubkeyauthentication")
+SSH_ALGORITHMS = ("ciphers", "macs", "kexalgorithms")
+# Most attempts per SSH connection whatever the inventory says (a floor-like limit of the baseline, IA-05).
+SSH_MAX_AUTH_TRIES = 3
+SSH_SESSIONS = (4, 10)
 WEAK_MAC_MARKERS = ("md5", "sha1", "96")
 WEAK_KEX_MARKERS = ("sha1", "group1-", "group14-sha1")
 PWQUALITY = "/etc/security/pwquality.conf"
@@ -104,6 +121,9 @@ def _pwquality_problems(values: dict[str, str], policy, where: str, *, complete:
         wanted["ocredit"] = ("at most", -1)
     if policy["password_require_letter"]:
         wanted["lcredit"] = ("at most", -1)
+    classes = int(bool(policy["password_require_letter"])) + int(bool(policy["password_require_special"]))
+    if classes and complete:
+        wanted["minclass"] = ("at least", classes)
     for key, (direction, bound) in wanted.items():
         value = values.get(key)
         if value is None:
@@ -141,6 +161,7 @@ def test_pwquality_matches_policy(host, policy, evidence, sudo_run):
     expected = {"minlen": f">= {policy['password_min_length']}",
                 "ocredit": "<= -1" if policy["password_require_special"] else "any",
                 "lcredit": "<= -1" if policy["password_require_letter"] else "any",
+                "minclass": "at least the number of classes the policy requires",
                 "enforce_for_root": "set (uncommented)", "pam": "password requisite pam_pwquality.so"}
     evidence.record(command=f"{PWQUALITY}; /etc/security/pwquality.conf.d/*.conf; /etc/pam.d/common-password",
                     observed={"settings": settings, "pam_rules": [f"{r.control} {r.module} {' '.join(r.args)}" for r in rules],
@@ -340,25 +361,35 @@ def test_administrators_need_key_and_password(policy, evidence, admin_probe, hos
 
 @pytest.mark.control("IA-05")
 @pytest.mark.method("probe")
-def test_ssh_protocol_2_with_strong_algorithms(host, evidence, sshd_settings):
+def test_ssh_protocol_2_with_strong_algorithms(host, policy, evidence, sshd_settings):
     ciphers = set(sshd_settings["ciphers"].split(","))
     macs = sshd_settings["macs"].split(",")
     kex = sshd_settings["kexalgorithms"].split(",")
+    allowed = {"ciphers": set(policy["accounts_ssh_ciphers"]), "macs": set(policy["accounts_ssh_macs"]),
+               "kexalgorithms": set(policy["accounts_ssh_kex"])}
+    outside = {name: sorted(set(sshd_settings[name].split(",")) - allowed[name]) for name in SSH_ALGORITHMS
+               if not set(sshd_settings[name].split(",")) <= allowed[name]}
+    _, in_file = sshd_config_directives(compliance.root_file(host, SSHD_CONFIG))
+    file_differs = sshd_disagreements(in_file, sshd_settings, SSH_ALGORITHMS)
     banner = host.run("timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/22; head -c 20 <&3'").stdout
     weak_macs = [m for m in macs if any(w in m for w in WEAK_MAC_MARKERS)]
     weak_kex = [k for k in kex if any(w in k for w in WEAK_KEX_MARKERS)]
     settings = {k: sshd_settings.get(k) for k in ("permitemptypasswords", "passwordauthentication", "banner")}
     evidence.record(command="sshd -T; ssh banner",
                     observed={"ciphers": sorted(ciphers), "macs": macs, "kex": kex, "banner": banner,
-                              "weak_macs": weak_macs, "weak_kex": weak_kex, "settings": settings},
-                    expected={"ciphers": f"a subset of {sorted(STRONG_CIPHERS)}", "banner": "SSH-2.0-…",
-                              "weak_macs": [], "weak_kex": [],
+                              "weak_macs": weak_macs, "weak_kex": weak_kex, "settings": settings,
+                              "outside_the_inventory_lists": outside, "sshd_config_differs": file_differs},
+                    expected={"ciphers": "a subset of accounts_ssh_ciphers", "banner": "SSH-2.0-…",
+                              "weak_macs": [], "weak_kex": [], "outside_the_inventory_lists": {},
+                              "sshd_config_differs": {},
                               "settings": {"permitemptypasswords": "no", "passwordauthentication": "no",
                                            "banner": "/etc/issue.net"}},
-                    note=f"weak MAC markers {WEAK_MAC_MARKERS}, weak key exchange markers {WEAK_KEX_MARKERS}")
+                    note=f"weak MAC markers {WEAK_MAC_MARKERS}, weak key exchange markers {WEAK_KEX_MARKERS}; "
+                         "allowed lists: accounts_ssh_ciphers, accounts_ssh_macs, accounts_ssh_kex (inventory)")
     assert banner.startswith("SSH-2.0-")
-    assert ciphers <= STRONG_CIPHERS
+    assert outside == {}, outside
     assert weak_macs == [] and weak_kex == []
+    assert file_differs == {}, f"{SSHD_CONFIG} read alone shows other algorithms than sshd -T: {file_differs}"
     assert settings == {"permitemptypasswords": "no", "passwordauthentication": "no", "banner": "/etc/issue.net"}
 
 
@@ -394,8 +425,10 @@ def test_ssh_refuses_weak_algorithms_at_negotiation(policy, evidence, host_keys)
 @pytest.mark.method("state")
 def test_ssh_attempts_limited(policy, evidence, sshd_settings):
     tries = sshd_settings.get("maxauthtries")
-    evidence.record(command="sshd -T | grep maxauthtries", observed=tries, expected=f"1..{policy['login_max_failures']}")
-    assert at_most(tries, policy["login_max_failures"])
+    limit = min(SSH_MAX_AUTH_TRIES, policy["accounts_ssh_max_auth_tries"], policy["login_max_failures"])
+    evidence.record(command="sshd -T | grep maxauthtries", observed=tries, expected=f"1..{limit}",
+                    note=f"the lowest of {SSH_MAX_AUTH_TRIES}, accounts_ssh_max_auth_tries and login_max_failures")
+    assert at_most(tries, limit)
 
 
 @pytest.mark.control("IA-06")
@@ -420,3 +453,117 @@ def test_second_factor_group_holds_the_administrators(host, policy, evidence, ss
     assert sorted(members) == admins
     assert effective == {a: "publickey,keyboard-interactive" for a in admins}
     assert sshd_settings["authenticationmethods"] == "publickey"
+
+
+@pytest.mark.control("IA-05")
+@pytest.mark.method("state")
+def test_ssh_forwarding_off_and_sshd_config_shows_the_settings(host, policy, evidence, sshd_settings):
+    low, high = SSH_SESSIONS
+    sessions = int_or_none(sshd_settings.get("maxsessions"))
+    wanted = {**SSH_FIXED, "maxsessions": str(policy["accounts_ssh_max_sessions"])}
+    live = {key: sshd_settings.get(key) for key in wanted}
+    wrong = {key: f"sshd -T {live[key]!r}, wanted {value!r}" for key, value in wanted.items()
+             if (live[key] or "").lower() != value.lower()}
+    order, in_file = sshd_config_directives(compliance.root_file(host, SSHD_CONFIG))
+    first = f"{order[0]} {in_file.get(order[0], '')}".strip() if order else "(empty file)"
+    included_first = bool(order) and order[0] == "include" and SSHD_DROPINS in in_file.get("include", "")
+    file_differs = sshd_disagreements(in_file, sshd_settings, SSH_AGREE)
+    evidence.record(command=f"sshd -T; {SSHD_CONFIG} read alone (first value of each keyword outside Match)",
+                    observed={"settings": live, "differs": wrong, "first_directive": first,
+                              "sshd_config_differs": file_differs},
+                    expected={"settings": wanted, "differs": {}, "first_directive": f"Include {SSHD_DROPINS}*.conf",
+                              "sshd_config_differs": {}, "maxsessions": f"{low}..{high}"},
+                    note="sshd keeps the first value of a keyword: the drop-ins are included before any other "
+                         "setting, and the file repeats the settings so that a tool reading it alone sees sshd's")
+    assert wrong == {}, wrong
+    assert sessions is not None and low <= sessions <= high, f"MaxSessions {sessions}"
+    assert included_first, f"the first directive of {SSHD_CONFIG} is {first!r}, not the Include of {SSHD_DROPINS}"
+    assert file_differs == {}, file_differs
+
+
+@pytest.mark.control("IA-05")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("two SSH logins of the suites' own account from the controller, the second asking the server "
+                       "to forward a connection to its own SSH port (refused and logged by sshd)")
+def test_ssh_tcp_forwarding_is_refused(host, evidence):
+    config, name = host.backend.ssh_config, host.backend.hostname
+    login = ssh_client(config, name, command=("true",))
+    forward = ssh_client(config, name, options=("-W", "127.0.0.1:22"))
+    outcome = forwarding_outcome(*forward)
+    evidence.record(command=f"ssh -F <the suites' config> {name} true; then ssh -W 127.0.0.1:22 {name} (a new "
+                            "connection each, no shared master, stdin empty)",
+                    observed={"login_rc": login[0], "login_said": login[2].strip()[-300:], "forwarding": outcome},
+                    expected={"login_rc": 0, "forwarding": "refused: … administratively prohibited …"},
+                    note="the login proves the account gets a session, so the refusal is the forwarding's; the target "
+                         "is the host's own SSH port, which would answer with its banner if forwarding were allowed")
+    assert login[0] == 0, f"no SSH session as the suites' account: {login[2].strip()[-300:]}"
+    assert outcome.startswith("refused"), outcome
+
+
+@pytest.mark.control("IA-02")
+@pytest.mark.method("probe")
+@pytest.mark.intrusive("a probe account (useradd, passwd with one password, userdel; account databases written back)")
+def test_new_passwords_are_hashed_with_yescrypt(host, policy, evidence, probe_user, sudo_run):
+    cost = str(policy["accounts_yescrypt_cost_factor"])
+    defs = login_defs(compliance.root_file(host, "/etc/login.defs"))
+    pam = compliance.root_file(host, "/etc/pam.d/common-password")
+    unix = pam_module(pam, "password", "pam_unix.so")
+    schemes = [("yescrypt" if "yescrypt" in r.args else "other", pam_arg(r.args, "rounds")) for r in unix]
+    changed = _set_password(host, probe_user, probe_password(policy["password_min_length"] + 4))
+    entry = sudo_run("getent shadow %s", probe_user)
+    scheme = shadow_hash_scheme(entry.stdout) if entry.rc == 0 else f"unreadable ({entry.rc})"
+    observed = {"ENCRYPT_METHOD": defs.get("ENCRYPT_METHOD"), "YESCRYPT_COST_FACTOR": defs.get("YESCRYPT_COST_FACTOR"),
+                "pam_unix": schemes, "passwd_rc": changed.rc, "new_hash": scheme}
+    evidence.record(command="/etc/login.defs; pam_unix in /etc/pam.d/common-password; passwd <probe> (password on "
+                            "stdin); the scheme of its entry in getent shadow (the hash itself is not kept)",
+                    observed=observed,
+                    expected={"ENCRYPT_METHOD": "YESCRYPT", "YESCRYPT_COST_FACTOR": cost,
+                              "pam_unix": [("yescrypt", cost)], "passwd_rc": 0, "new_hash": "yescrypt"},
+                    note="accounts whose password was set before keep their scheme until the next change")
+    assert changed.rc == 0, f"passwd refused a compliant password: {(changed.stdout + changed.stderr).strip()}"
+    assert observed["ENCRYPT_METHOD"] == "YESCRYPT" and observed["YESCRYPT_COST_FACTOR"] == cost, observed
+    assert schemes == [("yescrypt", cost)], schemes
+    assert scheme == "yescrypt", scheme
+
+
+# Login banners (IA-05): the same notice before an SSH login, on the console and after login; what getty would
+# expand into the system's name and version (\s \r \v \m) or names the distribution is not in it.
+BANNERS = ("/etc/issue.net", "/etc/issue", "/etc/motd")
+BANNER_GIVEAWAYS = ("\\s", "\\r", "\\v", "\\m", "debian", "gnu/linux", "ubuntu", "kernel")
+
+
+@pytest.mark.control("IA-05")
+@pytest.mark.method("config")
+def test_login_banners_name_the_platform_and_not_the_system(host, policy, evidence):
+    texts = {path: compliance.root_file(host, path) if host.file(path).exists else None for path in BANNERS}
+    giveaways = {path: [g for g in BANNER_GIVEAWAYS if g in (text or "").lower()] for path, text in texts.items()}
+    giveaways = {path: found for path, found in giveaways.items() if found}
+    without_name = [path for path, text in texts.items() if not (text or "").startswith(f"{policy['platform_name']}:")]
+    alike = len({text for text in texts.values()}) == 1
+    evidence.record(command="cat " + " ".join(BANNERS), observed={"texts": texts, "system_details": giveaways,
+                    "without_platform_name": without_name, "identical": alike},
+                    expected={"system_details": {}, "without_platform_name": [], "identical": True},
+                    note=f"each starts with the platform's name ({policy['platform_name']}: …, platform_name); "
+                         f"refused in them: {', '.join(BANNER_GIVEAWAYS)}")
+    assert giveaways == {}, giveaways
+    assert without_name == [], without_name
+    assert alike, "the banners differ"
+
+
+@pytest.mark.control("IA-03")
+@pytest.mark.method("state")
+def test_root_password_ages_like_everyone_s(policy, evidence, sudo_run):
+    entry = sudo_run("getent shadow root")
+    if entry.rc != 0:
+        raise CommandError(f"getent shadow root failed ({entry.rc}): {entry.stderr.strip()}")
+    fields = entry.stdout.strip().split(":")
+    scheme = shadow_hash_scheme(entry.stdout)
+    maximum = fields[4] if len(fields) > 4 else None
+    limit = policy["password_max_age_days"]
+    evidence.record(command="getent shadow root (the password field is reduced to its scheme)",
+                    observed={"password": scheme, "max_days": maximum},
+                    expected={"password": "locked, or max_days 1.." + str(limit)},
+                    note="a locked root password cannot be used: its age does not matter, and an expired one would "
+                         "only stop root's cron jobs")
+    assert scheme != "empty", "root has an empty password"
+    assert scheme == "locked" or at_most(maximum, limit), f"root's password may be kept {maximum or 'for ever'} days"

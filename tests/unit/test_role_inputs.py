@@ -510,7 +510,7 @@ def test_the_extraction_sees_inventory_values_in_templates_tasks_defaults_and_en
     accounts = read_names(ROLES_DIR / "accounts", role_files(ROLES_DIR / "accounts"))
     assert "templates/pwquality.conf.j2" in accounts["password_min_length"]
     assert "tasks/staff.yml" in accounts["protection_level"]  # a bare `that:`/`when:` expression and a `{{ }}`
-    assert "defaults/main.yml" in accounts["platform_name"]
+    assert "defaults/main.yml" in accounts["automation_user"]
     assert "tasks/mariadb.yml" in read_names(ROLES_DIR / "backup_client",
                                              role_files(ROLES_DIR / "backup_client"))["db_mariabackup_password"]
     pki = ROLES_DIR / "pki"
