@@ -38,6 +38,7 @@ from baseline import REPO_ROOT
 from baseline.results import Evidence, ResultWriter, new_run_id
 
 CONTROL = "OP-01"
+CONTROLS = ("OP-01",)  # an inspection run is the control at work (baseline/trace.py)
 GREEN, AMBER, RED = "green", "amber", "red"
 STATUS_LABELS = {GREEN: ("正常", "OK"), AMBER: ("关注", "Attention"), RED: ("异常", "Fault")}
 UNVERIFIED = ("未验证", "not verified")
@@ -932,7 +933,7 @@ def write_results(lines: list[Line], assets: Mapping[str, Asset], writer: Result
                              note=f"{line.status}: {KINDS[line.kind][1]} {line.item}"
                                   + (f" — {line.reason}" if line.reason else "")) for line in own]
         evidence.append(Evidence(command="daily inspection report", observed=str(report_path)))
-        writer.record(asset=name, asset_kind=asset.kind, control_ids=[CONTROL], check="daily_inspection",
+        writer.record(asset=name, asset_kind=asset.kind, control_ids=["OP-01"], check="daily_inspection",
                       outcome=outcome, reason=reason, evidence=evidence, host_kind=asset.host_kind,
                       vendor=asset.vendor, method="probe")
 

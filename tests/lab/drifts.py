@@ -474,6 +474,13 @@ NOT_DRIFTABLE = {
     "AS-01": "Verified from the catalog's coverage of the policy's articles (catalog/articles.yml) and the assessment "
              "register on the controller (`baseline assessment verify`), not on a host. A coverage gap, a broken register "
              "and an overdue assessment turning the cell to 不符合 are tested without the lab: tests/unit/test_assessment.py.",
+    "IR-02": "Verified from the evidence archives and their custody chain on the controller (`baseline incident "
+             "verify`), not by a setting on a host a drift could break. An edited custody record or archive turning the "
+             "cells to 不符合 is tested without the lab (tests/unit/test_evidence.py) and in the lab "
+             "(tests/lab/test_incident_collect.py).",
+    "OP-01": "The daily inspection is a run of `baseline inspect`, not a setting on a host a drift could break. Faults "
+             "turning its lines red (log1 not receiving, a backup aged on the store, a device down) are injected in "
+             "tests/lab/test_inspection.py; thresholds and red lines without the lab in tests/unit/test_inspect.py.",
     "IR-01": "Verified from the incident register on the controller (`baseline incident verify`), not on a host. A kept "
              "grading the rules do not give turning the cell to 不符合 is tested without the lab: "
              "tests/report/test_report_operations.py, tests/unit/test_incidents.py.",

@@ -32,6 +32,7 @@ PLAYBOOKS = {"BR-01": ["playbooks/databases.yml"], "BR-02": ["playbooks/database
 
 # Controls that no task carries out: they have no tag to select.
 NO_TASKS = {"CM-01": "every run's change record is written by the callback plugin plugins/callback/baseline_changes.py",
+            "OP-01": "the daily inspection is a run of `baseline inspect` (baseline/operations/inspect.py), not a task",
             "IR-02": "evidence is collected by `baseline incident collect HOST` (baseline/operations/evidence.py), not by a "
                      "task of the baseline"}
 

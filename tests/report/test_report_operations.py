@@ -87,7 +87,7 @@ def text(found: dict) -> str:
 
 def test_the_committed_catalog_judges_the_operational_controls_from_records():
     data = {e["id"]: e["status"] for e in catalog_data()["controls"]}
-    assert [data[c] for c in ("CM-01", "IR-01", "IR-02", "AS-01")] == ["automated"] * 4
+    assert [data[c] for c in ("OP-01", "CM-01", "IR-01", "IR-02", "AS-01")] == ["automated"] * 5
 
 
 def test_intact_archive_and_a_graded_incident_are_met(tmp_path, env, archive):
