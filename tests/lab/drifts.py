@@ -70,6 +70,18 @@ LOCKOUT_AND_TIMEOUTS = _check("linux/test_identification.py", "test_lockout_and_
 SSH_ALGORITHMS = _check("linux/test_identification.py", "test_ssh_protocol_2_with_strong_algorithms")
 SSH_WEAK_REFUSED = _check("linux/test_identification.py", "test_ssh_refuses_weak_algorithms_at_negotiation")
 SECOND_FACTOR_GROUP = _check("linux/test_identification.py", "test_second_factor_group_holds_the_administrators")
+MODULES_CONFIG = _check("linux/test_hardening.py", "test_unneeded_kernel_modules_blocked_in_modprobe_config")
+MODULES_LOADABLE = _check("linux/test_hardening.py", "test_unneeded_kernel_modules_cannot_be_loaded")
+NETWORK_PARAMETERS = _check("linux/test_hardening.py", "test_network_parameters")
+KERNEL_PERSISTED = _check("linux/test_hardening.py", "test_kernel_parameters_persisted")
+CRON_AT = _check("linux/test_hardening.py", "test_cron_and_at_restricted_to_allow_lists")
+STAFF_HOMES = _check("linux/test_hardening.py", "test_staff_homes_and_start_up_files_private")
+SSH_SETTINGS = _check("linux/test_identification.py", "test_ssh_forwarding_off_and_sshd_config_shows_the_settings")
+SSH_FORWARDING = _check("linux/test_identification.py", "test_ssh_tcp_forwarding_is_refused")
+BANNERS = _check("linux/test_identification.py", "test_login_banners_name_the_platform_and_not_the_system")
+YESCRYPT = _check("linux/test_identification.py", "test_new_passwords_are_hashed_with_yescrypt")
+SUDO_PTY_LOG = _check("linux/test_accounts.py", "test_sudo_runs_in_a_pty_and_keeps_its_log")
+ROOT_MAIL = _check("linux/test_accounts.py", "test_root_mail_goes_to_the_operations_team")
 PG_SCRAM_ONLY = _check("databases/test_db_postgresql.py", "test_passwords_are_stored_and_checked_as_scram_only")
 PG_NO_PLAIN = _check("databases/test_db_postgresql.py", "test_remote_connection_without_tls_is_refused")
 PG_UNGRANTED_TABLE = _check("databases/test_db_postgresql.py", "test_application_account_cannot_read_a_table_it_was_not_granted")
@@ -330,6 +342,80 @@ RI_01_KERNEL = linux(
     {KERNEL_PARAMETERS},
     "Privileged programs may dump core (kernel parameter, runtime only; the run sets it back through sysctl -w).")
 
+# Server hardening depth (roles/hardening, roles/accounts): one drift per item, each on a host and a file no other
+# drift of the batch touches.
+IP_01_MODULES = linux(
+    "IP-01", "kern1",
+    "sudo sed -i '/^install usb-storage /d' /etc/modprobe.d/50-baseline.conf"
+    " && ! sudo grep -q '^install usb-storage ' /etc/modprobe.d/50-baseline.conf",
+    {MODULES_CONFIG, MODULES_LOADABLE},
+    "usb-storage loadable again: its install rule removed from the baseline's modprobe file (the blacklist line "
+    "alone does not stop `modprobe usb-storage`); kern1 has no integrity database.")
+
+IP_03_SYSCTL = linux(
+    "IP-03", "log1",
+    "sudo sysctl -qw net.ipv4.conf.all.accept_redirects=1"
+    " && test \"$(/usr/sbin/sysctl -n net.ipv4.conf.all.accept_redirects)\" = 1",
+    {NETWORK_PARAMETERS},
+    "ICMP redirects accepted again (runtime only, the file keeps 0; the run sets it back through sysctl -w).")
+
+RI_01_PERSISTED = linux(
+    "RI-01", "drill1",
+    r"sudo sed -i 's/^kernel.sysrq\s*=.*/kernel.sysrq = 1/' /etc/sysctl.d/99-zz-baseline-kernel.conf"
+    r" && sudo grep -qx 'kernel.sysrq = 1' /etc/sysctl.d/99-zz-baseline-kernel.conf",
+    {KERNEL_PERSISTED, AIDE},
+    "The magic SysRq key enabled in the persisted kernel parameters of a container (it cannot set them live: the "
+    "file is what would apply on its own kernel).")
+
+IA_05_FORWARDING = linux(
+    "IA-05", "drill1",
+    r"printf 'AllowTcpForwarding yes\n' | sudo tee /etc/ssh/sshd_config.d/01-forwarding.conf >/dev/null"
+    r" && if sudo sshd -t; then sudo systemctl reload ssh;"
+    r" else sudo rm -f /etc/ssh/sshd_config.d/01-forwarding.conf; exit 1; fi"
+    r" && sudo sshd -T | grep -qx 'allowtcpforwarding yes'",
+    {SSH_SETTINGS, SSH_FORWARDING, AIDE},
+    "A stray sshd drop-in read before the baseline's allows TCP forwarding: sshd -T no longer matches sshd_config, "
+    "and a forwarded connection to the host's own SSH port gets through; the run removes stray drop-ins.")
+
+IA_05_BANNER = linux(
+    "IA-05", "app1",
+    r"printf 'Debian GNU/Linux 12 \\n \\l\n' | sudo tee /etc/issue >/dev/null"
+    r" && sudo grep -q '^Debian GNU/Linux' /etc/issue",
+    {BANNERS, AIDE},
+    "The distribution's console banner back in /etc/issue (system name and version, no platform notice).")
+
+AC_03_SUDO = linux(
+    "AC-03", "log1",
+    "sudo chmod 0755 /etc/sudoers.d && test \"$(stat -c %a /etc/sudoers.d)\" = 755",
+    {SUDO_PTY_LOG, AIDE},
+    "The sudoers drop-in directory readable by everyone.")
+
+AC_04_CRON = linux(
+    "AC-04", "drill1",
+    r"printf 'games\n' | sudo tee -a /etc/cron.allow >/dev/null && sudo grep -qx games /etc/cron.allow",
+    {CRON_AT, AIDE},
+    "A system account allowed to use cron.")
+
+AC_04_HOMES = linux(
+    "AC-04", "log1",
+    "sudo chmod g+w /home/liuyang/.bashrc && test -n \"$(sudo find /home/liuyang/.bashrc -perm -g+w)\"",
+    {STAFF_HOMES},
+    "A staff member's .bashrc writable by their group (/home is outside the integrity database).")
+
+AC_01_ROOT_MAIL = linux(
+    "AC-01", "app1",
+    "sudo sed -i 's/^root:.*/root: someone@example.org/' /etc/aliases && sudo grep -qx 'root: someone@example.org' "
+    "/etc/aliases",
+    {ROOT_MAIL, AIDE},
+    "root's mail sent to an address outside the operations team.")
+
+IA_02_YESCRYPT = linux(
+    "IA-02", "drill1",
+    r"sudo sed -i 's/^ENCRYPT_METHOD\s.*/ENCRYPT_METHOD\tSHA512/' /etc/login.defs"
+    r" && sudo grep -qP '^ENCRYPT_METHOD\tSHA512$' /etc/login.defs",
+    {YESCRYPT, AIDE},
+    "Account tools (chpasswd, newusers) hash with SHA-512 again instead of yescrypt.")
+
 # --- Databases and backups: db1 (PostgreSQL), db2 (MariaDB), the drill evidence on the controller ------------------
 
 DB_01 = database(
@@ -456,7 +542,9 @@ NW_08 = device(
 
 LINUX_DRIFTS = (IA_01, IA_02, IA_03, IA_04, IA_05, IA_06, AC_01, AC_02, AC_03, AC_04, AU_01, AU_02, AU_03, AU_04, AU_05,
                 IP_01, IP_02, IP_03, IP_04, IP_05, MP_01, IN_01, CF_01, RI_01, RI_01_KERNEL,
-                NW_05_LOG_SERVER)
+                NW_05_LOG_SERVER,
+                IP_01_MODULES, IP_03_SYSCTL, RI_01_PERSISTED, IA_05_FORWARDING, IA_05_BANNER, AC_03_SUDO, AC_04_CRON,
+                AC_04_HOMES, AC_01_ROOT_MAIL, IA_02_YESCRYPT)
 DATABASE_DRIFTS = (DB_01, DB_02, DB_03, DB_04, DB_05, DB_06, BR_01, BR_02, BR_03)
 DEVICE_DRIFTS = (NW_01, NW_02, NW_03, NW_04, NW_05, NW_06, NW_07, NW_08)
 DRIFTS = LINUX_DRIFTS + DATABASE_DRIFTS + DEVICE_DRIFTS
