@@ -58,7 +58,8 @@ SECRET_NAMES = secret_variable_names("servers")  # baseline/secret-variables.txt
 # Pending security updates tolerated by IP-04 (the policy asks for security patches to be applied: none may wait).
 MAX_PENDING_SECURITY_UPDATES = 0
 # Most permissive modes allowed for the sensitive files (AC-04); stricter modes are fine.
-SENSITIVE_MODES = {"/etc/shadow": 0o640, "/etc/gshadow": 0o640, "/etc/sudoers": 0o440, "/etc/crontab": 0o600}
+SENSITIVE_MODES = {"/etc/shadow": 0o640, "/etc/gshadow": 0o640, "/etc/sudoers": 0o440, "/etc/crontab": 0o600,
+                   "/etc/ssh/sshd_config": 0o600}
 REQUIRED_UMASK = 0o027
 # Longest time between two integrity checks (IP-05): the role runs it daily; the policy names no figure of its own.
 AIDE_CHECK_MAX_DAYS = 1
