@@ -22,7 +22,7 @@ KINDS = {"linux", "postgresql", "mariadb", "network"}
 # One host of each target kind (devices: the controller's play that drives them, limited to the inventory's devices);
 # the backup store and the drill host for the controls that live there.
 HOSTS = {"linux": ["app1"], "postgresql": ["db1"], "mariadb": ["db2"], "network": ["localhost", "network_devices"]}
-MORE_HOSTS = {"BR-01": ["bak1"], "BR-02": ["bak1"], "BR-03": ["drill1"]}
+MORE_HOSTS = {"BR-01": ["bak1"], "BR-02": ["bak1"], "BR-03": ["drill1"], "NW-05": ["log1"]}
 # The playbook of the control's part (site.yml imports them all; each brings its own pre-flight).
 PART = {"linux": "playbooks/linux.yml", "postgresql": "playbooks/databases.yml", "mariadb": "playbooks/databases.yml",
         "network": "playbooks/network.yml"}
