@@ -303,6 +303,39 @@ def sudo_commands(entries: Iterable[str]) -> set[str]:
     return {c.split()[0] for e in entries for c in parse_sudo_entry(e).commands}
 
 
+def sudo_defaults(texts: Iterable[str]) -> list[str]:
+    """The parameters of every `Defaults` line without a scope (no `Defaults:user`, `@host`, `>runas`, `!cmnd`) of
+    the sudoers files, in the order sudo reads them (`Defaults use_pty, logfile="/var/log/sudo.log"` gives two)."""
+    found = []
+    for text in texts:
+        for line in sudoers_logical_lines(text):
+            match = _DEFAULTS.match(line)
+            if match and not match.group("scope"):
+                found += [p.strip() for p in re.split(r',(?=(?:[^"]*"[^"]*")*[^"]*$)', match.group("params"))
+                          if p.strip()]
+    return found
+
+
+def sudo_flag(defaults: Sequence[str], name: str) -> bool:
+    """Whether the last mention of a flag among the Defaults parameters sets it (`use_pty`) rather than clears it
+    (`!use_pty`); never mentioned is not set."""
+    state = False
+    for parameter in defaults:
+        if parameter.replace(" ", "") in (name, f"!{name}"):
+            state = not parameter.startswith("!")
+    return state
+
+
+def sudo_value(defaults: Sequence[str], name: str) -> str | None:
+    """The last value given to a Defaults parameter (`logfile="/var/log/sudo.log"` -> /var/log/sudo.log)."""
+    value = None
+    for parameter in defaults:
+        key, sep, given = parameter.partition("=")
+        if sep and key.strip() == name:
+            value = given.strip().strip('"')
+    return value
+
+
 # sudo's words (C locale) when the policy refuses a command, and when the password step fails.
 SUDO_NOT_ALLOWED = "is not allowed to execute"
 SUDO_AUTH_FAILED = ("incorrect password", "a password is required", "Sorry, try again", "no password was provided",

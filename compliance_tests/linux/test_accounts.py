@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
 import paramiko
@@ -23,9 +22,11 @@ from linuxcheck import (
     probe_password,
     sudo_attempt,
     sudo_commands,
+    sudo_defaults,
+    sudo_flag,
     sudo_l_entries,
     sudo_list_permits,
-    sudoers_logical_lines,
+    sudo_value,
 )
 from netprobe import open_verified, ssh_password_login
 
@@ -308,35 +309,6 @@ def test_audit_administrator_cannot_run_system_administration_commands(host, evi
     assert all(r == "not permitted" for r in rights.values()), rights
 
 
-def _sudo_defaults(texts) -> list[str]:
-    """The parameters of every `Defaults` line (no user, host or command scope) of the sudoers files, in order."""
-    found = []
-    for text in texts:
-        for line in sudoers_logical_lines(text):
-            words = line.split(None, 1)
-            if words[0] == "Defaults" and len(words) > 1:
-                found += [p.strip() for p in re.split(r",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", words[1]) if p.strip()]
-    return found
-
-
-def _sudo_flag(defaults: list[str], name: str) -> bool:
-    """Whether the last Defaults mention of a flag sets it (`use_pty`) rather than clears it (`!use_pty`)."""
-    state = False
-    for parameter in defaults:
-        if parameter.replace(" ", "") in (name, f"!{name}"):
-            state = not parameter.startswith("!")
-    return state
-
-
-def _sudo_value(defaults: list[str], name: str) -> str | None:
-    value = None
-    for parameter in defaults:
-        key, sep, given = parameter.partition("=")
-        if sep and key.strip() == name:
-            value = given.strip().strip('"')
-    return value
-
-
 @pytest.mark.control("AC-03")
 @pytest.mark.method("state")
 @pytest.mark.intrusive("a marker command run with sudo (echo), written to the sudo log")
@@ -345,8 +317,8 @@ def test_sudo_runs_in_a_pty_and_keeps_its_log(host, policy, evidence, sudo_run):
     if listing.rc != 0:
         raise CommandError(f"cannot list {SUDOERS_DIR}: {listing.stderr.strip()}")
     paths = [SUDOERS, *sorted(listing.stdout.split())]
-    defaults = _sudo_defaults(compliance.root_file(host, path) for path in paths)
-    use_pty, logfile = _sudo_flag(defaults, "use_pty"), _sudo_value(defaults, "logfile")
+    defaults = sudo_defaults(compliance.root_file(host, path) for path in paths)
+    use_pty, logfile = sudo_flag(defaults, "use_pty"), sudo_value(defaults, "logfile")
     mode = host.file(SUDOERS_DIR).mode
     marker = f"baseline-sudo-log-{secrets.token_hex(6)}"
     ran = sudo_run("/bin/echo %s", marker)
