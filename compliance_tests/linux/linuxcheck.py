@@ -336,6 +336,11 @@ def sudo_value(defaults: Sequence[str], name: str) -> str | None:
     return value
 
 
+def terminal_names(output: str) -> list[str]:
+    """The terminal device names `tty` printed (`/dev/pts/0`), in order, carriage returns of a terminal removed."""
+    return [line.strip() for line in output.replace("\r", "").splitlines() if line.strip().startswith("/dev/")]
+
+
 # sudo's words (C locale) when the policy refuses a command, and when the password step fails.
 SUDO_NOT_ALLOWED = "is not allowed to execute"
 SUDO_AUTH_FAILED = ("incorrect password", "a password is required", "Sorry, try again", "no password was provided",

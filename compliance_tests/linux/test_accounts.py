@@ -27,8 +27,9 @@ from linuxcheck import (
     sudo_l_entries,
     sudo_list_permits,
     sudo_value,
+    terminal_names,
 )
-from netprobe import open_verified, ssh_password_login
+from netprobe import open_verified, ssh_client, ssh_password_login
 
 from baseline import compliance
 from baseline.accounts import local_accounts, unknown_accounts
@@ -311,7 +312,8 @@ def test_audit_administrator_cannot_run_system_administration_commands(host, evi
 
 @pytest.mark.control("AC-03")
 @pytest.mark.method("state")
-@pytest.mark.intrusive("a marker command run with sudo (echo), written to the sudo log")
+@pytest.mark.intrusive("a marker command run with sudo (echo), written to the sudo log; an SSH login of the suites' "
+                       "account with a terminal that runs `sudo tty`")
 def test_sudo_runs_in_a_pty_and_keeps_its_log(host, policy, evidence, sudo_run):
     listing = sudo_run("find %s -maxdepth 1 -type f", SUDOERS_DIR)
     if listing.rc != 0:
@@ -325,13 +327,20 @@ def test_sudo_runs_in_a_pty_and_keeps_its_log(host, policy, evidence, sudo_run):
     logged = sudo_run("grep -c -F -- %s %s", marker, SUDO_LOG)
     rotation = logrotate_words(compliance.root_file(host, SUDO_LOGROTATE)) if host.file(SUDO_LOGROTATE).exists else []
     days = logrotate_days(rotation)
+    # use_pty by behaviour: in a login with a terminal, a command run with sudo has a terminal of its own
+    session = ssh_client(host.backend.ssh_config, host.backend.hostname, options=("-tt",), command=("tty; sudo -n tty",))
+    ttys = terminal_names(session[1])
     evidence.record(command=f"Defaults of {SUDOERS} and {SUDOERS_DIR}/*; stat {SUDOERS_DIR}; sudo /bin/echo <marker>, "
-                            f"then grep for it in {SUDO_LOG}; {SUDO_LOGROTATE}",
+                            f"then grep for it in {SUDO_LOG}; {SUDO_LOGROTATE}; ssh -tt <host> 'tty; sudo -n tty' (a "
+                            "new connection)",
                     observed={"use_pty": use_pty, "logfile": logfile, "sudoers_d_mode": f"{mode:o}",
                               "marker_ran": ran.rc == 0, "marker_logged": logged.stdout.strip(),
-                              "days_kept": days, "rotation": rotation},
+                              "days_kept": days, "rotation": rotation,
+                              "terminals": {"login": ttys[0] if ttys else None, "sudo": ttys[1] if len(ttys) > 1 else None,
+                                            "rc": session[0], "said": session[2].strip()[-300:]}},
                     expected={"use_pty": True, "logfile": SUDO_LOG, "sudoers_d_mode": f"{SUDOERS_DIR_MODE:o} or stricter",
-                              "marker_ran": True, "marker_logged": "1", "days_kept": f">= {policy['log_retention_days']}"},
+                              "marker_ran": True, "marker_logged": "1", "days_kept": f">= {policy['log_retention_days']}",
+                              "terminals": "sudo's command on another terminal than the login's"},
                     note="use_pty: a command run with sudo cannot push input into the terminal it came from after sudo "
                          "ends; the log holds every sudo command with its user, terminal and directory")
     assert use_pty, "Defaults use_pty is not set"
@@ -339,6 +348,8 @@ def test_sudo_runs_in_a_pty_and_keeps_its_log(host, policy, evidence, sudo_run):
     assert mode_within(mode, SUDOERS_DIR_MODE), f"{SUDOERS_DIR} mode {mode:o}"
     assert ran.rc == 0 and logged.stdout.strip() not in ("", "0"), f"the marker command is not in {SUDO_LOG}"
     assert days is not None and days >= policy["log_retention_days"], f"{SUDO_LOGROTATE} keeps {days} days"
+    assert len(ttys) == 2, f"ssh -tt … 'tty; sudo -n tty' printed no two terminals (rc {session[0]}): nothing was tried"
+    assert ttys[0] != ttys[1], f"sudo ran its command on the login's own terminal {ttys[0]}: use_pty is not in effect"
 
 
 @pytest.mark.control("AC-01")

@@ -287,10 +287,25 @@ def _sudo_host(accounts, roles: str, extra: dict[str, str], mode: int = 0o750, l
     return FakeHost(files, reply)
 
 
-def test_sudo_check_wants_use_pty_the_log_its_rotation_and_a_closed_directory(accounts, policy):
+def _terminals(*names: str):
+    def run(config, name, options=(), command=(), timeout=30.0):
+        assert options == ("-tt",) and command == ("tty; sudo -n tty",)
+        return 0, "".join(f"{n}\r\n" for n in names), ""
+    return run
+
+
+def test_sudo_check_wants_use_pty_the_log_its_rotation_and_a_closed_directory(accounts, policy, monkeypatch):
     roles = render("accounts", "sudoers-roles.j2")
     host = _sudo_host(accounts, roles, {})
+    monkeypatch.setattr(accounts, "ssh_client", _terminals("/dev/pts/0", "/dev/pts/1"))
     accounts.test_sudo_runs_in_a_pty_and_keeps_its_log(host, policy, EvidenceLog(), _sudo_run(host))
+    monkeypatch.setattr(accounts, "ssh_client", _terminals("/dev/pts/0", "/dev/pts/0"))
+    with pytest.raises(AssertionError, match="login's own terminal"):
+        accounts.test_sudo_runs_in_a_pty_and_keeps_its_log(host, policy, EvidenceLog(), _sudo_run(host))
+    monkeypatch.setattr(accounts, "ssh_client", _terminals())
+    with pytest.raises(AssertionError, match="no two terminals"):
+        accounts.test_sudo_runs_in_a_pty_and_keeps_its_log(host, policy, EvidenceLog(), _sudo_run(host))
+    monkeypatch.setattr(accounts, "ssh_client", _terminals("/dev/pts/0", "/dev/pts/1"))
     for message, drifted in (("use_pty", _sudo_host(accounts, roles, {"/etc/sudoers.d/90-x": "Defaults !use_pty\n"})),
                              ("mode 755", _sudo_host(accounts, roles, {}, mode=0o755)),
                              ("not in /var/log/sudo.log", _sudo_host(accounts, roles, {}, logged="0")),
