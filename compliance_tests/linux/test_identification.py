@@ -46,10 +46,11 @@ testinfra_hosts = compliance.hosts_in("linux_servers")
 SSHD_CONFIG = "/etc/ssh/sshd_config"
 SSHD_DROPINS = "/etc/ssh/sshd_config.d/"
 # sshd settings of the baseline that have one right value (IA-05): no forwarding of any kind, no tunnels, no
-# environment from the client, no compression, logins logged with the key used.
+# environment from the client, no compression, logins logged with the key used, unauthenticated connections
+# dropped early (MaxStartups).
 SSH_FIXED = {"x11forwarding": "no", "allowagentforwarding": "no", "allowtcpforwarding": "no",
              "allowstreamlocalforwarding": "no", "permittunnel": "no", "gatewayports": "no",
-             "permituserenvironment": "no", "compression": "no", "loglevel": "VERBOSE"}
+             "permituserenvironment": "no", "compression": "no", "loglevel": "VERBOSE", "maxstartups": "10:30:60"}
 # Settings whose value in sshd_config itself must be what sshd -T shows (a tool reading the file alone).
 SSH_AGREE = (*SSH_FIXED, "maxsessions", "maxauthtries", "clientalivecountmax", "clientaliveinterval",
              "permitrootlogin", "permitemptypasswords", "passwordauthentication", "pubkeyauthentication")
