@@ -969,9 +969,9 @@ def main(argv: list[str] | None = None) -> int:
         source = Path(inv.path)
         ssh_config = Path(os.environ.get("BASELINE_SSH_CONFIG")
                           or (source if source.is_dir() else source.parent) / "ssh_config")
-        if not ssh_config.is_file():
-            raise InputError(f"SSH client config {ssh_config} does not exist (set BASELINE_SSH_CONFIG)")
         servers, devices = load_assets(inv, overrides)
+        if servers and not ssh_config.is_file():  # devices are reached directly, servers through the inventory's config
+            raise InputError(f"SSH client config {ssh_config} does not exist (set BASELINE_SSH_CONFIG)")
     except InputError as exc:
         print(f"baseline inspect: {exc}", file=sys.stderr)
         return 2

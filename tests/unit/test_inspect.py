@@ -417,6 +417,13 @@ def test_exit_2_on_bad_input_naming_it(tmp_path, capsys, banner_server):
     assert insp.main(["--inventory", str(inv), "--set", "disk_max_percent=99"]) == 2
     assert "looser" in capsys.readouterr().err
     (inv / "ssh_config").unlink()
+    # devices alone are reached directly: no SSH client config needed; a server is reached through it
+    assert insp.main(["--inventory", str(inv), "--out", str(tmp_path / "out"), "--results-file",
+                      str(tmp_path / "r.jsonl")]) == 0
+    capsys.readouterr()
+    (tmp_path / "with-server").mkdir()
+    inv = make_inventory(tmp_path / "with-server", {"sw-a": banner_server}, servers={"srv": 9})
+    (inv / "ssh_config").unlink()
     assert insp.main(["--inventory", str(inv)]) == 2
     assert "BASELINE_SSH_CONFIG" in capsys.readouterr().err
 
