@@ -21,6 +21,7 @@ from devtools.lab.system import LabError, delete_link, is_mounted, pid_alive, re
 REPO_SERVER_PID = config.STATE_DIR / "repo-server.pid"
 DEVSIM = REPO_ROOT / "scripts" / "devsim"
 SSH_READY_TIMEOUT = {"container": 60.0, "vm": 300.0}
+SCALE_READY_SLACK = 5.0  # seconds more to SSH-ready per scale host booted
 
 
 def log(message: str) -> None:
@@ -120,12 +121,24 @@ def wait_ready(host: config.LabHost, deadline: float) -> float:
 
 
 def selected_hosts(args: argparse.Namespace) -> list[config.LabHost]:
+    scale = list(config.scale_hosts(getattr(args, "scale", 0) or 0))
     if args.hosts:
-        return [config.host_by_name(n) for n in args.hosts.split(",")]
+        named = [config.host_by_name(n) for n in args.hosts.split(",")]
+        return named + [h for h in scale if h not in named]
     chosen = list(config.CONTAINER_HOSTS)
     if args.vm:
         chosen += list(config.VM_HOSTS)
-    return chosen
+    return chosen + scale
+
+
+def scale_count(text: str) -> int:
+    """argparse type of `--scale`: a whole number from 0 to config.SCALE_MAX."""
+    try:
+        count = int(text)
+        config.scale_hosts(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--scale takes a whole number from 0 to {config.SCALE_MAX}, not {text!r}") from None
+    return count
 
 
 def cmd_up(args: argparse.Namespace) -> dict:
@@ -152,6 +165,12 @@ def cmd_up(args: argparse.Namespace) -> dict:
         ensure_bridge(config.BRIDGE, config.CONTROLLER_ADDRESS, config.PREFIX_LEN)
         config.STATE_DIR.mkdir(parents=True, exist_ok=True)
         start_repo_server(repo.path)
+        raised = None
+        if any(h not in config.ALL_HOSTS for h in chosen):  # the standard lab boots within the default limit
+            raised = hosts.ensure_inotify_instances(
+                len({h.name for h in chosen if h.kind == "container"} | set(_known_host_dirs())))
+        if raised:
+            log(f"fs.inotify.max_user_instances raised to {raised} for the container hosts")
         t_boot = time.monotonic()
         host_keys = {}
         for host in chosen:
@@ -160,7 +179,7 @@ def cmd_up(args: argparse.Namespace) -> dict:
                 host_keys[host.name] = vm.start(host, vm_image.path, public_key)
             else:
                 host_keys[host.name] = hosts.start(host, base.path, public_key)
-        all_running = [h for h in config.ALL_HOSTS if h.name in host_keys or _running(h.name)]
+        all_running = [h for h in config.KNOWN_HOSTS if h.name in host_keys or _running(h.name)]
         for host in all_running:
             if host.name not in host_keys:
                 pub = hosts.host_dir(host.name) / ("ssh_host_ed25519_key.pub" if host.kind == "vm"
@@ -169,9 +188,12 @@ def cmd_up(args: argparse.Namespace) -> dict:
         outputs.write_all(all_running, host_keys,
                           secrets.vault_yaml(secrets.ensure_values(), vault_password),
                           {"staff_ssh_keys": secrets.ensure_staff_keys()})
+        # scale hosts boot all at once beside the others: each adds to the time every host may take
+        slack = SCALE_READY_SLACK * sum(1 for h in chosen if h not in config.ALL_HOSTS)
         with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
             ready = dict(zip([h.name for h in chosen],
-                             pool.map(lambda h: wait_ready(h, time.monotonic() + SSH_READY_TIMEOUT[h.kind]), chosen),
+                             pool.map(lambda h: wait_ready(h, time.monotonic() + SSH_READY_TIMEOUT[h.kind] + slack),
+                                      chosen),
                              strict=True))
         figures["ssh_ready_s"] = round(time.monotonic() - t_boot, 2)
         figures["per_host_ready_s"] = ready
@@ -203,7 +225,8 @@ def cmd_down(_args: argparse.Namespace) -> dict:
 
 def cmd_status(_args: argparse.Namespace) -> dict:
     rows = {}
-    for host in config.ALL_HOSTS:
+    scale_running = [h for h in config.scale_hosts(config.SCALE_MAX) if _running(h.name)]
+    for host in list(config.ALL_HOSTS) + scale_running:
         running = _running(host.name)
         rows[host.name] = {"address": host.address, "kind": host.kind, "running": running,
                            "mounted": is_mounted(hosts.host_dir(host.name) / "root")}
@@ -223,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--vm", action="store_true", help="also boot the VM host kern1 (kernel-level controls; slow: TCG)")
     up.add_argument("--hosts", help="comma-separated subset of hosts to boot (default: all container hosts)")
     up.add_argument("--no-devices", action="store_true", help="do not start the network-device simulator")
+    up.add_argument("--scale", type=scale_count, default=0, metavar="N",
+                    help=f"also boot N extra app-class container hosts scale01... (.{config.SCALE_FIRST_OCTET}...; "
+                         f"0-{config.SCALE_MAX}, default 0; see docs/lab.md)")
     sub.add_parser("down", help="stop everything the lab started and remove mounts, links, cgroups and state")
     sub.add_parser("status", help="show which lab hosts run")
     sh = sub.add_parser("ssh", help="open an SSH session (or run a command) on a lab host as the automation account")

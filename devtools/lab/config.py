@@ -52,12 +52,31 @@ CONTAINER_HOSTS: tuple[LabHost, ...] = (
 VM_HOSTS: tuple[LabHost, ...] = (LabHost("kern1", 20, ("kernel_hosts",), kind="vm"),)
 ALL_HOSTS = CONTAINER_HOSTS + VM_HOSTS
 
+# Extra app-class container hosts for the scale benchmark (`scripts/lab up --scale N`, devtools/bench/scale.py):
+# scale01 ... scale24 at .101 ... .124, in app1's groups except backup_clients (that would need the backup store).
+SCALE_MAX = 24
+SCALE_FIRST_OCTET = 101
+SCALE_GROUPS: tuple[str, ...] = tuple(
+    g for h in CONTAINER_HOSTS if h.name == "app1" for g in h.groups if g != "backup_clients")
+
+
+def scale_hosts(count: int) -> tuple[LabHost, ...]:
+    """The first `count` scale hosts (0 ... SCALE_MAX)."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= SCALE_MAX:
+        raise ValueError(f"scale host count must be a whole number from 0 to {SCALE_MAX}, not {count!r}")
+    return tuple(LabHost(f"scale{i:02d}", SCALE_FIRST_OCTET + i - 1, SCALE_GROUPS) for i in range(1, count + 1))
+
+
+# Every host the lab can run: the standard ones and all scale hosts.
+KNOWN_HOSTS = ALL_HOSTS + scale_hosts(SCALE_MAX)
+
 
 def host_by_name(name: str) -> LabHost:
-    for host in ALL_HOSTS:
+    for host in KNOWN_HOSTS:
         if host.name == name:
             return host
-    raise KeyError(f"no lab host named {name!r}; lab hosts: {', '.join(h.name for h in ALL_HOSTS)}")
+    raise KeyError(f"no lab host named {name!r}; lab hosts: {', '.join(h.name for h in ALL_HOSTS)}, "
+                   f"scale01 ... scale{SCALE_MAX:02d}")
 
 
 def read_package_list(name: str) -> list[str]:

@@ -39,10 +39,28 @@ def is_running(name: str) -> bool:
 
 
 def _etc_hosts() -> str:
+    """Every host the lab can run, scale hosts included: the log server files a client's records under the
+    name its address resolves to."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    lines += [f"{h.address}\t{h.name}" for h in config.ALL_HOSTS]
+    lines += [f"{h.address}\t{h.name}" for h in config.KNOWN_HOSTS]
     lines.append(f"{config.CONTROLLER_ADDRESS}\tcontroller")
     return "\n".join(lines) + "\n"
+
+
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_PER_HOST = 32  # a booted container's systemd and its services hold a few dozen inotify instances at most
+
+
+def ensure_inotify_instances(host_count: int, path: Path = INOTIFY_INSTANCES) -> int | None:
+    """Raise the machine's inotify instance limit (all containers share root's) so `host_count` containers can
+    boot; the default 128 stops systemd in about the 20th ("Failed to create control group inotify object: Too
+    many open files"). Never lowers it; returns the new limit when raised, None otherwise."""
+    wanted = INOTIFY_PER_HOST * host_count
+    current = int(path.read_text().strip())
+    if current >= wanted:
+        return None
+    path.write_text(f"{wanted}\n")
+    return wanted
 
 
 def network_unit(host: config.LabHost, match: str) -> str:
