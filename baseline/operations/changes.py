@@ -412,7 +412,8 @@ def window_hours() -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else WINDOW_HOURS_DEFAULT
 
 
-def _moment(text: Any) -> datetime | None:
+def parse_moment(text: Any) -> datetime | None:
+    """An ISO 8601 time of a record (UTC when it names no zone); None when it cannot be read."""
     try:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
@@ -423,7 +424,7 @@ def _moment(text: Any) -> datetime | None:
 def in_window(record: Mapping[str, Any], since: datetime) -> bool:
     """True when the run ended (or, interrupted, started) at or after `since`; a record without a readable time
     counts as in the window, so that it is checked rather than passed over."""
-    moment = _moment(record.get("end") or record.get("start"))
+    moment = parse_moment(record.get("end") or record.get("start"))
     return moment is None or moment >= since
 
 

@@ -51,6 +51,7 @@ from typing import IO, Any, Protocol
 
 from baseline import REPO_ROOT
 from baseline.operations.chain import Archive
+from baseline.operations.changes import parse_moment
 from baseline.results import Evidence, ResultWriter
 
 CONTROLS = ("IR-02",)  # a collection is the control at work (baseline/trace.py)
@@ -697,17 +698,9 @@ def verify_custody(directory: str | os.PathLike | None = None) -> CustodyCheck:
     return CustodyCheck(store.path, checked.records, problems, by_record)
 
 
-def _moment(text: Any) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def in_window(record: dict[str, Any], since: datetime) -> bool:
     """Collected at or after `since` (a record without a readable time counts as in the window, to be checked)."""
-    moment = _moment(record.get("time"))
+    moment = parse_moment(record.get("time"))
     return moment is None or moment >= since
 
 

@@ -7,18 +7,16 @@ to drive the checks through the code that builds their commands.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import secrets as pysecrets
 import shlex
 import subprocess
 import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import pytest
+from suite_modules import load_suite
 
 from baseline import REPO_ROOT
 from baseline.accounts import initial_password
@@ -49,20 +47,7 @@ def _suite_markers(request):
     request.config.addinivalue_line("markers", "intrusive(what): the check changes the host while it runs")
 
 
-def _load(path: Path, name: str):
-    """Import a suite module under a private name, with an inventory that has no hosts (no lab is read)."""
-    saved = os.environ.get("BASELINE_INVENTORY")
-    os.environ["BASELINE_INVENTORY"] = str(REPO_ROOT / "tests" / "unit" / "no-such-inventory")
-    try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        if saved is None:
-            os.environ.pop("BASELINE_INVENTORY", None)
-        else:
-            os.environ["BASELINE_INVENTORY"] = saved
-    return module
+_load = load_suite
 
 
 @dataclass

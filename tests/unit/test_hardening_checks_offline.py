@@ -5,16 +5,14 @@ same on real hosts."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shlex
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import yaml
+from suite_modules import load_suite
 
 from baseline import REPO_ROOT, compliance, templates
 from baseline.compliance_plugin import EvidenceLog
@@ -26,20 +24,7 @@ HOST = {"inventory_hostname": "app1", "ansible_host": "10.231.0.11", "host_kind"
         "group_names": ["app_servers", "linux_servers"]}
 
 
-def _load(path: Path, name: str):
-    """Import a suite module under a private name, with an inventory that has no hosts (no lab is read)."""
-    saved = os.environ.get("BASELINE_INVENTORY")
-    os.environ["BASELINE_INVENTORY"] = str(REPO_ROOT / "tests" / "unit" / "no-such-inventory")
-    try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        if saved is None:
-            os.environ.pop("BASELINE_INVENTORY", None)
-        else:
-            os.environ["BASELINE_INVENTORY"] = saved
-    return module
+_load = load_suite
 
 
 def _values() -> dict:
