@@ -473,6 +473,9 @@ def _cisco() -> Grammar:
         Rule("ip access-list extended <word>", enter="ext-nacl"),
         Rule("logging buffered <text>", key=2),
         Rule("logging trap <word>", key=2),
+        # what IOS puts in front of each syslog message's time stamp (the sender's name on the log server); IOS
+        # prints it between `logging trap` and `logging host`. `string <id>` is not modeled (kept when loaded).
+        Rule("logging origin-id {hostname|ip|ipv6}", key=2),
         Rule("logging host <ip> [<text>]", key=3),
         Rule("ntp server <ip> [<text>]", key=3),
         Rule("snmp-server community <word> [<text>]"),  # IOS prints communities as they were typed

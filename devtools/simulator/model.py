@@ -62,6 +62,12 @@ def _feature(node: Node) -> str:
     return words[1] if words[0] in ("undo", "no") and len(words) > 1 else words[0]
 
 
+def _logging_run(previous: Node | None, node: Node) -> bool:
+    """IOS prints its global `logging` lines (`logging trap`, `logging origin-id`, `logging host`) as one block."""
+    return previous is not None and not previous.children and not node.children and \
+        previous.text.startswith("logging ") and node.text.startswith("logging ")
+
+
 def _natural(text: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
@@ -423,14 +429,15 @@ class Config:
 
     def _render_cisco(self, keep_sequence: bool) -> str:
         body = ["!", "version 15.2"]
-        previous_order = None
+        previous: Node | None = None
         for depth, node, parent in self._walk():
             if node.before is not None:
                 body += node.before
-            elif depth == 0 and (node.children or node.order != previous_order) and body[-1] != "!":
+            elif depth == 0 and (node.children or previous is None or node.order != previous.order) \
+                    and body[-1] != "!" and not _logging_run(previous, node):
                 body.append("!")
             if depth == 0:
-                previous_order = node.order
+                previous = node
             text = node.text
             sequenced = parent.view is not None and self.grammar.views[parent.view].numbered == "seq"
             if sequenced and not keep_sequence and text.split()[0].isdigit():

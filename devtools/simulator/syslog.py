@@ -7,8 +7,10 @@ log server in the lab (inventory/lab/devsim.yml maps log_server_address to its a
 log host without an entry gets nothing. Sending is UDP, fire and forget on a non-blocking socket: a log server that
 is down, unreachable or slow never holds up a login or a command.
 
-IOS puts the device's host name in front of the time stamp only with `logging origin-id hostname`, as the real one
-does; VRP and Comware always carry it.
+IOS puts the device's host name in front of the time stamp only with `logging origin-id hostname` (typed in
+configuration mode or loaded), as the real one does; without it the message names no origin, and the log server files
+it under the sender's address. VRP and Comware always carry the host name. The address forms of the origin
+(`logging origin-id ip`, `ipv6`) are accepted by the grammar but put nothing in the simulator's messages.
 """
 
 from __future__ import annotations
