@@ -146,7 +146,12 @@ def management_acl_and_privilege_levels(ctx: AuditContext) -> Outcome:
 
 @audit_check("NW-05")
 def logging_and_ntp(ctx: AuditContext) -> Outcome:
-    return _baseline_check(ctx, "NW-05", "logging with timestamps to the central log server; NTP")
+    """The baseline's NW-05 lines; on IOS these include `logging origin-id hostname`, without which the device's
+    messages carry no host name and the log server cannot file them under it."""
+    what = "logging with timestamps to the central log server; NTP"
+    if ctx.device.vendor.key == "cisco":
+        what = "logging with timestamps and the host name (logging origin-id hostname) to the central log server; NTP"
+    return _baseline_check(ctx, "NW-05", what)
 
 
 @audit_check("NW-06")
