@@ -102,8 +102,8 @@ def test_failed_login_reaches_the_mapped_address_in_the_vendor_layout_with_the_h
 
 
 def test_ios_names_itself_only_with_origin_id_hostname(listener):
-    """As the real IOS: the host name after the sequence number only with `logging origin-id hostname` (kept from a
-    real configuration; the simulator's grammar does not take it typed)."""
+    """As the real IOS: the host name after the sequence number only with `logging origin-id hostname` (here read
+    from a printout; tests/netdev/test_ios_origin_id.py types and pushes it)."""
     target = {"192.0.2.50": f"127.0.0.1:{listener.getsockname()[1]}"}
     plain = Syslog(_device("cisco_ios", "rt-border-09", "192.0.2.50"), target)
     named = Syslog(_device("cisco_ios", "rt-border-09", "192.0.2.50", "logging origin-id hostname\n"), target)
