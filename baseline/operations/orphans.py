@@ -273,7 +273,11 @@ def server_findings(asset: str, passwd: Sequence[PasswdEntry], shadow: Mapping[s
 
 PSQL_ROLES = ("SELECT rolname, rolcanlogin, rolsuper, COALESCE(rolvaliduntil::text, '') FROM pg_roles "
               "WHERE rolcanlogin ORDER BY rolname")
-MARIADB_USERS = "SELECT User, Host, is_role, account_locked FROM mysql.user ORDER BY User, Host"
+# MariaDB keeps an account's role flag and its lock in the JSON of mysql.global_priv (the mysql.user view shows no
+# lock); JSON_VALUE gives a JSON true as 1 (MariaDB 10.11) or 'true'.
+MARIADB_USERS = ("SELECT User, Host, IF(JSON_VALUE(Priv, '$.is_role') IN ('1', 'true'), 'Y', 'N'), "
+                 "IF(JSON_VALUE(Priv, '$.account_locked') IN ('1', 'true'), 'Y', 'N') FROM mysql.global_priv "
+                 "ORDER BY User, Host")
 
 
 def parse_psql_roles(text: str) -> list[dict[str, Any]]:
@@ -505,7 +509,7 @@ def survey_mariadb(host: str, values: Mapping[str, Any], roster: Roster, run: Ru
     command = f"sudo -n mariadb --batch --skip-column-names -e {shlex.quote(MARIADB_USERS)}"
     users = parse_mariadb_users(run(command))
     found, checked = mariadb_findings(host, users, roster, known_accounts("mariadb", values),
-                                      "mariadb as root: mysql.user")
+                                      "mariadb as root: mysql.global_priv")
     return found, len(users), checked
 
 
