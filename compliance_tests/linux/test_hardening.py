@@ -97,22 +97,36 @@ def test_forbidden_packages_absent(host, evidence):
 @pytest.mark.control("IP-01")
 @pytest.mark.method("probe")
 @pytest.mark.intrusive("TCP connection attempts from the controller to closed ports, logged by the firewall as dropped")
-def test_telnet_ftp_and_rsh_ports_refuse_the_controller(policy, evidence):
+def test_telnet_ftp_and_rsh_ports_refuse_the_controller(policy, asset, sudo_run, evidence):
+    """The ports of telnet, ftp and rsh refuse the controller. A port the host's allow-list gives to another service on
+    purpose (the log server takes device syslog on TCP 514, rsh's port) must be owned by that service's daemon instead."""
     address = policy["ansible_host"]
+    services = services_for(policy["server_inbound_services"], _groups(asset))
+    shared = {port: s for s in services if s["proto"] == "tcp" and (port := int(_resolve(s["port"], policy))) in FORBIDDEN_PORTS}
+    probed = {port: name for port, name in FORBIDDEN_PORTS.items() if port not in shared}
     ssh = port_outcome(address, 22)
-    with ThreadPoolExecutor(len(FORBIDDEN_PORTS)) as pool:  # a dropping firewall makes each wait its 3 s: at once
-        found = dict(zip(FORBIDDEN_PORTS, pool.map(lambda port: port_outcome(address, port), FORBIDDEN_PORTS),
-                         strict=True))
-    tried = {f"{port}/tcp {name}": found[port] for port, name in FORBIDDEN_PORTS.items()}
+    with ThreadPoolExecutor(max(1, len(probed))) as pool:  # a dropping firewall makes each wait its 3 s: at once
+        found = dict(zip(probed, pool.map(lambda port: port_outcome(address, port), probed), strict=True))
+    tried = {f"{port}/tcp {name}": found[port] for port, name in probed.items()}
     answered = {label: outcome for label, outcome in tried.items() if outcome not in (REFUSED, FILTERED)}
+    owners: dict[str, list[str]] = {}
+    for port, service in shared.items():
+        listing = sudo_run(f"ss -Hltnp sport = :{port}")
+        owners[f"{port}/tcp {service['name']}"] = sorted(set(re.findall(r'users:\(\("([^"]+)"', listing.stdout)))
+    wrong = {label: names for (port, service), (label, names) in zip(shared.items(), owners.items(), strict=True)
+             if not service.get("daemon") or names != [service["daemon"]]}
     evidence.record(command=f"TCP connections from the controller to {address}: 22 (control), then "
-                            + ", ".join(f"{port} ({name})" for port, name in FORBIDDEN_PORTS.items()),
-                    observed={"22/tcp ssh": ssh, **tried},
-                    expected={"22/tcp ssh": ACCEPTED, **{label: f"{REFUSED} or {FILTERED}" for label in tried}},
+                            + ", ".join(f"{port} ({name})" for port, name in probed.items())
+                            + "".join(f"; ss -Hltnp sport = :{port} (allow-listed {s['name']})" for port, s in shared.items()),
+                    observed={"22/tcp ssh": ssh, **tried, **{f"{label} owner": names for label, names in owners.items()}},
+                    expected={"22/tcp ssh": ACCEPTED, **{label: f"{REFUSED} or {FILTERED}" for label in tried},
+                              **{f"{port}/tcp {s['name']} owner": [s.get("daemon", "(a daemon named in the allow-list)")]
+                                 for port, s in shared.items()}},
                     note=f"{REFUSED}: reset (nothing listens, or the firewall rejects); {FILTERED}: no answer within "
                          "3 s (the firewall drops); an unreachable host proves nothing, hence the SSH control")
     assert ssh == ACCEPTED, f"the controller cannot reach {address}:22 either ({ssh}): nothing was tested"
     assert answered == {}, answered
+    assert wrong == {}, f"a legacy service's port is served by another program than the allow-list names: {wrong}"
 
 
 @pytest.mark.control("IP-02")

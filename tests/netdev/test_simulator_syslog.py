@@ -154,7 +154,8 @@ def test_an_absent_log_server_neither_raises_nor_blocks():
 def test_the_device_syslog_port_is_one_inventory_value_for_devices_firewall_and_log_server():
     inbound = {s["name"]: s for s in _group_vars("linux.yml")["server_inbound_services"]}
     for name, proto in (("syslog-devices", "udp"), ("syslog-devices-tcp", "tcp")):
+        daemon = {"daemon": "rsyslogd"} if proto == "tcp" else {}  # TCP 514 is rsh's port: IP-01 checks its owner
         assert inbound[name] == {"name": name, "port": "{{ netdev_syslog_port }}", "proto": proto,
-                                 "groups": ["log_servers"], "sources": "{{ device_management_networks }}"}
+                                 "groups": ["log_servers"], "sources": "{{ device_management_networks }}", **daemon}
     conf = Path(REPO_ROOT / "roles/logserver/templates/rsyslog-server.conf.j2").read_text(encoding="utf-8")
     assert conf.count('port="{{ netdev_syslog_port }}" ruleset="baselineDevices"') == 2
