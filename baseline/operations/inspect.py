@@ -553,11 +553,6 @@ def log_intake_lines(log_server: str, section: Section | None, senders: Mapping[
         if address_count.get(str(info.get("address") or ""), 0) == 1:  # an address several senders share names none
             keys.add(str(info["address"]).lower())
         stamps = [newest[k] for k in keys if k in newest]
-        if not stamps and info.get("simulator"):
-            out.append(unverified(name, "log_intake", log_server, f"≤ {age_text(limit)}",
-                                  "simulated device: its syslog goes to the simulator's loopback log hosts "
-                                  "(simulator_loghosts), not to the log server", command=command))
-            continue
         age = now - max(stamps) if stamps else None
         out.append(age_line(name, "log_intake", log_server, age, limit, command=command,
                             missing=f"no log of {name} on {log_server}"))
