@@ -13,6 +13,7 @@ import paramiko
 import pytest
 
 from baseline.netdev import devices as devices_mod
+from baseline.netdev.drivers import connect
 from devtools.simulator import Simulator, from_inventory, seed_text
 from devtools.simulator.model import Config
 from devtools.simulator.testbed import make_inventory
@@ -39,6 +40,19 @@ class Lab:
             sim.running.load_text(seed_text(self.device(name)))
             sim.saved = sim.running.render()
         self.simulator.forget_logins(name)
+
+    def configure_by_hand(self, name: str, lines: list[str], *, save: bool = True) -> None:
+        """A change made by hand on the device (outside the baseline), as an administrator types it, and saved."""
+        device = self.device(name)
+        conn = connect(device)
+        try:
+            conn.send_config_set(lines, exit_config_mode=device.device_type != "huawei_vrpv8")
+            if device.device_type == "huawei_vrpv8":
+                conn.commit()
+            if save:
+                conn.save_config()
+        finally:
+            conn.disconnect()
 
 
 @pytest.fixture(autouse=True)

@@ -42,19 +42,6 @@ def _running(lab: Lab, name: str) -> str:
         conn.disconnect()
 
 
-def _configure(lab: Lab, name: str, lines: list[str]) -> None:
-    """Change a device by hand (outside the baseline), and save."""
-    device = lab.device(name)
-    conn = connect(device)
-    try:
-        conn.send_config_set(lines, exit_config_mode=device.device_type != "huawei_vrpv8")
-        if device.device_type == "huawei_vrpv8":
-            conn.commit()
-        conn.save_config()  # a change made by hand and saved, as an administrator would
-    finally:
-        conn.disconnect()
-
-
 @pytest.mark.parametrize("name", ONE_PER_VENDOR)
 def test_noncompliant_device_fails_audit_push_fixes_it_and_second_push_sends_nothing(lab, name, tmp_path, capsys):
     lab.reset(name)
@@ -88,7 +75,7 @@ def test_noncompliant_device_fails_audit_push_fixes_it_and_second_push_sends_not
 def test_telnet_enabled_by_hand_fails_nw03_only_and_push_fixes_it(lab, name, tmp_path):
     lab.reset(name)
     assert _push(lab, name) == 0
-    _configure(lab, name, TELNET_ON[lab.device(name).vendor.key])
+    lab.configure_by_hand(name, TELNET_ON[lab.device(name).vendor.key])
     assert _push(lab, name, "--dry-run") == 0
     assert main(["-q", "-i", str(lab.inventory), "-l", name, "backup"]) == 0  # NW-08 current again
     rc, records = _audit(lab, name, tmp_path)
@@ -129,7 +116,7 @@ def test_backup_twice_with_a_change_gives_two_verified_archives_and_a_diff(lab, 
     root = tmp_path / "archive"
     assert main(["-i", str(lab.inventory), "-l", name, "backup", "--backup-dir", str(root)]) == 0
     assert f"{name}: backed up, the first backup of this device (nothing to compare with)" in capsys.readouterr().err
-    _configure(lab, name, ["info-center loghost 192.0.2.99"])
+    lab.configure_by_hand(name, ["info-center loghost 192.0.2.99"])
     assert main(["-i", str(lab.inventory), "backup", "--backup-dir", str(root)]) == 0
     err = capsys.readouterr().err
     assert f"{name}: backed up, 1 changed lines since the previous backup" in err
@@ -224,7 +211,7 @@ def test_simulator_speaks_the_vendor_cli_to_stock_netmiko(lab):
 def test_management_acl_is_enforced_and_a_lockout_is_refused_before_render(lab, tmp_path, vault_env, capsys):
     name = "sw-acc-01"
     lab.reset(name)
-    _configure(lab, name, ["acl number 2000", "rule 5 permit source 192.0.2.0 0.0.0.255", "rule 10 deny", "quit",
+    lab.configure_by_hand(name, ["acl number 2000", "rule 5 permit source 192.0.2.0 0.0.0.255", "rule 10 deny", "quit",
                            "user-interface vty 0 4", "acl 2000 inbound", "return"])
     with pytest.raises(Exception, match="(?i)auth"):
         connect(lab.device(name))

@@ -9,7 +9,6 @@ import json
 import pytest
 
 from baseline.netdev.cli import main as netdev
-from baseline.netdev.drivers import connect
 from baseline.operations import orphans
 from baseline.secrets import generate
 
@@ -28,18 +27,6 @@ def _add_user(vendor: str, name: str, secret: str) -> list[str]:
 def _remove_user(vendor: str, name: str) -> list[str]:
     return {"huawei": ["aaa", f"undo local-user {name}", "quit"], "h3c": [f"undo local-user {name} class manage"],
             "cisco": [f"no username {name}"]}[vendor]
-
-
-def _configure(lab: Lab, name: str, lines: list[str]) -> None:
-    """A change made by hand on the device, as an administrator would type it."""
-    device = lab.device(name)
-    conn = connect(device)
-    try:
-        conn.send_config_set(lines, exit_config_mode=device.device_type != "huawei_vrpv8")
-        if device.device_type == "huawei_vrpv8":
-            conn.commit()
-    finally:
-        conn.disconnect()
 
 
 def _departed(lab: Lab, name: str) -> str:
@@ -64,7 +51,7 @@ def test_users_added_by_hand_are_found_with_where_and_none_after_removal(lab, na
     assert clean[0].checked == len(device.accounts(with_secrets=False)), "every baseline account was read"
 
     gone = _departed(lab, name)
-    _configure(lab, name, _add_user(vendor, "intruder", generate()) + _add_user(vendor, gone, generate()))
+    lab.configure_by_hand(name, _add_user(vendor, "intruder", generate()) + _add_user(vendor, gone, generate()), save=False)
     found = {f.account: f for f in orphans.find_orphans(lab.inventory, [name])}
     assert set(found) == {"intruder", gone}
     assert found["intruder"].why == "not in the roster"
@@ -87,7 +74,7 @@ def test_users_added_by_hand_are_found_with_where_and_none_after_removal(lab, na
     for secret in device.values["vault_netdev_passwords"].values():
         assert secret not in results.read_text(encoding="utf-8")
 
-    _configure(lab, name, _remove_user(vendor, "intruder") + _remove_user(vendor, gone))
+    lab.configure_by_hand(name, _remove_user(vendor, "intruder") + _remove_user(vendor, gone), save=False)
     assert orphans.find_orphans(lab.inventory, [name]) == []
     results.unlink()
     assert orphans.main(["-i", str(lab.inventory), "-l", name, "--results-file", str(results)]) == 0
