@@ -89,7 +89,8 @@ def test_gitlab_job_passes_on_the_lab_publishes_its_artifacts_and_fails_on_a_dri
         found = {(d["control"], d["asset"], d["check"].split("[")[0]) for d in summary["drift"]}
         assert ("AC-01", "app1", ROOT_SSH_AND_SHELLS) in found, proc.stdout[-8000:]
         assert {asset for _, asset, _ in found} == {"app1"}, f"drift on another host: {sorted(found)}"
-        made = set(AC_01.expected) | {AIDE}
+        # the change also shows as an unapproved AIDE difference, which the daily inspection (OP-01) reports red too
+        made = set(AC_01.expected) | {AIDE, "daily_inspection"}
         assert {check for _, _, check in found} <= made, f"a drift the change did not make: {sorted(found)}"
         assert f"AC-01 app1 {ROOT_SSH_AND_SHELLS}" in proc.stdout
         assert "not compliant" in proc.stdout
