@@ -265,16 +265,39 @@ def test_ip01_check_needs_the_ssh_control_and_refused_or_filtered_ports(monkeypa
     suite = _load(LINUX / "test_hardening.py", "netprobe_ip01")
     outcomes = {22: netprobe.ACCEPTED, 21: netprobe.REFUSED, 23: netprobe.FILTERED, 514: netprobe.REFUSED}
     monkeypatch.setattr(suite, "port_outcome", lambda address, port: outcomes[port])
+    groups = ["app_servers", "linux_servers"]
+    monkeypatch.setattr(suite, "_groups", lambda asset: groups)
+    owner = {"name": "rsyslogd"}
+
+    def sudo_run(command):
+        return type("Result", (), {"rc": 0, "stderr": "", "stdout":
+                                   f'tcp LISTEN 0 25 0.0.0.0:514 0.0.0.0:* users:(("{owner["name"]}",pid=9,fd=7))'})()
+
+    services = [{"name": "ssh", "port": 22, "proto": "tcp", "groups": ["linux_servers"]},
+                {"name": "syslog-devices-tcp", "port": "{{ netdev_syslog_port }}", "proto": "tcp",
+                 "groups": ["log_servers"], "daemon": "rsyslogd"}]
+    policy = HostVars("fake1", {"ansible_host": "127.0.0.1", "server_inbound_services": services,
+                                "netdev_syslog_port": 514})
     evidence = EvidenceLog()
-    suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(_policy(), evidence)
+    suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(policy, "fake1", sudo_run, evidence)
     assert evidence.items[0].observed == {"22/tcp ssh": "accepted", "21/tcp ftp": "refused", "23/tcp telnet": "filtered",
                                           "514/tcp rsh (shell)": "refused"}
+    # the log server takes device syslog on TCP 514 on purpose: the port's owner must be the daemon the allow-list names
+    groups[:] = ["log_servers", "linux_servers"]
+    outcomes[514] = netprobe.ACCEPTED
+    evidence = EvidenceLog()
+    suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(policy, "fake1", sudo_run, evidence)
+    assert evidence.items[0].observed["514/tcp syslog-devices-tcp owner"] == ["rsyslogd"]
+    owner["name"] = "inetd"
+    with pytest.raises(AssertionError, match="514/tcp syslog-devices-tcp"):
+        suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(policy, "fake1", sudo_run, EvidenceLog())
+    owner["name"] = "rsyslogd"
     outcomes[23] = netprobe.ACCEPTED
     with pytest.raises(AssertionError, match="23/tcp telnet"):
-        suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(_policy(), EvidenceLog())
+        suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(policy, "fake1", sudo_run, EvidenceLog())
     outcomes.update({22: netprobe.FILTERED, 23: netprobe.FILTERED})  # host down: every port silent
     with pytest.raises(AssertionError, match="nothing was tested"):
-        suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(_policy(), EvidenceLog())
+        suite.test_telnet_ftp_and_rsh_ports_refuse_the_controller(policy, "fake1", sudo_run, EvidenceLog())
 
 
 # --- host keys ----------------------------------------------------------------------------------------------------------
