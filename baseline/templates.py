@@ -25,14 +25,19 @@ def template_path(role: str, name: str) -> Path:
 def role_values(role: str, host_vars: dict[str, Any]) -> dict[str, Any]:
     """The role's defaults under `host_vars` (inventory wins), expressions such as "{{ password_min_length }}"
     resolved. A value whose expression cannot be resolved outside a play (facts, registered results) is left out."""
+    defaults_file = REPO_ROOT / "roles" / role / "defaults" / "main.yml"
+    defaults = yaml.safe_load(defaults_file.read_text(encoding="utf-8")) or {} if defaults_file.exists() else {}
+    return resolve({**defaults, **host_vars})
+
+
+def resolve(merged: dict[str, Any]) -> dict[str, Any]:
+    """`merged` with every Jinja expression resolved by Ansible's templating over `merged` itself (nested
+    variables included). A value that cannot be resolved outside a play (facts, registered results) is left out."""
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar
 
     from baseline.inventory import _plain
 
-    defaults_file = REPO_ROOT / "roles" / role / "defaults" / "main.yml"
-    defaults = yaml.safe_load(defaults_file.read_text(encoding="utf-8")) or {} if defaults_file.exists() else {}
-    merged = {**defaults, **host_vars}
     templar = Templar(loader=DataLoader(), variables=merged)
     resolved = {}
     for key, value in merged.items():

@@ -1,0 +1,293 @@
+"""What every pyinfra deploy of the baseline shares (playbooks/pyinfra/*.py): the host's values as Ansible
+resolves them, the pre-flight, and files installed the way the roles install them (rendered from the roles'
+templates, validated before they replace anything, and — for changes that can cut access — guarded by the same
+on-host rollback as roles/lockout_guard, confirmed by a fresh SSH login with sudo).
+
+    from baseline import pyinfra_deploy as deploy
+    v = deploy.values("accounts")                       # role defaults < inventory < role vars, resolved
+    deploy.install("IA-05", "sshd configuration", [deploy.Managed("/etc/ssh/sshd_config.d/50-baseline.conf",
+                   deploy.render("accounts", "sshd-baseline.conf.j2", v), mode="600",
+                   validate="/usr/sbin/sshd -t -f {path}")], then=["systemctl reload ssh"], guard=True)
+    deploy.finish()                                     # last line of a deploy: the guard's copies go
+
+Decisions are taken when pyinfra prepares the run, from the host's state then (file hashes, modes, owners): a
+file that already holds the wanted bytes, owner and mode gets no operation at all, so a second run changes nothing
+and `--dry` lists exactly the operations the real run makes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from baseline import REPO_ROOT, inventory, platform, policy, preflight, templates
+
+ROLES = REPO_ROOT / "roles"
+ROLLBACK_PROGRAM = "/usr/local/sbin/baseline-rollback"
+ROLLBACK_SOURCE = ROLES / "lockout_guard" / "files" / "baseline-rollback"
+GUARD_ID = "access"
+# Staged copies wait here, outside the directories the integrity database watches (IP-05), until validated.
+STAGE_DIR = "/var/lib/baseline-pyinfra/stage"
+# One mark per pyinfra run, as lockout_guard_run is one per Ansible run: a rollback puts back the state before it.
+RUN_MARK = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+EXIT_REFUSED = 2
+
+_checked: set[str] = set()
+_armed: set[str] = set()
+_finished: set[str] = set()
+
+
+# --- values -----------------------------------------------------------------------------------------------------
+
+def _host() -> Any:
+    from pyinfra import host
+
+    return host
+
+
+def name() -> str:
+    """The host's name in the Ansible inventory: the pyinfra inventory's `baseline_host` data, else pyinfra's name
+    (they differ only for a host reached another way, e.g. `@chroot/...` with `--data baseline_host=app1`)."""
+    host = _host()
+    return str(host.data.get("baseline_host") or host.name)
+
+
+def targets(pattern: str) -> bool:
+    """Whether this host is one of the Ansible host pattern's (e.g. "linux_servers:!kernel_hosts")."""
+    return name() in inventory.load(str(inventory_dir())).hosts(pattern)
+
+
+def inventory_dir() -> Path:
+    """The Ansible inventory the host's values come from: the pyinfra inventory's `baseline_inventory` data for the
+    host, else $BASELINE_INVENTORY, else the lab's."""
+    given = _host().data.get("baseline_inventory")
+    return Path(given) if given else inventory.inventory_path()
+
+
+def host_vars() -> dict[str, Any]:
+    """The host's inventory variables (Ansible's precedence, vault values decrypted) and the names Ansible gives
+    every play: inventory_hostname, groups, group_names."""
+    me = name()
+    inv = inventory.load(str(inventory_dir()))
+    groups = inv.groups()
+    found = inv.vars(me)
+    found.update({"inventory_hostname": me, "inventory_hostname_short": me.split(".")[0], "groups": groups,
+                  "group_names": sorted(g for g, members in groups.items()
+                                        if me in members and g not in ("all", "ungrouped"))})
+    return found
+
+
+def _role_file(role: str, kind: str) -> dict[str, Any]:
+    path = ROLES / role / kind / "main.yml"
+    if not path.exists():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Values for the roles' templates and data, merged as Ansible merges them for a play of these roles: every
+    role's defaults, then the inventory (and `facts`, named as Ansible names them), then every role's vars; Jinja
+    expressions in them resolved by Ansible's own templating. Policy values come back converted ("12" -> 12)."""
+    merged: dict[str, Any] = {}
+    for role in roles:
+        merged.update(_role_file(role, "defaults"))
+    merged.update(host_vars())
+    merged.update(facts or {})
+    for role in roles:
+        merged.update(_role_file(role, "vars"))
+    resolved = templates.resolve(merged)
+    resolved.update(policy.converted({k: v for k, v in resolved.items() if k in policy.FLOORS_BY_NAME}))
+    return resolved
+
+
+def render(role: str, name: str, data: dict[str, Any]) -> str:
+    """The role's template `name` rendered with `data`, byte for byte what Ansible's template module writes."""
+    return templates.render(templates.template_path(role, name), data)
+
+
+# --- pre-flight ---------------------------------------------------------------------------------------------------
+
+def _reach() -> platform.Reach:
+    data = _host().data
+    target = str(data.get("ssh_hostname") or _host().name)
+    port = platform.whole_number(data.get("ssh_port") or 22)
+    return platform.reach(platform.ssh_view(target, port, []))
+
+
+def check_preflight() -> None:
+    """The pre-flight for this host, once per run (every deploy calls it; the first call checks). Problems are
+    printed and the run stops with exit 2 while pyinfra is still preparing: no operation has run on any host."""
+    me = name()
+    if me in _checked:
+        return
+    found = host_vars()
+    groups = found["groups"]
+    store = found.get("backup_store_host")
+    store_address = None
+    if isinstance(store, str) and store in groups.get("all", []):
+        store_address = inventory.load(str(inventory_dir())).vars(store).get("ansible_host", store)
+    reach = _reach if _host().data.get("ssh_hostname") else None  # not over SSH (@chroot, @local): no route
+    problems = preflight.problems(found, groups, me, reach, store_address)
+    if problems:
+        print("Pre-flight refused the run before any host is changed:\n" + "\n".join(problems), file=sys.stderr)
+        raise SystemExit(EXIT_REFUSED)
+    _checked.add(me)
+
+
+# --- files ----------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Managed:
+    """A file the baseline manages: its path, wanted bytes, owner, group, mode (octal text) and, optionally, a
+    command that must accept the staged copy ({path} stands for it) before it replaces the installed one."""
+    path: str
+    content: str
+    mode: str = "644"
+    user: str = "root"
+    group: str = "root"
+    validate: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content.encode()).hexdigest()
+
+    @property
+    def staged(self) -> str:
+        return f"{STAGE_DIR}/{self.path.strip('/').replace('/', '__')}"
+
+
+def differs(item: Managed) -> bool:
+    """True when the host's file is missing or differs in bytes, owner, group or mode (facts of the prepare)."""
+    from pyinfra.facts.files import File, Sha256File
+
+    host = _host()
+    info = host.get_fact(File, path=item.path)
+    if not info:
+        return True
+    if host.get_fact(Sha256File, path=item.path) != item.sha256:
+        return True
+    # pyinfra gives the mode as the octal digits read as a number (0640 -> 640)
+    return (str(info.get("mode")).lstrip("0") != item.mode.lstrip("0") or info.get("user") != item.user
+            or info.get("group") != item.group)
+
+
+def install(control: str, change: str, items: list[Managed], *, then: list[str] | tuple[str, ...] = (),
+            guard: bool = False) -> bool:
+    """Install the files of one change where they differ: stage each, validate it, install all, run `then`.
+    A validation or a `then` command that fails puts the previous files back before the operation fails.
+    With `guard` (changes that can cut access), the on-host rollback is armed first and a fresh SSH login with
+    sudo must confirm the change, else the files go back. Returns whether anything is to change."""
+    from pyinfra.operations import files, python, server
+
+    wanted = [item for item in items if differs(item)]
+    if not wanted:
+        return False
+    files.directory(name=f"{control} | Staging directory", path=STAGE_DIR, user="root", group="root", mode="700",
+                    present=True)
+    if guard:
+        _install_rollback_program(control)
+        argv = [ROLLBACK_PROGRAM, "arm", GUARD_ID, str(_rollback_seconds()), *[i.path for i in items],
+                *[f"--then={cmd}" for cmd in then], "--run", RUN_MARK]
+        server.shell(name=f"{control} | Lockout safety: arm the rollback before the change: {change}",
+                     commands=[shlex.join(argv) + " >/dev/null"])
+        _armed.add(_host().name)
+    for item in wanted:
+        files.put(name=f"{control} | Stage {item.path}", src=StringIO(item.content), dest=item.staged,
+                  user="root", group="root", mode="600")
+    script = ["set -e", f"backup={STAGE_DIR}/previous.$$", "mkdir -p \"$backup\""]
+    for n, item in enumerate(wanted):
+        if item.validate:
+            script.append(f"{item.validate.format(path=shlex.quote(item.staged))} >&2 || "
+                          f"{{ echo {shlex.quote(f'{item.path}: the new file was refused by its validation')} >&2; "
+                          "exit 1; }")
+        script.append(f"if [ -e {shlex.quote(item.path)} ]; then cp -a {shlex.quote(item.path)} \"$backup/{n}\"; fi")
+    restore = []
+    for n, item in enumerate(wanted):
+        restore.append(f"if [ -e \"$backup/{n}\" ]; then cp -a \"$backup/{n}\" {shlex.quote(item.path)}; "
+                       f"else rm -f {shlex.quote(item.path)}; fi")
+    script.append("restore() { " + "; ".join(restore) + "; }")
+    for item in wanted:
+        script.append(f"install -D -o {item.user} -g {item.group} -m {item.mode} {shlex.quote(item.staged)} "
+                      f"{shlex.quote(item.path)} || {{ restore; exit 1; }}")
+    for cmd in then:
+        script.append(f"{cmd} || {{ echo {shlex.quote(f'{cmd} failed: previous files restored')} >&2; restore; "
+                      f"{' ; '.join(then)} ; exit 1; }}")
+    script.append("rm -rf \"$backup\"")
+    server.shell(name=f"{control} | Install {change} (validated first; the previous files return on failure)",
+                 commands=["\n".join(script)])
+    if guard:
+        python.call(name=f"{control} | Lockout safety: a new SSH login with sudo after the change: {change}",
+                    function=_confirm_or_restore, change=change)
+    return True
+
+
+def _rollback_seconds() -> int:
+    found = host_vars().get("accounts_lockout_rollback_seconds", 60)
+    seconds = policy.whole_number(found)
+    if seconds is None or seconds < 30:
+        print(f"accounts_lockout_rollback_seconds = {found!r} is below 30: the rollback would fire before a new "
+              "SSH login could confirm the change", file=sys.stderr)
+        raise SystemExit(EXIT_REFUSED)
+    return seconds
+
+
+def _install_rollback_program(control: str) -> None:
+    from pyinfra.operations import files
+
+    files.put(name=f"{control} | Lockout safety: on-host rollback program", src=str(ROLLBACK_SOURCE),
+              dest=ROLLBACK_PROGRAM, user="root", group="root", mode="755")
+
+
+def fresh_login() -> subprocess.CompletedProcess:
+    """A new SSH connection (no shared master) of the automation account that runs `sudo -n true`."""
+    data = _host().data
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+            "-o", "ConnectTimeout=15", "-p", str(data.get("ssh_port") or 22)]
+    if data.get("ssh_key"):
+        argv += ["-i", str(data.get("ssh_key")), "-o", "IdentitiesOnly=yes"]
+    if data.get("ssh_known_hosts_file"):
+        argv += ["-o", f"UserKnownHostsFile={data.get('ssh_known_hosts_file')}"]
+    if data.get("ssh_strict_host_key_checking"):
+        argv += ["-o", f"StrictHostKeyChecking={data.get('ssh_strict_host_key_checking')}"]
+    target = str(data.get("ssh_hostname") or _host().name)
+    if data.get("ssh_user"):
+        target = f"{data.get('ssh_user')}@{target}"
+    return subprocess.run([*argv, target, "sudo -n true"], capture_output=True, text=True, timeout=60,
+                          check=False, stdin=subprocess.DEVNULL)
+
+
+def _confirm_or_restore(change: str) -> None:
+    host = _host()
+    login = fresh_login()
+    if login.returncode == 0:
+        confirmed = host.run_shell_command(f"{ROLLBACK_PROGRAM} confirm {GUARD_ID} --run {RUN_MARK}", _sudo=True)
+        ok = confirmed[0] if isinstance(confirmed, tuple) else bool(confirmed)
+        if ok:
+            return
+        cause = "the rollback fired before the login could confirm the change"
+    else:
+        cause = (f"a new SSH login with sudo failed after the change (exit {login.returncode}: "
+                 f"{login.stderr.strip()[-300:]})")
+    host.run_shell_command(f"{ROLLBACK_PROGRAM} restore {GUARD_ID} --run {RUN_MARK}", _sudo=True)
+    raise RuntimeError(f"{host.name}: {change}: {cause}; the previous access configuration is restored "
+                       f"and the run stops for this host")
+
+
+def finish() -> None:
+    """The last call of a deploy: where the run armed the rollback, its changes stand and the copies go."""
+    from pyinfra.operations import server
+
+    host = _host()
+    if host.name in _armed and host.name not in _finished:
+        _finished.add(host.name)
+        server.shell(name="Lockout safety | the run's access changes stand - the rollback's copies go",
+                     commands=[f"{ROLLBACK_PROGRAM} disarm {GUARD_ID} --run {RUN_MARK} >/dev/null"])
