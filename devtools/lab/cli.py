@@ -122,6 +122,8 @@ def wait_ready(host: config.LabHost, deadline: float) -> float:
 
 def selected_hosts(args: argparse.Namespace) -> list[config.LabHost]:
     scale = list(config.scale_hosts(getattr(args, "scale", 0) or 0))
+    if getattr(args, "twins", False):
+        scale = list(config.TWIN_HOSTS) + scale
     if args.hosts:
         named = [config.host_by_name(n) for n in args.hosts.split(",")]
         return named + [h for h in scale if h not in named]
@@ -225,7 +227,7 @@ def cmd_down(_args: argparse.Namespace) -> dict:
 
 def cmd_status(_args: argparse.Namespace) -> dict:
     rows = {}
-    scale_running = [h for h in config.scale_hosts(config.SCALE_MAX) if _running(h.name)]
+    scale_running = [h for h in config.TWIN_HOSTS + config.scale_hosts(config.SCALE_MAX) if _running(h.name)]
     for host in list(config.ALL_HOSTS) + scale_running:
         running = _running(host.name)
         rows[host.name] = {"address": host.address, "kind": host.kind, "running": running,
@@ -249,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--scale", type=scale_count, default=0, metavar="N",
                     help=f"also boot N extra app-class container hosts scale01... (.{config.SCALE_FIRST_OCTET}...; "
                          f"0-{config.SCALE_MAX}, default 0; see docs/lab.md)")
+    up.add_argument("--twins", action="store_true",
+                    help="also boot app2, db3 and db4, the twins the pyinfra deploys apply (inventory/lab-twins)")
     sub.add_parser("down", help="stop everything the lab started and remove mounts, links, cgroups and state")
     sub.add_parser("status", help="show which lab hosts run")
     sh = sub.add_parser("ssh", help="open an SSH session (or run a command) on a lab host as the automation account")

@@ -67,15 +67,27 @@ def scale_hosts(count: int) -> tuple[LabHost, ...]:
     return tuple(LabHost(f"scale{i:02d}", SCALE_FIRST_OCTET + i - 1, SCALE_GROUPS) for i in range(1, count + 1))
 
 
-# Every host the lab can run: the standard ones and all scale hosts.
-KNOWN_HOSTS = ALL_HOSTS + scale_hosts(SCALE_MAX)
+# Twins of app1, db1 and db2 for the pyinfra engine (`scripts/lab up --twins`): the same classes and groups (not
+# backup clients: the store is Ansible's), applied by the pyinfra deploys while Ansible applies the originals. They
+# have their own Ansible-format inventory (inventory/lab-twins), which Ansible's default inventory (inventory/lab)
+# does not include: a lab run of Ansible never touches them unless given `-i inventory/lab-twins`.
+TWIN_HOSTS: tuple[LabHost, ...] = (
+    LabHost("app2", 17, ("app_servers",)),
+    LabHost("db3", 18, ("postgresql_servers",)),
+    LabHost("db4", 19, ("mariadb_servers",)),
+)
+TWIN_OF = {"app2": "app1", "db3": "db1", "db4": "db2"}
+TWIN_INVENTORY_DIR = REPO_ROOT / "inventory" / "lab-twins"
+
+# Every host the lab can run: the standard ones, the twins and all scale hosts.
+KNOWN_HOSTS = ALL_HOSTS + TWIN_HOSTS + scale_hosts(SCALE_MAX)
 
 
 def host_by_name(name: str) -> LabHost:
     for host in KNOWN_HOSTS:
         if host.name == name:
             return host
-    raise KeyError(f"no lab host named {name!r}; lab hosts: {', '.join(h.name for h in ALL_HOSTS)}, "
+    raise KeyError(f"no lab host named {name!r}; lab hosts: {', '.join(h.name for h in ALL_HOSTS + TWIN_HOSTS)}, "
                    f"scale01 ... scale{SCALE_MAX:02d}")
 
 

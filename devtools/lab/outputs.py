@@ -95,7 +95,9 @@ def pyinfra_inventory(hosts: list[config.LabHost]) -> str:
         "_HOSTS = {",
     ]
     for host in hosts:
-        lines.append(f'    "{host.name}": {{**_COMMON, "ssh_hostname": "{host.address}", "host_kind": "{host.kind}"}},')
+        source = config.TWIN_INVENTORY_DIR if host in config.TWIN_HOSTS else config.INVENTORY_DIR
+        lines.append(f'    "{host.name}": {{**_COMMON, "ssh_hostname": "{host.address}", "host_kind": "{host.kind}", '
+                     f'"baseline_inventory": "{source}"}},')
     lines += ["}", ""]
     for group, names in sorted(groups.items()):
         members = ", ".join(f'("{n}", _HOSTS["{n}"])' for n in names)
@@ -109,15 +111,25 @@ def write_all(hosts: list[config.LabHost], host_keys: dict[str, list[str]], vaul
     config.INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
     write_known_hosts(host_keys)
     write_ssh_config(hosts)
-    text = yaml.safe_dump(ansible_inventory(hosts, extra_vars), sort_keys=False, allow_unicode=True)
-    text = text.replace("  vars:\n", "  vars:\n" + vault_block, 1)
-    path = config.INVENTORY_DIR / "hosts.yml"
-    path.write_text(GENERATED + text)
-    path.chmod(0o600)
+    twins = [h for h in hosts if h in config.TWIN_HOSTS]
+    for directory, members in ((config.INVENTORY_DIR, [h for h in hosts if h not in twins]),
+                               (config.TWIN_INVENTORY_DIR, twins)):
+        if not members:
+            continue
+        text = yaml.safe_dump(ansible_inventory(members, extra_vars), sort_keys=False, allow_unicode=True)
+        text = text.replace("  vars:\n", "  vars:\n" + vault_block, 1)
+        path = directory / "hosts.yml"
+        path.write_text(GENERATED + text)
+        path.chmod(0o600)
+        (directory / "testinfra_hosts").write_text("".join(f"ssh://{h.name}\n" for h in members))
+    if not twins:
+        for name in ("hosts.yml", "testinfra_hosts"):
+            (config.TWIN_INVENTORY_DIR / name).unlink(missing_ok=True)
     (config.INVENTORY_DIR / "pyinfra_inventory.py").write_text(pyinfra_inventory(hosts))
-    (config.INVENTORY_DIR / "testinfra_hosts").write_text("".join(f"ssh://{h.name}\n" for h in hosts))
 
 
 def remove_all() -> None:
     for name in ("hosts.yml", "pyinfra_inventory.py", "testinfra_hosts", "ssh_config", "known_hosts"):
         (config.INVENTORY_DIR / name).unlink(missing_ok=True)
+    for name in ("hosts.yml", "testinfra_hosts"):
+        (config.TWIN_INVENTORY_DIR / name).unlink(missing_ok=True)

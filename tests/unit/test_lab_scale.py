@@ -99,6 +99,8 @@ def test_etc_hosts_names_every_scale_host_for_the_log_server():
 def lab_dirs(tmp_path, monkeypatch):
     monkeypatch.setattr(lab_config, "INVENTORY_DIR", tmp_path / "inventory")
     monkeypatch.setattr(lab_config, "SECRETS_DIR", tmp_path / "secrets")
+    monkeypatch.setattr(lab_config, "TWIN_INVENTORY_DIR", tmp_path / "inventory-twins")
+    (tmp_path / "inventory-twins").mkdir()
     return tmp_path / "inventory"
 
 
@@ -122,7 +124,8 @@ def test_generated_files_list_every_scale_host(lab_dirs):
     testinfra = (lab_dirs / "testinfra_hosts").read_text().splitlines()
     assert testinfra[-24:] == [f"ssh://scale{i:02d}" for i in range(1, 25)]
     pyinfra = (lab_dirs / "pyinfra_inventory.py").read_text()
-    assert '"scale09": {**_COMMON, "ssh_hostname": "10.231.0.109", "host_kind": "container"}' in pyinfra
+    assert ('"scale09": {**_COMMON, "ssh_hostname": "10.231.0.109", "host_kind": "container", '
+            f'"baseline_inventory": "{lab_dirs}"}}') in pyinfra
 
 
 def test_generated_inventory_with_scale_hosts_passes_the_preflight_and_selects_them(tmp_path):
