@@ -32,6 +32,7 @@ import yaml
 from baseline import REPO_ROOT, inventory, platform, policy, preflight, templates
 
 ROLES = REPO_ROOT / "roles"
+DEPLOYS = REPO_ROOT / "playbooks" / "pyinfra"
 ROLLBACK_PROGRAM = "/usr/local/sbin/baseline-rollback"
 ROLLBACK_SOURCE = ROLES / "lockout_guard" / "files" / "baseline-rollback"
 GUARD_ID = "access"
@@ -44,6 +45,7 @@ EXIT_REFUSED = 2
 _checked: set[str] = set()
 _armed: set[str] = set()
 _finished: set[str] = set()
+_refreshed: set[str] = set()
 
 
 # --- values -----------------------------------------------------------------------------------------------------
@@ -112,6 +114,31 @@ def values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
 def render(role: str, name: str, data: dict[str, Any]) -> str:
     """The role's template `name` rendered with `data`, byte for byte what Ansible's template module writes."""
     return templates.render(templates.template_path(role, name), data)
+
+
+def include(part: str, **data: Any) -> None:
+    """Run the deploy file playbooks/pyinfra/PART.py here, for this host; `data` is seen as host data inside it
+    (e.g. include("integrity_snapshot", snapshot_hosts="linux_servers"))."""
+    from pyinfra import local
+
+    local.include(str(DEPLOYS / f"{part}.py"), data=data or None)
+
+
+def refresh_package_index() -> None:
+    """IP-04: refresh the package index from the platform's repository, once per host and run, while pyinfra
+    prepares (also with --dry, as Ansible refreshes it in check mode): every later package decision reads the
+    fresh index. The index is not configuration: nothing is reported as changed."""
+    from pyinfra.facts.server import Command
+
+    me = name()
+    if me in _refreshed:
+        return
+    _refreshed.add(me)
+    output = _host().get_fact(Command, command="apt-get update -qq >/dev/null 2>&1 && echo refreshed || echo failed")
+    if str(output).strip() != "refreshed":
+        print(f"{me}: IP-04: the package index could not be refreshed from the platform's repository "
+              "(apt-get update failed)", file=sys.stderr)
+        raise SystemExit(1)
 
 
 # --- pre-flight ---------------------------------------------------------------------------------------------------

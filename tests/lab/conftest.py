@@ -69,8 +69,9 @@ def lab_lock():
 
 @pytest.fixture(scope="session")
 def lab_up(lab_lock):
-    """Boot every lab host (containers and the VM); yield the figures `up` printed; tear down afterwards."""
-    proc = run_lab("--json", "up", "--vm")
+    """Boot every lab host (containers, the VM and the pyinfra twins); yield the figures `up` printed; tear
+    down afterwards."""
+    proc = run_lab("--json", "up", "--vm", "--twins")
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     yield figures
     run_lab("down")

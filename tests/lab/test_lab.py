@@ -22,6 +22,7 @@ pytestmark = pytest.mark.lab
 BIN = Path(shutil.which("ansible-playbook") or "ansible-playbook").parent
 CONTAINERS = [h.name for h in config.CONTAINER_HOSTS]
 ALL = CONTAINERS + [h.name for h in config.VM_HOSTS]
+TWINS = [h.name for h in config.TWIN_HOSTS]
 
 
 def run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
@@ -34,7 +35,7 @@ def infra(name: str):
 
 
 def test_every_host_is_ssh_ready(lab_up):
-    assert set(lab_up["per_host_ready_s"]) == set(ALL)
+    assert set(lab_up["per_host_ready_s"]) == set(ALL + TWINS)
 
 
 def test_ansible_reaches_every_host_and_facts_tell_the_host_kind(lab_up, tmp_path):

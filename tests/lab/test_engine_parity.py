@@ -1,0 +1,180 @@
+"""pyinfra and Ansible are equal engines: pyinfra applies the twins (app2, db3, db4) while Ansible applied the
+originals (app1, db1, db2, by scripts/demo), and then
+
+- `--dry` on the fresh twins predicts exactly the operations the real run changes, and a second run changes nothing;
+- the compliance suites give the same verdict per check on each pair (host names aside; the originals are backup
+  clients, the twins are not: the backup checks are compared only where both have them);
+- every file under the directories the baseline manages is byte-identical with the same owner, group and mode,
+  host-specific files (keys, certificates, databases of host state) aside, listed in HOST_SPECIFIC;
+- Ansible run on the twins after pyinfra changes nothing, and pyinfra run on the originals after Ansible changes
+  nothing: the engines never fight;
+- a drift made by hand on a twin is caught by the suite and repaired by the pyinfra deploy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lab_run import on, recap
+
+from baseline import REPO_ROOT
+from baseline.operations import changes
+from baseline.results import read_results
+from devtools.lab import config
+
+pytestmark = pytest.mark.lab
+BIN = Path(sys.executable).parent
+TWINS = dict(config.TWIN_OF)  # twin -> original
+ORIGINALS = {original: twin for twin, original in TWINS.items()}
+PYINFRA_INVENTORY = "inventory/lab/pyinfra_inventory.py"
+SUITES = ("compliance_tests/linux", "compliance_tests/databases")
+
+# Directories whose every file both engines must leave identical (bytes, owner, group, mode).
+MANAGED_DIRS = (
+    "/etc/ssh/sshd_config.d", "/etc/ssh/sshd_config", "/etc/pam.d", "/etc/security", "/etc/sudoers.d", "/etc/sudoers",
+    "/etc/profile.d", "/etc/issue", "/etc/issue.net", "/etc/motd", "/etc/login.defs", "/etc/default/useradd",
+    "/etc/rsyslog.d", "/etc/rsyslog.conf", "/etc/systemd/journald.conf.d", "/etc/chrony", "/etc/logrotate.d",
+    "/etc/audit", "/etc/sysctl.d", "/etc/modprobe.d", "/etc/nftables.conf", "/etc/apt/apt.conf.d",
+    "/etc/aide", "/etc/clamav", "/etc/postgresql", "/etc/mysql", "/etc/cron.allow", "/etc/at.allow",
+    "/etc/cron.d", "/etc/systemd/system", "/usr/local/sbin", "/usr/local/bin", "/etc/passwd", "/etc/group",
+    "/etc/aliases",
+)
+# Files that are the host's own by nature: keys and certificates issued per host, state databases, and the
+# files that carry the host's name or address. A path matches when it starts with an entry.
+HOST_SPECIFIC = (
+    "/etc/ssl/baseline/host.", "/etc/postgresql/15/main/server.", "/etc/mysql/ssl/server.",
+    "/etc/ssh/ssh_host_", "/etc/aide/aide.db",
+)
+
+
+def pyinfra(limit: str, *args: str, deploy: str = "playbooks/pyinfra/site.py",
+            timeout: float = 1800) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
+    return subprocess.run([str(BIN / "pyinfra"), "-y", PYINFRA_INVENTORY, deploy, "--limit", limit, *args],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def last_record() -> dict:
+    records = changes.archive().read()
+    assert records, "the pyinfra run left no change record (CM-01)"
+    return records[-1]
+
+
+def changed(record: dict) -> dict[str, list[str]]:
+    """host -> names of the operations the run changed (or, for --dry, would change), in order."""
+    found: dict[str, list[str]] = {}
+    for entry in record.get("changes") or []:
+        found.setdefault(entry["host"], []).append(entry["task"])
+    return found
+
+
+def run_ok(proc: subprocess.CompletedProcess, what: str) -> None:
+    assert proc.returncode == 0, f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-3000:]}"
+
+
+def suite(hosts: list[str], inventory_dir: Path, tmp: Path, name: str) -> dict[tuple[str, str], str]:
+    """(host, check) -> outcome of the compliance suites on `hosts` read from `inventory_dir`."""
+    results = tmp / f"{name}.jsonl"
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "BASELINE_INVENTORY": str(inventory_dir),
+           "BASELINE_SSH_CONFIG": str(config.INVENTORY_DIR / "ssh_config")}
+    cmd = [sys.executable, "-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider", "-k", " or ".join(hosts),
+           "--results-file", str(results)]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    records = list(read_results([results])) if results.exists() else []
+    assert records, f"{' '.join(cmd)} recorded nothing:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    return {(r.asset, re.sub(r"\[.*\]$", "", r.check)): r.outcome for r in records if r.asset in hosts}
+
+
+def managed_files(host: str) -> dict[str, str]:
+    """path -> 'sha256 owner:group mode' for every file under MANAGED_DIRS on `host`."""
+    listing = on(host, "sudo find " + " ".join(MANAGED_DIRS) + " -xdev -type f -print0 2>/dev/null"
+                 " | sudo xargs -0 -r sh -c 'for f; do printf \"%s %s \" \"$f\" \"$(stat -c %U:%G:%a \"$f\")\";"
+                 " sha256sum < \"$f\" | cut -d\" \" -f1; done' sh")
+    found = {}
+    for line in listing.splitlines():
+        path, meta, digest = line.rsplit(" ", 2)
+        if not path.startswith(HOST_SPECIFIC):
+            found[path] = f"{digest} {meta}"
+    return found
+
+
+@pytest.fixture(scope="module")
+def twins_applied(demo_run, tmp_path_factory):
+    """Dry run, real run and second run of pyinfra's site deploy on the fresh twins; the change records of each."""
+    limit = ",".join(TWINS)
+    dry = pyinfra(limit, "--dry")
+    run_ok(dry, "pyinfra --dry on the fresh twins")
+    predicted = changed(last_record())
+    first = pyinfra(limit)
+    run_ok(first, "pyinfra on the fresh twins")
+    made = changed(last_record())
+    second = pyinfra(limit)
+    run_ok(second, "the second pyinfra run on the twins")
+    again = changed(last_record())
+    return {"predicted": predicted, "made": made, "again": again, "tmp": tmp_path_factory.mktemp("parity")}
+
+
+def test_dry_run_predicts_the_real_run_and_a_second_run_changes_nothing(twins_applied):
+    predicted, made = twins_applied["predicted"], twins_applied["made"]
+    assert set(made) == set(TWINS), f"every twin is changed by its first run: {sorted(made)}"
+    for twin in TWINS:
+        assert predicted.get(twin) == made.get(twin), f"{twin}: --dry predicted other operations than the run made"
+    assert twins_applied["again"] == {}, f"second pyinfra run changed: {twins_applied['again']}"
+
+
+def test_the_suites_give_each_twin_the_verdicts_of_its_original(twins_applied):
+    tmp = twins_applied["tmp"]
+    originals = suite(list(ORIGINALS), config.INVENTORY_DIR, tmp, "originals")
+    twins = suite(list(TWINS), config.TWIN_INVENTORY_DIR, tmp, "twins")
+    for twin, original in TWINS.items():
+        mine = {check: outcome for (host, check), outcome in twins.items() if host == twin}
+        theirs = {check: outcome for (host, check), outcome in originals.items() if host == original}
+        assert mine, f"no results for {twin}"
+        failing = {check: outcome for check, outcome in mine.items() if outcome in ("fail", "error")}
+        assert not failing, f"{twin}: failing checks after pyinfra: {failing}"
+        differ = {check: (theirs.get(check), outcome) for check, outcome in mine.items()
+                  if check in theirs and theirs[check] != outcome}
+        assert not differ, f"{twin} vs {original}: (Ansible, pyinfra) verdicts differ: {differ}"
+        only_original = sorted(set(theirs) - set(mine))
+        assert all("backup" in check for check in only_original), \
+            f"checks run on {original} but not on {twin}: {only_original}"
+
+
+def test_managed_files_are_byte_identical_on_each_pair(twins_applied):
+    for twin, original in TWINS.items():
+        mine, theirs = managed_files(twin), managed_files(original)
+        differ = {path: (theirs.get(path), mine.get(path)) for path in sorted(set(mine) | set(theirs))
+                  if mine.get(path) != theirs.get(path)}
+        assert not differ, f"{original} (Ansible) vs {twin} (pyinfra): {differ}"
+
+
+def test_the_engines_never_fight(twins_applied):
+    ansible = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(config.TWIN_INVENTORY_DIR),
+                              "playbooks/site.yml"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800,
+                             env={**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}, check=False)
+    run_ok(ansible, "Ansible on the twins after pyinfra")
+    figures = recap(ansible.stdout)
+    assert {twin: figures.get(twin, {}).get("changed") for twin in TWINS} == dict.fromkeys(TWINS, 0), \
+        ansible.stdout[-5000:]
+    after_ansible = pyinfra(",".join(TWINS) + "," + ",".join(ORIGINALS))
+    run_ok(after_ansible, "pyinfra on twins and originals after Ansible")
+    assert changed(last_record()) == {}, "pyinfra after Ansible changed something"
+
+
+def test_a_drift_on_a_twin_is_caught_and_repaired_by_pyinfra(twins_applied):
+    tmp = twins_applied["tmp"]
+    on("app2", "sudo sed -i 's/^MaxAuthTries .*/MaxAuthTries 6/' /etc/ssh/sshd_config.d/50-baseline.conf")
+    caught = suite(["app2"], config.TWIN_INVENTORY_DIR, tmp, "drift")
+    failing = {check for (_host, check), outcome in caught.items() if outcome in ("fail", "error")}
+    assert failing, "the suite did not see the hand-made change of the sshd drop-in"
+    repaired = pyinfra("app2")
+    run_ok(repaired, "pyinfra repairing app2")
+    assert any("IA-" in task for task in changed(last_record()).get("app2", [])), "no sshd repair was recorded"
+    again = suite(["app2"], config.TWIN_INVENTORY_DIR, tmp, "repaired")
+    still = {check for (_host, check), outcome in again.items() if outcome in ("fail", "error")}
+    assert not still, f"still failing after the pyinfra run: {still}"
