@@ -9,8 +9,6 @@ import pytest
 
 from baseline.netdev.cli import main
 
-from .test_netdev import _configure
-
 
 def _records(path: Path) -> dict[str, dict]:
     return {r["control_ids"][0]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
@@ -20,7 +18,7 @@ def test_passing_checks_record_what_the_device_showed(lab, tmp_path):
     name = "sw-acc-01"
     lab.reset(name)
     assert main(["-q", "-i", str(lab.inventory), "-l", name, "push"]) == 0
-    _configure(lab, name, ["user-interface vty 0 4", "idle-timeout 5 0", "return"])  # stricter, set by hand
+    lab.configure_by_hand(name, ["user-interface vty 0 4", "idle-timeout 5 0", "return"])  # stricter, set by hand
     results = tmp_path / "audit.jsonl"
     main(["-q", "-i", str(lab.inventory), "-l", name, "audit", "--results", str(results)])
     records = _records(results)
