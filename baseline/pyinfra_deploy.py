@@ -42,10 +42,34 @@ STAGE_DIR = "/var/lib/baseline-pyinfra/stage"
 RUN_MARK = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 EXIT_REFUSED = 2
 
+
+
+def _import_ansible_quietly() -> None:
+    """Ansible, when first imported, probes socket.getaddrinfo with a subclass of int; under pyinfra's gevent the
+    probe's expected OSError is printed by gevent's hub as if something had failed. Import it with that report
+    muted (the values and the pre-flight use Ansible's templating and inventory)."""
+    hub = None
+    try:
+        import gevent
+
+        hub = gevent.get_hub()
+        saved, hub.exception_stream = hub.exception_stream, None
+    except Exception:  # noqa: BLE001 - without gevent there is nothing to mute
+        hub = None
+    try:
+        import ansible.module_utils._internal._datatag  # noqa: F401
+    finally:
+        if hub is not None:
+            hub.exception_stream = saved
+
+
+_import_ansible_quietly()
 _checked: set[str] = set()
 _armed: set[str] = set()
 _finished: set[str] = set()
 _refreshed: set[str] = set()
+_staging: set[str] = set()
+_rollback_installed: set[str] = set()
 
 
 # --- values -----------------------------------------------------------------------------------------------------
@@ -218,8 +242,10 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
     wanted = [item for item in items if differs(item)]
     if not wanted:
         return False
-    files.directory(name=f"{control} | Staging directory", path=STAGE_DIR, user="root", group="root", mode="700",
-                    present=True)
+    if name() not in _staging:  # one operation per run: a second one would be predicted, then find it made
+        _staging.add(name())
+        files.directory(name=f"{control} | Staging directory", path=STAGE_DIR, user="root", group="root",
+                        mode="700", present=True)
     if guard:
         _install_rollback_program(control)
         argv = [ROLLBACK_PROGRAM, "arm", GUARD_ID, str(_rollback_seconds()), *[i.path for i in items],
@@ -270,6 +296,9 @@ def _rollback_seconds() -> int:
 def _install_rollback_program(control: str) -> None:
     from pyinfra.operations import files
 
+    if name() in _rollback_installed:
+        return
+    _rollback_installed.add(name())
     files.put(name=f"{control} | Lockout safety: on-host rollback program", src=str(ROLLBACK_SOURCE),
               dest=ROLLBACK_PROGRAM, user="root", group="root", mode="755")
 
