@@ -54,8 +54,10 @@ HOST_SPECIFIC = (
 
 def pyinfra(limit: str, *args: str, deploy: str = "playbooks/pyinfra/site.py",
             timeout: float = 1800) -> subprocess.CompletedProcess:
+    """pyinfra on `limit`; a --dry run without -y (with -y pyinfra skips the change detection --dry exists for)."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
-    return subprocess.run([str(BIN / "pyinfra"), "-y", PYINFRA_INVENTORY, deploy, "--limit", limit, *args],
+    confirm = [] if "--dry" in args else ["-y"]
+    return subprocess.run([str(BIN / "pyinfra"), *confirm, PYINFRA_INVENTORY, deploy, "--limit", limit, *args],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
