@@ -16,7 +16,6 @@ import hashlib
 import importlib.util
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from pyinfra import host
@@ -45,6 +44,36 @@ def _filters() -> Any:
 
 
 filters = _filters()
+
+
+def values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """deploy.values(), with the Jinja expressions of the roles' files resolved too. Ansible 2.19 templates only
+    trusted text, and the roles' defaults and vars reach deploy.values() as plain YAML (untrusted): their
+    expressions (backup_client_jobs, backup_client_repository, ...) came back as written. Trusted here as Ansible
+    trusts a role's own files; a value that needs a play (facts, registered results) is left out as there."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    from baseline.inventory import _plain
+
+    def trusted(value: Any) -> Any:
+        if isinstance(value, str):
+            return trust_as_template(value)
+        if isinstance(value, list):
+            return [trusted(item) for item in value]
+        if isinstance(value, dict):
+            return {key: trusted(item) for key, item in value.items()}
+        return value
+
+    merged = {key: trusted(value) for key, value in deploy.values(*roles, facts=facts).items()}
+    templar = Templar(loader=DataLoader(), variables=merged)
+    found = {}
+    for key, value in merged.items():
+        try:
+            found[key] = _plain(templar.template(value))
+        except Exception:  # noqa: BLE001, S112 - facts and registered values exist only inside a play
+            continue
+    return found
 
 
 # --- SQL --------------------------------------------------------------------------------------------------------
@@ -207,25 +236,16 @@ def secret(values: dict[str, Any], variable: str) -> str:
 
 
 def tls(values: dict[str, Any]) -> None:
-    """DB-03: the server certificate from the project CA (roles/pki host_cert; key root:mysql 0640)."""
-    path = Path(__file__).resolve().parent / "pki.py"
-    spec = importlib.util.spec_from_file_location("baseline_pyinfra_pki_helpers", path)
-    module = None
-    if path.exists() and spec and spec.loader:
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    if module is None or not hasattr(module, "host_cert"):
-        print(f"{deploy.name()}: DB-03 certificate: playbooks/pyinfra/pki.py has no host_cert() yet; "
-              "the server certificate is not installed by this run", file=sys.stderr)
-        return
-    module.host_cert("mariadb", key_owner="root", key_group="mysql", key_mode="0640", control="DB-03")
+    """DB-03: the server certificate from the project CA (roles/pki host_cert with the role's parameters; the
+    pki deploy issues it on the controller from the same CA directory and installs it where it differs)."""
+    deploy.include("pki", pki_cert_name="mariadb", pki_key_owner="root", pki_key_group="mysql", pki_key_mode="0640")
 
 
 def main() -> None:
     deploy.check_preflight()
     if not deploy.targets(PATTERN):
         return
-    v = deploy.values(ROLE)
+    v = values(ROLE)
     socket = v["mariadb_socket"]
 
     # tasks/preflight.yml: every password the role sets passes the policy before anything changes.
@@ -234,10 +254,11 @@ def main() -> None:
         print("Database passwords refused before any host is changed:\n" + "\n".join(problems), file=sys.stderr)
         raise SystemExit(deploy.EXIT_REFUSED)
 
-    # tasks/install.yml
+    # tasks/install.yml (update_cache: the index is refreshed once per host and run while pyinfra prepares)
+    deploy.refresh_package_index()
     if packages_missing(v["mariadb_packages"]):
         apt.packages(name="DB-01 | Install MariaDB and the driver Ansible uses (DB-06: server_audit comes with it)",
-                     packages=v["mariadb_packages"], update=True)
+                     packages=v["mariadb_packages"])
     running("DB-03 | MariaDB running", v["mariadb_service"])
 
     # tasks/tls.yml
