@@ -9,6 +9,7 @@ The files are found when pyinfra prepares the run; the operation exists only whe
 
 from __future__ import annotations
 
+from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
 
@@ -19,8 +20,6 @@ FIND = "find /var/log -xdev -type f -perm /o+rwx"
 
 
 def main() -> None:
-    from pyinfra import host
-
     if not deploy.targets(HOSTS):
         return
     found = host.get_fact(Command, command=f"{FIND} -printf '%p\\n' 2>/dev/null || true")
