@@ -33,6 +33,8 @@ KEYS_PATTERN = "backup_clients:drill_hosts"
 STORE_PATTERN = "backup_servers"
 CLIENT_PATTERN = "backup_clients"
 STORE_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key.pub"
+# Loaded under this name (tests), the file defines its functions and deploys nothing.
+HELPERS = "baseline_pyinfra_backup_helpers"
 CLIENT_FILES = REPO_ROOT / "roles" / "backup_client" / "files"
 
 
@@ -309,10 +311,9 @@ def mariadb(v: dict[str, Any]) -> None:
     if statements:
         sql.run_sql(f"BR-01 | Password of the backup account (checked by the server's password policy): "
                     f"{', '.join(labels)}", statements, socket)
-    known = dict(stored)
-    known.setdefault((user, "localhost"), {"auth": "", "ssl_type": "0", "locked": "0"})
-    labels, statements = sql.grant_statements([(user, "localhost", v["backup_client_mariadb_privileges"])], socket,
-                                              require_ssl=False, stored=known)
+    current = sql.stored_grants([(user, "localhost")] if (user, "localhost") in stored else [], socket)
+    labels, statements = sql.grant_statements([(user, "localhost", v["backup_client_mariadb_privileges"])], current,
+                                              require_ssl=False, stored=stored)
     if statements:
         sql.run_sql(f"BR-01 | Backup account (local socket only, backup privileges only): {', '.join(labels)}",
                     statements, socket)
@@ -364,13 +365,18 @@ def play_boundary(name: str) -> None:
     server.shell(name=name, commands=[])
 
 
-deploy.check_preflight()
-if deploy.targets(KEYS_PATTERN):
-    keys()
-play_boundary("BR-02 | Backup keys of every client and drill host made before the store reads them")
-if deploy.targets(STORE_PATTERN):
-    store()
-play_boundary("BR-02 | The store ready before the clients use it")
-if deploy.targets(CLIENT_PATTERN):
-    clients()
-deploy.finish()
+def main() -> None:
+    deploy.check_preflight()
+    if deploy.targets(KEYS_PATTERN):
+        keys()
+    play_boundary("BR-02 | Backup keys of every client and drill host made before the store reads them")
+    if deploy.targets(STORE_PATTERN):
+        store()
+    play_boundary("BR-02 | The store ready before the clients use it")
+    if deploy.targets(CLIENT_PATTERN):
+        clients()
+    deploy.finish()
+
+
+if __name__ != HELPERS:
+    main()

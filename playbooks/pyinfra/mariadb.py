@@ -125,6 +125,11 @@ def stored_accounts(socket: str) -> dict[tuple[str, str], dict[str, str]]:
     return {(r[0], r[1]): {"auth": r[2], "ssl_type": r[3], "locked": r[4]} for r in rows if len(r) >= 5}
 
 
+def locked(info: dict[str, str]) -> bool:
+    """account_locked as JSON_VALUE reads it from mysql.global_priv (true, or 1)."""
+    return str(info.get("locked")).lower() in ("1", "true")
+
+
 def password_statements(wanted: list[tuple[str, str, str]], stored: dict[tuple[str, str], dict[str, str]]
                         ) -> tuple[list[str], list[str]]:
     """(labels, statements) for the accounts whose stored hash differs from the inventory's password: CREATE USER
@@ -149,10 +154,14 @@ def _unquote(who: str) -> tuple[str, str]:
 
 
 def stored_grants(accounts: list[tuple[str, str]], socket: str) -> dict[tuple[str, str], dict[str, set[str]]]:
-    """Privileges per account and `db.table` as SHOW GRANTS gives them (USAGE on *.* is no privilege)."""
+    """Privileges per account and `db.table` as the server's SHOW GRANTS gives them (a fact)."""
     if not accounts:
         return {}
-    rows = query("; ".join(f"SHOW GRANTS FOR {account(u, h)}" for u, h in accounts), socket)
+    return parse_grants(query("; ".join(f"SHOW GRANTS FOR {account(u, h)}" for u, h in accounts), socket))
+
+
+def parse_grants(rows: list[list[str]]) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """SHOW GRANTS lines -> {(user, host): {db.table: privileges}}; USAGE on *.* is no privilege."""
     found: dict[tuple[str, str], dict[str, set[str]]] = {}
     for row in rows:
         match = _GRANT.match(row[0])
@@ -184,11 +193,11 @@ def _target(text: str) -> str:
     return ".".join(part if part == "*" else ident(part) for part in (db, table))
 
 
-def grant_statements(wanted: list[tuple[str, str, dict[str, str]]], socket: str, *, require_ssl: bool,
-                     stored: dict[tuple[str, str], dict[str, str]]) -> tuple[list[str], list[str]]:
+def grant_statements(wanted: list[tuple[str, str, dict[str, str]]], current: dict[tuple[str, str], dict[str, set[str]]],
+                     *, require_ssl: bool, stored: dict[tuple[str, str], dict[str, str]]) -> tuple[list[str], list[str]]:
     """(labels, statements) making each account's privileges exactly `priv` (every other grant revoked) and, with
-    `require_ssl`, REQUIRE SSL — for the accounts where the server differs (mysql_user, priv replaced)."""
-    current = stored_grants([(u, h) for u, h, _ in wanted if (u, h) in stored], socket)
+    `require_ssl`, REQUIRE SSL — for the accounts where the server (`current` grants, `stored` accounts) differs,
+    as mysql_user replaces `priv`. An account absent from `stored` is made by this run: it gets its grants."""
     labels, statements = [], []
     for user, hostname, priv in wanted:
         want = normalise(priv)
@@ -314,11 +323,10 @@ def main() -> None:
     if statements:
         run_sql("DB-01 | Passwords of the application, query and auditor accounts (checked by the server too): "
                 + ", ".join(labels), statements, socket)
-    created = {tuple(label.split("@", 1)) for label in labels}
-    known = {**stored, **{k: {"auth": "", "ssl_type": "0", "locked": "0"} for k in created if k not in stored}}
+    grants = stored_grants(sorted(stored), socket)
     labels, statements = grant_statements(
         [(a["name"], h, filters.mariadb_privileges(a, database, purpose[a["purpose"]]))
-         for a in v["database_accounts"] for h in hosts], socket, require_ssl=True, stored=known)
+         for a in v["database_accounts"] for h in hosts], grants, require_ssl=True, stored=stored)
     if statements:
         run_sql("DB-05 | Application, query and auditor accounts, TLS required, privileges per table and nothing "
                 "more (DB-03): " + ", ".join(labels), statements, socket)
@@ -329,16 +337,14 @@ def main() -> None:
     if statements:
         run_sql("DB-01 | Passwords of the DBA accounts (checked by the server too): " + ", ".join(labels),
                 statements, socket)
-    created = {tuple(label.split("@", 1)) for label in labels}
-    known = {**known, **{k: {"auth": "", "ssl_type": "0", "locked": "0"} for k in created if k not in known}}
     labels, statements = grant_statements(
-        [(p["username"], h, {f"{database}.*": "ALL", **purpose["dba"]}) for p in dbas for h in hosts], socket,
-        require_ssl=True, stored=known)
+        [(p["username"], h, {f"{database}.*": "ALL", **purpose["dba"]}) for p in dbas for h in hosts], grants,
+        require_ssl=True, stored=stored)
     if statements:
         run_sql("DB-05 | DBA accounts from the staff roster (platform database only, no SUPER, no GRANT OPTION): "
                 + ", ".join(labels), statements, socket)
 
-    unlocked = sorted((u, h) for (u, h), info in stored.items() if u in departed and info["locked"] != "1")
+    unlocked = sorted((u, h) for (u, h), info in stored.items() if u in departed and not locked(info))
     if unlocked:
         run_sql("DB-04 | Departed staff cannot log in (account locked, kept for the audit trail): "
                 + ", ".join(f"{u}@{h}" for u, h in unlocked),
