@@ -122,7 +122,7 @@ def accounts_report(unknown: list[str], exceptions: list[str], unmanaged: str, o
     """accounts-report.json as the role writes it (to_nice_json: indent 4, sorted keys)."""
     report = {"unknown": unknown, "exceptions": exceptions, "unmanaged": unmanaged,
               "open_left_in_place": open_accounts if unmanaged == "report" else []}
-    return json.dumps(report, indent=4, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n"
+    return json.dumps(report, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
 
 
 def initial_password_hash(seed: str, username: str) -> str:
@@ -334,8 +334,8 @@ def staff_account(person: dict[str, Any], v: dict[str, Any], seed: str, facts: d
             argv += ["-N"]
         argv += ["-G", ",".join(groups), "-c", comment, "-s", v["accounts_shell"], "-e", "", "-m", user]
         hashed = f"{deploy.STAGE_DIR}/initial.{user}"
-        if not facts.setdefault("staging", False):
-            facts["staging"] = True
+        if deploy.name() not in deploy._staging:  # noqa: SLF001 - one staging-directory operation per host and run
+            deploy._staging.add(deploy.name())  # noqa: SLF001
             files.directory(name="AC-02 | Staging directory", path=deploy.STAGE_DIR, user="root", group="root",
                             mode="700", present=True)
         files.put(name=f"AC-02 | Initial password hash of {user} (root-only file, read by chpasswd -e)",
@@ -590,9 +590,9 @@ def sensitive_files(v: dict[str, Any], facts: dict[str, Any]) -> None:
         for path in sorted(p for p in found.splitlines() if p):
             shell(f"AC-04 | Shell start-up files of staff writable by their owner only: {path}",
                   f"chmod go-w {shlex.quote(path)}")
-    aliases = facts["aliases"]
-    edit("AC-01 | root's mail goes to the operations team (/etc/aliases)", "/etc/aliases", aliases,
-         lineinfile(aliases, "^root:", f"root: {v['accounts_root_mail_alias']}"))
+    # lineinfile with create, owner, group and mode: the mode is set even when the line is already there
+    put("AC-01 | root's mail goes to the operations team (/etc/aliases)", "/etc/aliases",
+        lineinfile(facts["aliases"], "^root:", f"root: {v['accounts_root_mail_alias']}"))
 
 
 def _trusted(value: Any) -> Any:
@@ -639,6 +639,9 @@ def main() -> None:
     if not deploy.targets(PATTERN):
         return
     v = resolved(deploy.values(ROLE, "lockout_guard"))
+    if host.data.get("accounts_tasks") == "system_shells":  # playbooks/pyinfra/settle.py: AC-01 only
+        system_shells(v)
+        return
     facts = gather()
     login_defs = facts["login_defs"]
     if v["accounts_manage_staff"]:
@@ -654,5 +657,4 @@ def main() -> None:
     deploy.finish()
 
 
-if __name__ != "baseline_accounts_helpers":  # imported by tests under that name: no host, no operations
-    main()
+main()
