@@ -162,8 +162,9 @@ class Recorder:
 
 
 def run_deploy(name: str, host: str, monkeypatch, state: dict[str, Any] | None = None,
-               role: str | None = None, **host_extra: Any) -> tuple[Any, Recorder]:
-    """The deploy NAME for lab host `host`, against a fresh host or the given `state`."""
+               data: dict[str, Any] | None = None, **host_extra: Any) -> tuple[Any, Recorder]:
+    """The deploy NAME for lab host `host`, against a fresh host or the given `state`; `data` is pyinfra's host
+    data (what an including deploy passes), `host_extra` inventory variables of the host."""
     module = load_deploy(name, monkeypatch)
     recorder = Recorder(state or {})
     monkeypatch.setattr(real_deploy, "host_vars", lambda: lab_host_vars(host, **host_extra))
@@ -172,7 +173,8 @@ def run_deploy(name: str, host: str, monkeypatch, state: dict[str, Any] | None =
     monkeypatch.setattr(real_deploy, "differs", recorder.differs)
     monkeypatch.setattr(real_deploy, "install", recorder.install)
     monkeypatch.setattr(real_deploy, "name", lambda: host)
-    monkeypatch.setattr(module, "host", SimpleNamespace(get_fact=recorder.get_fact, name=host, data={}))
+    monkeypatch.setattr(module, "host", SimpleNamespace(get_fact=recorder.get_fact, name=host,
+                                                       data=data or {}))
     for kind in ("files", "server", "apt", "python"):
         if hasattr(module, kind):
             monkeypatch.setattr(module, kind, recorder.module(kind))
