@@ -133,3 +133,13 @@ def test_the_lab_inventory_needs_no_reason(place):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [record] = records(place)
     assert record["reason"] == changes.LAB_REASON and record["reason_source"] == "lab default" and record["lab"]
+
+
+def test_a_run_that_ends_while_preparing_is_recorded_as_interrupted_without_changes(place):
+    broken = DEPLOY.replace("files.put(", "raise RuntimeError('the deploy broke while preparing')\nfiles.put(", 1)
+    proc = run(place, broken, reason_env="CR-12: broken")
+    assert proc.returncode != 0
+    assert not (place / "out" / "a.txt").exists()
+    [record] = records(place)
+    assert record["result"] == "interrupted" and record["changes"] == []
+    assert [p["what"] for p in record["problems"]] == ["interrupted"]
