@@ -40,7 +40,7 @@ def task_name(control: str, words: str) -> str:
 
 
 BACKUP_TASK = task_name("NW-08", "Back up every device")
-PUSH_TASK = task_name("NW-01", "Push the device baseline")
+PUSH_TASK = task_name("NW-01 NW-02 NW-03 NW-04 NW-05 NW-06 NW-07", "Push the device baseline")
 CHOICES = ("netdev_backup_schedule_enabled", "change_reason")  # what Ansible takes with -e, pyinfra with --data
 
 

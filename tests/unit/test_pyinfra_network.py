@@ -166,6 +166,11 @@ def test_every_control_id_of_the_play_names_an_operation_of_a_fresh_controller(d
     assert tasks[-1] == PUSH and any("Schedule the offline backup" in t for t in tasks)
     names = {t["name"] for t in play["tasks"]}
     assert PUSH in names and "Schedule the offline backup" in " ".join(names)
+    # `baseline catalog trace` finds the deploy's controls in its source, line by line
+    from baseline.cli import _pyinfra_places
+
+    places = _pyinfra_places()
+    assert all(any(p.startswith("playbooks/pyinfra/network.py:") for p in places.get(c, ())) for c in tagged), tagged
 
 
 def test_the_backup_units_render_as_ansible_renders_them():
