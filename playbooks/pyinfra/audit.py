@@ -229,7 +229,7 @@ def local_logs(v: dict[str, Any], notify: set[str]) -> None:
     put("AU-03", "Logs written by package runs kept from other users (apt, dpkg and maintainer scripts create "
         "them 0644)", deploy.Managed("/etc/apt/apt.conf.d/99-baseline-logs", role_file("apt-logs.conf")))
     # the same deploy file linux.py runs again at the end of the server baseline (its operations named as here)
-    runpy.run_path(LOG_PERMISSIONS)
+    runpy.run_path(LOG_PERMISSIONS, run_name="log_permissions_in_audit")["main"]()
     service_on("AU-03 | rsyslog enabled and running", "rsyslog.service")
 
 

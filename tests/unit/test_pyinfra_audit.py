@@ -280,7 +280,12 @@ def deploy_files(recorder: Recorder) -> dict[str, tuple[str, int, str, str]]:
 def run_audit(monkeypatch, host: str, state: dict[str, Any] | None = None) -> tuple[Recorder, list[str]]:
     """The audit deploy for `host`; also which deploy files it runs in its course (log_permissions)."""
     included: list[str] = []
-    monkeypatch.setattr("runpy.run_path", lambda path, *a, **kw: included.append(Path(path).name))
+    def run_path(path, *args, **kwargs):
+        assert kwargs.get("run_name") == "log_permissions_in_audit"
+        included.append(Path(path).name)
+        return {"main": lambda: None}
+
+    monkeypatch.setattr("runpy.run_path", run_path)
     _, recorder = run_deploy("audit", host, monkeypatch, state)
     monkeypatch.undo()
     return recorder, included
@@ -449,3 +454,16 @@ def test_log_permissions_only_where_a_log_is_readable_by_others(monkeypatch, hos
     assert recorder.names == expected
     if expected:
         assert recorder.ops[0]["commands"] == ["find /var/log -xdev -type f -perm /o+rwx -exec chmod o-rwx {} +"]
+
+
+def test_log_permissions_inside_audit_has_no_preflight_or_finish_of_its_own(monkeypatch):
+    import runpy
+
+    calls: list[str] = []
+    monkeypatch.setattr(real_deploy, "check_preflight", lambda: calls.append("preflight"))
+    monkeypatch.setattr(real_deploy, "finish", lambda: calls.append("finish"))
+    monkeypatch.setattr(real_deploy, "targets", lambda pattern: False)
+    part = runpy.run_path(str(DEPLOYS / "log_permissions.py"), run_name="log_permissions_in_audit")
+    assert calls == [] and callable(part["main"])
+    runpy.run_path(str(DEPLOYS / "log_permissions.py"))
+    assert calls == ["preflight", "finish"]
