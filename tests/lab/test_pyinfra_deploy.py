@@ -1,49 +1,116 @@
-"""The pyinfra deploy of the authentication baseline writes the same bytes Ansible's role would write, from
-the same inventory values, and a second run changes nothing."""
+"""The pyinfra deploy of roles/accounts (playbooks/pyinfra/accounts.py) run alone on the twin app2, while Ansible's
+role applied the original app1 (scripts/demo): `--dry` lists what the run changes, a second run changes nothing,
+the files and the roster accounts (initial password hashes included) equal the original's, the PAM login test
+leaves no account behind, and a hand-edited or stray sshd drop-in is repaired under the lockout guard."""
 
 from __future__ import annotations
 
-import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import testinfra
+import yaml
+from lab_run import on
 
-from baseline import REPO_ROOT, inventory, templates
-from devtools.lab import config
+from baseline import REPO_ROOT
 
 pytestmark = pytest.mark.lab
-HOST = "app1"
-PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+TWIN, ORIGINAL = "app2", "app1"
+BIN = Path(sys.executable).parent
+DEPLOY = "playbooks/pyinfra/accounts.py"
+DROPIN = "/etc/ssh/sshd_config.d/50-baseline.conf"
+FILES = ("/etc/security/pwquality.conf.d/50-baseline.conf", "/etc/security/faillock.conf", "/etc/pam.d/common-auth",
+         "/etc/pam.d/common-account", "/etc/pam.d/common-password", "/etc/pam.d/sshd", "/etc/login.defs",
+         "/etc/profile.d/50-baseline.sh", "/etc/issue.net", "/etc/issue", "/etc/motd", DROPIN, "/etc/ssh/sshd_config",
+         "/etc/sudoers.d/50-baseline-roles", "/etc/logrotate.d/baseline-sudo", "/etc/cron.allow", "/etc/at.allow",
+         "/etc/aliases", "/var/lib/baseline/accounts-report.json")
 
 
-def deploy() -> subprocess.CompletedProcess:
-    return subprocess.run([PYINFRA, "-y", "inventory/lab/pyinfra_inventory.py", "playbooks/pyinfra/accounts.py",
-                           "--limit", HOST], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=False)
+def accounts(*args: str) -> subprocess.CompletedProcess:
+    """The accounts deploy on the twin (a --dry run without -y: with -y pyinfra skips the change detection)."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
+    confirm = [] if "--dry" in args else ["-y"]
+    proc = subprocess.run([str(BIN / "pyinfra"), *confirm, "inventory/lab/pyinfra_inventory.py", DEPLOY,
+                           "--limit", TWIN, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=1200, check=False)
+    assert proc.returncode == 0, f"pyinfra {' '.join(args)} failed:\n{proc.stdout[-5000:]}\n{proc.stderr[-3000:]}"
+    return proc
 
 
-def test_pyinfra_deploy_writes_what_ansible_would_and_is_idempotent(lab_up):
-    first = deploy()
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    values = templates.role_values("accounts", inventory.load(str(config.INVENTORY_DIR)).vars(HOST))
-    wanted = {item["dest"]: item["src"] for item in values["accounts_pam_files"]}
-    wanted.update({"/etc/profile.d/50-baseline.sh": "tmout.sh.j2", "/etc/issue.net": "issue.net.j2",
-                   "/etc/ssh/sshd_config.d/50-baseline.conf": "sshd-baseline.conf.j2"})
-    host = testinfra.get_host(f"ssh://{HOST}", ssh_config=str(config.INVENTORY_DIR / "ssh_config"))
-    with host.sudo():
-        for dest, src in wanted.items():
-            expected = templates.render_with_ansible(templates.template_path("accounts", src), values)
-            assert host.file(dest).sha256sum == hashlib.sha256(expected.encode()).hexdigest(), dest
-        assert host.run("/usr/sbin/sshd -t").rc == 0
-    second = deploy()
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    output = second.stdout + second.stderr
-    assert "Grand total" in output
-    total = next(line for line in output.splitlines() if "Grand total" in line).split()
-    # columns after "Grand total": operations, changed successfully, errors, no change
-    operations, changed, errors, unchanged = total[2:6]
-    assert changed == "-" and errors == "-" and unchanged == operations, f"second run: {' '.join(total)}"
+def rows(output: str) -> list[list[str]]:
+    return [re.split(r"\s{2,}", line.strip()) for line in output.splitlines() if re.match(r"\s+[A-Z]{2}-\d{2} \| ", line)
+            or line.strip().startswith("Lockout safety |")]
+
+
+def predicted(output: str) -> list[str]:
+    """Operations `--dry` says will change the host (its 'Detected changes' table)."""
+    return [row[0] for row in rows(output) if len(row) > 1 and row[1] != "-"]
+
+
+def made(output: str) -> list[str]:
+    """Operations the run changed (its results table: operation, hosts, success, error, no change)."""
+    return [row[0] for row in rows(output) if len(row) >= 5 and row[2] != "-"]
+
+
+def described(host: str, paths: list[str] | tuple[str, ...]) -> dict[str, str]:
+    listing = on(host, "sudo sh -c 'for f in " + " ".join(paths) + "; do [ -f \"$f\" ] && printf \"%s %s %s\\n\" "
+                 "\"$f\" \"$(stat -c %U:%G:%a \"$f\")\" \"$(sha256sum < \"$f\" | cut -d\" \" -f1)\"; done; true'")
+    return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in listing.splitlines() if line}
+
+
+def active_staff() -> list[str]:
+    roster = yaml.safe_load((REPO_ROOT / "inventory/lab/group_vars/all/staff.yml").read_text(encoding="utf-8"))
+    return [p["username"] for p in roster["staff"] if p["status"] == "active"]
+
+
+def account(host: str, user: str) -> str:
+    """passwd entry without the UID's home aside, groups, and a digest of the shadow entry without its date of
+    last change (the hash itself never leaves the host)."""
+    return on(host, f"getent passwd {user} | cut -d: -f1,3-7; id -nG {user} | tr ' ' '\\n' | sort | tr '\\n' ' '; "
+                    f"sudo getent shadow {user} | cut -d: -f2,4-9 | sha256sum")
+
+
+@pytest.fixture(scope="module")
+def applied(demo_run):
+    dry = accounts("--dry")
+    first = accounts()
+    second = accounts()
+    return {"dry": dry.stdout, "first": first.stdout, "second": second.stdout}
+
+
+def test_dry_run_predicts_the_run_and_a_second_run_changes_nothing(applied):
+    assert predicted(applied["dry"]) == made(applied["first"])
+    assert made(applied["second"]) == [], applied["second"][-3000:]
+    total = next(line for line in applied["second"].splitlines() if "Grand total" in line).split()
+    assert total[3] == "-" and total[4] == "-", f"second run: {' '.join(total)}"
+
+
+def test_files_and_roster_accounts_equal_the_originals(applied):
+    keys = tuple(f"/home/{user}/.ssh/authorized_keys" for user in active_staff())
+    original, twin = described(ORIGINAL, FILES + keys), described(TWIN, FILES + keys)
+    assert set(original) == set(FILES + keys)
+    different = {path: (original[path], twin.get(path)) for path in original if twin.get(path) != original[path]}
+    assert different == {}
+    for user in active_staff():
+        assert account(TWIN, user) == account(ORIGINAL, user), user
+
+
+def test_the_pam_login_test_leaves_no_account_behind(applied):
+    assert on(TWIN, "getent passwd baseline-pamcheck || echo absent").strip() == "absent"
+    assert on(TWIN, "sudo ls /var/run/faillock").split().count("baseline-pamcheck") == 0
+
+
+def test_a_hand_edited_and_a_stray_sshd_dropin_are_repaired(applied):
+    on(TWIN, f"sudo sed -i 's/^PermitRootLogin no/PermitRootLogin yes/' {DROPIN}")
+    on(TWIN, "echo 'PasswordAuthentication yes' | sudo tee /etc/ssh/sshd_config.d/60-hand.conf >/dev/null")
+    run = accounts()
+    changed = made(run.stdout)
+    assert any(name.startswith("IA-05 | Install the sshd drop-in") for name in changed), changed
+    assert any(name.startswith("IA-05 | Lockout safety: a new SSH login") for name in changed), changed
+    assert described(TWIN, (DROPIN,)) == described(ORIGINAL, (DROPIN,))
+    assert on(TWIN, "ls /etc/ssh/sshd_config.d").split() == ["50-baseline.conf"]
+    on(TWIN, "sudo /usr/sbin/sshd -t")
+    assert made(accounts().stdout) == []
