@@ -137,6 +137,31 @@ def test_dry_runs_netdevs_own_dry_run_sends_nothing_and_predicts_the_real_run(de
     assert [op.strip() for op in operations(applied)] == predicted == [PUSH]
 
 
+def test_a_device_that_cannot_be_read_gets_the_operations_and_fails_the_run_as_ansibles_would(devices, tmp_path):
+    """A device unreachable while preparing: its state is unknown, so the backup and the push run; the backup fails
+    on it, the run stops there (as the play's failed task does) and the change record says failed."""
+    import shutil
+
+    from devtools.simulator.testbed import free_port
+
+    inventory, _sim, password = devices
+    copy = tmp_path / "inventory"
+    shutil.copytree(inventory, copy)
+    data = yaml.safe_load((copy / "devices.yml").read_text(encoding="utf-8"))
+    for group in data["network_devices"]["children"].values():
+        if "rt-border-02" in group["hosts"]:
+            group["hosts"]["rt-border-02"]["ansible_port"] = free_port()  # nothing listens there
+    (copy / "devices.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    archive = tmp_path / "changes"
+    proc = pyinfra(copy, password, archive)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "could not be read while preparing" in proc.stderr and "rt-border-02" in proc.stderr
+    assert [op.split(" |")[0] for op in operations(proc)] == ["NW-08"]
+    run = changes.archive(archive).read()[-1]
+    assert run["engine"] == "pyinfra" and run["result"] == "failed"
+    assert [p["task"].split(" |")[0] for p in run["problems"]] == ["NW-08"]
+
+
 def test_weak_device_secrets_refuse_the_run_before_any_device_is_contacted(tmp_path):
     password = "test-" + os.urandom(12).hex()
     inventory = make_inventory(tmp_path, password, secrets_override={"vault_netdev_enable_secret": "short"})
