@@ -247,7 +247,10 @@ def plan(values: dict[str, Any], state: dict[str, Any]) -> list[tuple[str, str, 
     roles, tables = state["roles"], state["tables"]
 
     if state["database"] is None:
-        steps.append(("DB-05 | Platform database", "postgres", [f"CREATE DATABASE {db}"]))
+        # psql's \gexec: created only when still absent when the operation runs
+        steps.append(("DB-05 | Platform database", "postgres",
+                      [f"SELECT {literal('CREATE DATABASE ' + db)} WHERE NOT EXISTS (SELECT 1 FROM pg_database "  # noqa: S608
+                       f"WHERE datname = {literal(database)}) \\gexec"]))
     if values["postgresql_manage_tables"]:
         missing = [t for t in values["database_tables"] if tables.get(t["name"]) not in ("r", "p")]
         if missing:
@@ -356,7 +359,7 @@ def service(name: str, unit: str) -> None:
 def run_sql(values: dict[str, Any], name: str, database: str, statements: list[str]) -> None:
     """One operation that sends the statements to psql on stdin (passwords never on a command line)."""
     server.shell(name=name, commands=[psql(values, database)],
-                 _stdin="\n".join(s.rstrip(";") + ";" for s in statements) + "\n")
+                 _stdin="\n".join(s if s.endswith("\\gexec") else s.rstrip(";") + ";" for s in statements) + "\n")
 
 
 def validation_command(values: dict[str, Any]) -> str:
