@@ -193,10 +193,10 @@ def store() -> None:
     files.directory(name="BR-02 | Root of the store", path=root, present=True, user="root", group="root", mode="755")
     for client in clients:  # password "*": no password at all (locked); shell: the account has none
         server.user(  # noqa: S604
-            name=f"BR-02 | One account per client, no password, no login shell, files only through SFTP: "
-                    f"bk-{client}", user=f"bk-{client}", home=f"{root}/{client}", shell="/usr/sbin/nologin",
-                    password="*", system=True,  # noqa: S106 comment=f"Off-site backups of {client}", ensure_home=False,
-                    create_home=False)
+            name=f"BR-02 | One account per client, no password, no login shell, files only through SFTP: bk-{client}",
+            user=f"bk-{client}", home=f"{root}/{client}", shell="/usr/sbin/nologin",
+            password="*",  # noqa: S106
+            system=True, comment=f"Off-site backups of {client}", ensure_home=False, create_home=False)
     for client in clients:
         files.directory(name=f"BR-02 | Client directories (owner only): {client}", path=f"{root}/{client}",
                         present=True, user=f"bk-{client}", group=f"bk-{client}", mode="700")

@@ -32,6 +32,8 @@ from baseline import pyinfra_deploy as deploy
 ROLE = "restore_drill"
 PATTERN = "drill_hosts"
 STORE_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key.pub"
+# Loaded under this name (tests), the file defines its functions and deploys nothing.
+HELPERS = "baseline_pyinfra_restore_drill_helpers"
 ROLE_FILES = REPO_ROOT / "roles" / ROLE / "files"
 # One stamp per run, as the role's set_fact once per host and play.
 STAMP = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -137,11 +139,16 @@ def drills(v: dict[str, Any]) -> None:
                         source=source, results_dir=results)
 
 
-deploy.check_preflight()
-deploy.include("integrity_snapshot", snapshot_hosts=PATTERN)
-if deploy.targets(PATTERN):
-    values = drill_values()
-    setup(values)
-    drills(values)
-deploy.include("settle", settle_hosts=PATTERN)
-deploy.finish()
+def main() -> None:
+    deploy.check_preflight()
+    deploy.include("integrity_snapshot", snapshot_hosts=PATTERN)
+    if deploy.targets(PATTERN):
+        values = drill_values()
+        setup(values)
+        drills(values)
+    deploy.include("settle", settle_hosts=PATTERN)
+    deploy.finish()
+
+
+if __name__ != HELPERS:
+    main()

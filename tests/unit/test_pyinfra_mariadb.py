@@ -96,7 +96,8 @@ class Recorder:
             def record(**kwargs):
                 self.ops.append({"op": f"{kind}.{op}", **kwargs})
             return record
-        return SimpleNamespace(**{op: make(op) for op in ("put", "directory", "file", "shell", "packages", "call")})
+        return SimpleNamespace(**{op: make(op) for op in ("put", "directory", "file", "shell", "packages", "call",
+                                                           "user")})
 
     @property
     def names(self) -> list[str]:
