@@ -307,3 +307,13 @@ def test_on_a_real_server_an_extra_superuser_fails_the_run(monkeypatch, cluster)
         module.accounts_and_audit(values)
     assert "intruder" in failed.value.stderr
     assert ran[-1] == "DB-04 | Only the listed superusers exist"
+
+
+def test_role_vars_expressions_are_resolved(monkeypatch):
+    """The service and configuration directory are expressions over the version and cluster (vars/main.yml)."""
+    module = load_deploy(DEPLOY, monkeypatch)
+    shared = {k: v for k, v in values_for().items() if not k.startswith("postgresql_")}
+    monkeypatch.setattr(real_deploy, "host_vars", lambda: {**shared, "postgresql_version": 16})
+    values = module.role_values()
+    assert values["postgresql_service"] == "postgresql@16-main"
+    assert values["postgresql_conf_dir"] == "/etc/postgresql/16/main"
