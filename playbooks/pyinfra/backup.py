@@ -127,6 +127,7 @@ def keys() -> None:
         files.file(name="BR-02 | SSH key for the off-site store (owner only)", path=key, mode="600")
     pub = (public_key(host, deploy.name()) or "").split()
     if pub[2:] != [comment]:
+        new_key[deploy.name()] = True  # openssh_keypair reports a changed key: the store must be in the run
         server.shell(name="BR-02 | SSH key for the off-site store (comment)",
                      commands=[f"ssh-keygen -q -c -C {shlex.quote(comment)} -f {key} >/dev/null"])
 

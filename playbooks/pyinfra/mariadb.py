@@ -257,8 +257,11 @@ def main() -> None:
     v = values(ROLE)
     socket = v["mariadb_socket"]
 
-    # tasks/preflight.yml: every password the role sets passes the policy before anything changes.
-    problems = preflight.database_password_problems(v, require_mixed_case=int(v["mariadb_password_letters_same_case"]) > 0)
+    # tasks/preflight.yml, and the DB-01 play of databases.yml (which adds the backup account on MariaDB servers):
+    # every password the run sets here passes the policy while pyinfra prepares, before any host is changed.
+    problems = preflight.database_password_problems(
+        v, [{"name": "mariabackup", "password_variable": "db_mariabackup_password"}],
+        require_mixed_case=int(v["mariadb_password_letters_same_case"]) > 0)
     if problems:
         print("Database passwords refused before any host is changed:\n" + "\n".join(problems), file=sys.stderr)
         raise SystemExit(deploy.EXIT_REFUSED)
