@@ -82,9 +82,13 @@ def _host() -> Any:
 
 def name() -> str:
     """The host's name in the Ansible inventory: the pyinfra inventory's `baseline_host` data, else pyinfra's name
-    (they differ only for a host reached another way, e.g. `@chroot/...` with `--data baseline_host=app1`)."""
+    (they differ only for a host reached another way, e.g. `@chroot/...` with `--data baseline_host=app1`; the
+    controller, `@local`, is Ansible's localhost)."""
     host = _host()
-    return str(host.data.get("baseline_host") or host.name)
+    given = host.data.get("baseline_host")
+    if given:
+        return str(given)
+    return "localhost" if host.name == "@local" else host.name
 
 
 def targets(pattern: str) -> bool:
@@ -177,6 +181,9 @@ def _reach() -> platform.Reach:
 def check_preflight() -> None:
     """The pre-flight for this host, once per run (every deploy calls it; the first call checks). Problems are
     printed and the run stops with exit 2 while pyinfra is still preparing: no operation has run on any host."""
+    from baseline import pyinfra_records
+
+    pyinfra_records.start()  # the run's change record (CM-01); a run without a reason outside the lab stops here
     me = name()
     if me in _checked:
         return

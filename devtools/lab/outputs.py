@@ -102,6 +102,8 @@ def pyinfra_inventory(hosts: list[config.LabHost]) -> str:
     for group, names in sorted(groups.items()):
         members = ", ".join(f'("{n}", _HOSTS["{n}"])' for n in names)
         lines.append(f"{group} = [{members}]")
+    # the controller drives the network devices (playbooks/pyinfra/network.py), as Ansible's localhost does
+    lines.append(f'controller = [("@local", {{"baseline_inventory": "{config.INVENTORY_DIR}"}})]')
     return "\n".join(lines) + "\n"
 
 

@@ -63,6 +63,8 @@ def test_twins_get_their_own_inventory_and_pyinfra_reads_each_host_from_its_own(
     assert hosts["app2"]["baseline_inventory"] == str(lab_dirs / "lab-twins")
     assert hosts["app1"]["baseline_inventory"] == str(lab_dirs / "lab")
     assert [name for name, _ in namespace["postgresql_servers"]] == ["db1", "db3"]
+    assert namespace["controller"] == [("@local", {"baseline_inventory": str(lab_dirs / "lab")})], \
+        "the controller drives the devices (playbooks/pyinfra/network.py)"
 
     lab_outputs.write_all(list(lab_config.CONTAINER_HOSTS), keys, "", {"staff_ssh_keys": roster_keys()})
     assert not (lab_dirs / "lab-twins" / "hosts.yml").exists(), "twins stopped: their inventory goes"
