@@ -494,7 +494,8 @@ def pam(v: dict[str, Any], facts: dict[str, Any], login_defs: str | None) -> str
     hashing = login_defs_lines(aged, v["accounts_login_defs_hashing"])
     edit("IA-02 | New passwords hashed with yescrypt at the baseline's cost (login.defs)", "/etc/login.defs", aged,
          hashing)
-    root = facts["shadow"].get("root", {"state": "!"})
+    # the role reads root's entry from staff.yml's getent (skipped with accounts_manage_staff off: no usable password)
+    root = facts["shadow"].get("root", {"state": "!"}) if v["accounts_manage_staff"] else {"state": "!"}
     if root["state"] not in ("!", "*") and root["max"] != str(v["password_max_age_days"]):
         shell("IA-03 | root's password ages like everyone's when root has a usable password",
               shlex.join(["chage", "-M", str(v["password_max_age_days"]), "root"]))
