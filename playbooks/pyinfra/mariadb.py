@@ -292,6 +292,17 @@ def main() -> None:
 
     # tasks/defaults_removed.yml
     stored = stored_accounts(socket)
+    if not stored:
+        # No server to read while pyinfra prepares (a new host): what an installation may bring is removed when it
+        # exists, by name (the anonymous and remote root accounts mysql_install_db makes, the test database).
+        from pyinfra.facts.server import Hostname
+
+        names = sorted({"localhost", str(host.get_fact(Hostname) or "localhost")})
+        run_sql("DB-04 | No anonymous accounts, no remote root, no test database (a new server)",
+                [*(f"DROP USER IF EXISTS {account('', n)}" for n in names),
+                 *(f"DROP USER IF EXISTS {account('root', n)}" for n in ("127.0.0.1", "::1", *names)
+                   if n != "localhost"),
+                 "DROP DATABASE IF EXISTS `test`"], socket)
     anonymous = sorted(h for (u, h) in stored if u == "")
     if anonymous:
         run_sql(f"DB-04 | No anonymous accounts ({len(anonymous)})",

@@ -174,6 +174,7 @@ def run(values: dict[str, Any], server_state: Server, config_same: bool = False)
     module.values = lambda *roles, **kw: values
     module.apt, module.files, module.server = (recorder.module(k) for k in ("apt", "files", "server"))
     module.query = server_state.query
+    module.host = SimpleNamespace(get_fact=lambda fact, **kw: "db2" if fact.__name__ == "Hostname" else None)
     module.packages_missing = lambda names: [] if config_same else list(names)
     module.service_down = lambda unit: not config_same
     module.main()
@@ -271,6 +272,16 @@ def test_fresh_host_every_control_of_the_role_in_the_operation_names(values):
     assert role_tags(ROLE) <= named, role_tags(ROLE) - named
     for name in recorder.names:
         assert IDS.match(name), f"operation name without a leading control ID: {name!r}"
+
+
+def test_a_new_server_loses_what_an_installation_may_bring(values):
+    recorder, _ = run(values, Server())
+    (op,) = [op for op in recorder.ops if op["name"].startswith("DB-04 | No anonymous accounts, no remote root")]
+    assert op["_stdin"].splitlines() == [
+        "DROP USER IF EXISTS ''@'db2';", "DROP USER IF EXISTS ''@'localhost';",
+        "DROP USER IF EXISTS 'root'@'127.0.0.1';", "DROP USER IF EXISTS 'root'@'::1';",
+        "DROP USER IF EXISTS 'root'@'db2';", "DROP DATABASE IF EXISTS `test`;"]
+    assert recorder.ops.index(op) < next(i for i, o in enumerate(recorder.ops) if o["name"].startswith("DB-05"))
 
 
 def test_passwords_reach_the_server_on_stdin_only(values):
