@@ -32,7 +32,8 @@ CONFIG = "/etc/mysql/mariadb.conf.d/60-baseline.cnf"
 
 def pyinfra(deploy: str, limit: str, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
     """A pyinfra deploy on `limit` (a --dry run without -y: with -y pyinfra skips the change detection)."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
+    env = {"BASELINE_CHANGE_REASON": "lab test of the pyinfra MariaDB and backup deploys (CM-01 record)",
+           **os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
     confirm = [] if "--dry" in args else ["-y"]
     proc = subprocess.run([str(BIN / "pyinfra"), *confirm, INVENTORY, f"playbooks/pyinfra/{deploy}", "--limit", limit,
                            *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
