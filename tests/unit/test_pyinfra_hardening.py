@@ -1,0 +1,577 @@
+"""The pyinfra deploy of roles/hardening and of the integrity bracket (playbooks/pyinfra/hardening.py,
+integrity_snapshot.py, integrity_approve.py, settle.py) without hosts: run against a recorder standing for pyinfra's
+operations and facts given per test, the deploy must carry every control ID of the role, write the bytes, owners
+and modes Ansible writes (ansible.posix.sysctl's files included), read the data moved into the role's vars, plan
+nothing on a host already in the wanted state, and approve integrity differences only when the run changes
+something, names paths or builds the first database."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+
+from baseline import REPO_ROOT, templates
+from baseline import pyinfra_deploy as real_deploy
+from baseline.linux import services_for
+
+ROLE = REPO_ROOT / "roles" / "hardening"
+DEPLOYS = REPO_ROOT / "playbooks" / "pyinfra"
+HELPERS = "baseline_pyinfra_helpers"
+CONTROL = re.compile(r"^((?:[A-Z]{2}-\d{2} )*[A-Z]{2}-\d{2}) \| ")
+GROUPS = {"app1": ["app_servers", "backup_clients", "linux_servers"],
+          "db1": ["backup_clients", "linux_servers", "postgresql_servers"],
+          "log1": ["backup_clients", "linux_servers", "log_servers"],
+          "kern1": ["kernel_hosts", "linux_servers"]}
+KIND = {"kern1": "vm"}
+
+
+def load(name: str) -> ModuleType:
+    """A deploy file as a module whose module-level run is off (it runs only under pyinfra)."""
+    spec = importlib.util.spec_from_file_location(HELPERS, DEPLOYS / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def raw_values(host: str) -> dict[str, Any]:
+    """What deploy.values gives for a lab host: dependency and role defaults < shared inventory < role vars."""
+    merged: dict[str, Any] = {}
+    for role in ("lockout_guard", "hardening"):
+        merged.update(yaml.safe_load((REPO_ROOT / "roles" / role / "defaults" / "main.yml").read_text()) or {})
+    for path in sorted((REPO_ROOT / "inventory/group_vars/all").glob("*.yml")):
+        merged.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    merged.update({"inventory_hostname": host, "inventory_hostname_short": host, "group_names": GROUPS[host],
+                   "host_kind": KIND.get(host, "container")})
+    merged.update(yaml.safe_load((ROLE / "vars" / "main.yml").read_text(encoding="utf-8")))
+    return merged
+
+
+def lab_values(host: str) -> dict[str, Any]:
+    """The same values as a play has them: every Jinja expression resolved by Ansible's templating."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    from baseline.inventory import _plain
+
+    def trust(value: Any) -> Any:
+        if isinstance(value, str):
+            return trust_as_template(value)
+        if isinstance(value, list):
+            return [trust(v) for v in value]
+        if isinstance(value, dict):
+            return {k: trust(v) for k, v in value.items()}
+        return value
+
+    trusted = {k: trust(v) for k, v in raw_values(host).items()}
+    templar = Templar(loader=DataLoader(), variables=trusted)
+    resolved = {}
+    for key, value in trusted.items():
+        try:
+            resolved[key] = _plain(templar.template(value))
+        except Exception:  # noqa: BLE001, S112 - integrity_approve exists only as an extra variable
+            continue
+    return resolved
+
+
+class Recorder:
+    """pyinfra's operation modules and the deploy support: every operation call is recorded with its arguments."""
+
+    def __init__(self, host: str, facts: dict[str, Any], differs: bool = True, data: dict | None = None,
+                 values: dict | None = None) -> None:
+        self.ops: list[dict[str, Any]] = []
+        self.facts = facts
+        self.differs_default = differs
+        self.host_name = host
+        self.data = data or {}
+        self.values = values
+
+    def module(self, kind: str) -> SimpleNamespace:
+        def make(op: str):
+            def record(**kwargs):
+                self.ops.append({"op": f"{kind}.{op}", **kwargs})
+            return record
+        return SimpleNamespace(**{op: make(op) for op in ("put", "directory", "file", "shell", "packages")})
+
+    def differs(self, item: real_deploy.Managed) -> bool:
+        return self.facts.get(("differs", item.path), self.differs_default)
+
+    def install(self, control: str, change: str, items: list, *, then=(), guard: bool = False) -> bool:
+        if not any(self.differs(item) for item in items):
+            return False
+        self.ops.append({"op": "deploy.install", "name": f"{control} | Install {change}", "items": list(items),
+                         "then": list(then), "guard": guard})
+        return True
+
+    def get_fact(self, fact: type, **kwargs: Any) -> Any:
+        found = self.facts.get(fact.__name__)
+        return found(**kwargs) if callable(found) else found
+
+    def deploy(self) -> SimpleNamespace:
+        def values(*roles: str, facts: dict | None = None) -> dict[str, Any]:
+            return {**(self.values or raw_values(self.host_name)), **(facts or {})}
+
+        def targets(pattern: str) -> bool:
+            kernel = "kernel_hosts" in GROUPS[self.host_name]
+            return {"linux_servers:!kernel_hosts": not kernel, "kernel_hosts": kernel}.get(pattern, not kernel)
+
+        def include(part: str, **data: Any) -> None:
+            self.ops.append({"op": "deploy.include", "name": part, "data": data})
+
+        return SimpleNamespace(values=values, render=real_deploy.render, Managed=real_deploy.Managed,
+                               install=self.install, differs=self.differs, name=lambda: self.host_name,
+                               targets=targets, include=include, EXIT_REFUSED=real_deploy.EXIT_REFUSED,
+                               ROLES=real_deploy.ROLES)
+
+    def attach(self, module: ModuleType, monkeypatch) -> None:
+        monkeypatch.setattr(module, "deploy", self.deploy())
+        monkeypatch.setattr(module, "host", SimpleNamespace(get_fact=self.get_fact, data=self.data))
+        for kind in ("files", "apt", "server"):
+            if hasattr(module, kind):
+                monkeypatch.setattr(module, kind, self.module(kind))
+
+    @property
+    def names(self) -> list[str]:
+        return [op["name"] for op in self.ops]
+
+
+@pytest.fixture(autouse=True)
+def fresh_run_state():
+    """Each test is its own pyinfra run (the integrity state is per run and host)."""
+    sys.modules.pop("_baseline_integrity_run", None)
+    yield
+    sys.modules.pop("_baseline_integrity_run", None)
+
+
+def hardening_run(monkeypatch, host: str = "app1", facts: dict | None = None, **kwargs: Any) -> Recorder:
+    module = load("hardening")
+    recorder = Recorder(host, facts if facts is not None else {}, **kwargs)
+    recorder.attach(module, monkeypatch)
+    monkeypatch.setattr(module, "packages_arriving", lambda: False)
+    module.apply()
+    return recorder
+
+
+def role_tags() -> set[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            found.update(str(t) for t in node.get("tags") or [] if re.fullmatch(r"[A-Z]{2}-\d{2}", str(t)))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in sorted((ROLE / "tasks").glob("*.yml")):
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return found
+
+
+def ids_of(names: list[str]) -> set[str]:
+    found: set[str] = set()
+    for name in names:
+        match = CONTROL.match(name)
+        assert match, f"operation name without a leading control ID: {name!r}"
+        found.update(match.group(1).split())
+    return found
+
+
+def installed_files(recorder: Recorder) -> dict[str, tuple[str, int, str, str]]:
+    found = {}
+    for op in recorder.ops:
+        if op["op"] == "files.put":
+            found[op["dest"]] = (op["src"].getvalue(), int(op["mode"], 8), op["user"], op["group"])
+        if op["op"] == "deploy.install":
+            for item in op["items"]:
+                found[item.path] = (item.content, int(item.mode, 8), item.user, item.group)
+    return found
+
+
+def ansible_files(values: dict[str, Any]) -> dict[str, tuple[str, int, str, str]]:
+    """path -> (bytes, mode, owner, group) of every template and copy task of the role, as Ansible writes them."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    def expand(text: Any, scope: dict[str, Any]) -> Any:
+        return Templar(loader=DataLoader(), variables=scope).template(trust_as_template(text))
+
+    def flat(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [t for task in items for t in (flat(task["block"]) if "block" in task else [task])]
+
+    found = {}
+    for path in sorted((ROLE / "tasks").glob("*.yml")):
+        for task in flat(yaml.safe_load(path.read_text(encoding="utf-8")) or []):
+            module = next((k for k in task if k in ("ansible.builtin.template", "ansible.builtin.copy")), None)
+            if not module or task.get("check_mode") is True:
+                continue
+            args = task[module]
+            loop = task.get("loop", [None])
+            for item in expand(loop, values) if isinstance(loop, str) else loop:
+                scope = {**values, "item": item}
+                dest, src = expand(args["dest"], scope), expand(args["src"], scope)
+                if module.endswith("template"):
+                    content = templates.render_with_ansible(ROLE / "templates" / src, scope)
+                else:
+                    content = (ROLE / "files" / src).read_text(encoding="utf-8")
+                found[dest] = (content, int(str(args["mode"]), 8), args["owner"], args["group"])
+    return found
+
+
+# --- the role ---------------------------------------------------------------------------------------------------------
+
+def test_every_control_id_of_the_role_is_named_by_an_operation(monkeypatch):
+    facts = {"DebPackages": {"telnet": ["0.17"]}, "Command": lambda command: "rsync.service" if "list-unit" in command
+             else "enabled=enabled active=active"}
+    names = hardening_run(monkeypatch, facts=facts).names
+    approve = load("integrity_approve")
+    recorder = Recorder("app1", {"File": {"mode": 755}}, data={"integrity_approve": "all"})
+    with_helpers(approve, recorder, monkeypatch)
+    approve.approve()
+    assert role_tags() <= ids_of(names + recorder.names)
+    assert {"IP-01", "IP-02", "IP-03", "IP-04", "IP-05", "RI-01", "AC-04", "IA-05"} <= role_tags()
+
+
+@pytest.mark.parametrize("host", ["app1", "log1"])
+def test_the_files_are_those_ansible_writes(monkeypatch, host):
+    values = lab_values(host)
+    wanted = ansible_files({**values, "hardening_inbound": services_for(values["server_inbound_services"],
+                                                                         values["group_names"])})
+    found = installed_files(hardening_run(monkeypatch, host))
+    assert len(wanted) == 14, sorted(wanted)
+    for path, expected in wanted.items():
+        assert found.get(path) == expected, path
+    if host == "log1":
+        assert 'udp dport 514 accept comment "syslog-devices"' in found["/etc/nftables.conf"][0]
+
+
+def test_the_sysctl_files_are_those_ansible_posix_sysctl_writes(monkeypatch, tmp_path):
+    """The role's own sysctl tasks (their loops over the lab's values) run by Ansible on this machine, each file
+    redirected into tmp_path and nothing set: ansible.posix.sysctl writes the bytes the deploy writes."""
+    module = load("hardening")
+    values = lab_values("app1")
+    found = installed_files(hardening_run(monkeypatch, "app1"))
+    play_tasks, files = [], {}
+    for task in yaml.safe_load((ROLE / "tasks" / "sysctl.yml").read_text(encoding="utf-8")):
+        args = task.get("ansible.posix.sysctl")
+        if not args:
+            continue
+        files[args["sysctl_file"]] = tmp_path / Path(args["sysctl_file"]).name
+        play_tasks.append({"name": task["name"], "loop": task["loop"], "ansible.posix.sysctl": {
+            **args, "sysctl_file": str(files[args["sysctl_file"]]), "sysctl_set": False, "reload": False}})
+    play = [{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": play_tasks,
+             "vars": {k: values[k] for k in ("hardening_ip_forwarding", "hardening_sysctl_net",
+                                             "hardening_sysctl_kernel")}}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+    bin_dir = Path(sys.executable).parent
+    run = subprocess.run([str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-e",
+                          f"ansible_python_interpreter={sys.executable}", str(tmp_path / "play.yml")],
+                         capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert set(files) == {module.NET_FILE, module.KERNEL_FILE}
+    for path, written in files.items():
+        assert found[path][0] == written.read_text(), path
+    assert found[module.NET_FILE][0].startswith("net.ipv4.ip_forward=0\nnet.ipv6.conf.all.forwarding=0\n")
+    assert found[module.NET_FILE][1:] == (0o644, "root", "root")
+
+
+def test_a_fresh_container_host_gets_the_role_in_its_order(monkeypatch):
+    recorder = hardening_run(monkeypatch, "app1")
+    order = [ids_of([name]).pop() for name in recorder.names]
+    firsts = [order.index(i) for i in ("IP-03", "IP-01", "IP-04", "IP-05", "AC-04")]
+    assert firsts == sorted(firsts)
+    installs = {op["name"]: op for op in recorder.ops if op["op"] == "deploy.install"}
+    ruleset = installs["IP-03 | Install firewall ruleset"]
+    assert ruleset["guard"] and ruleset["items"][0].validate == "nft -c -f {path}" and ruleset["items"][0].mode == "600"
+    kernel = installs["RI-01 | Install kernel self-protection parameters"]
+    assert kernel["then"] == []  # read-only kernel in a container: written, not set
+    units = [i for op in installs.values() for i in op["items"] if i.path.startswith("/etc/systemd/system/")]
+    assert len(units) == 4 and all("systemd-analyze verify" in str(u.validate) for u in units)
+    packages = [op for op in recorder.ops if op["op"] == "apt.packages"]
+    assert [op["packages"] for op in packages] == [["nftables"], ["unattended-upgrades", "cron"],
+                                                   ["aide", "aide-common", "cron"]]
+    assert packages[2]["no_recommends"] and not packages[1]["no_recommends"]
+    assert any(name.startswith("IP-05 | Build the AIDE database") for name in recorder.names)
+
+
+def test_the_kernel_host_gets_the_kernel_part_only_and_sets_it(monkeypatch):
+    recorder = hardening_run(monkeypatch, "kern1")
+    assert ids_of(recorder.names) == {"RI-01", "IP-01"}
+    kernel = next(op for op in recorder.ops if op["op"] == "deploy.install")
+    assert kernel["then"] == ["sysctl -q -p /etc/sysctl.d/99-zz-baseline-kernel.conf"]
+
+
+def in_place_facts(values: dict[str, Any]) -> dict[str, Any]:
+    """Facts of a host the baseline was applied to: files, packages, units, sysctls, modes all as wanted."""
+    wanted_sysctls = {**load("hardening").net_sysctls(values), **values["hardening_sysctl_kernel"]}
+
+    def command(command: str) -> str:
+        if "list-unit" in command:
+            return "ssh.service cron.service"
+        return "enabled=masked active=inactive" if "dailyaidecheck" in command else "enabled=enabled active=active"
+
+    def directory(path: str) -> dict[str, Any]:
+        modes = {i["path"]: int(i["mode"][1:]) for i in values["hardening_cron_modes"]}
+        modes.update({"/etc/modprobe.d": 755, "/var/lib/baseline": 750, "/etc/systemd/coredump.conf.d": 755})
+        return {"mode": modes.get(path, 700), "user": "root", "group": "root"}
+
+    packages = {p: ["1"] for p in (values["hardening_firewall_packages"] + values["hardening_updates_packages"]
+                                   + values["hardening_integrity_packages"])}
+    return {"DebPackages": packages, "Command": command, "Directory": directory,
+            "File": lambda path: None if "cron.d/baseline" in path or "50-baseline-" in path else directory(path),
+            "Sysctl": lambda keys: {k: int(v) for k, v in wanted_sysctls.items() if k in keys}}
+
+
+@pytest.mark.parametrize("host", ["app1", "kern1"])
+def test_a_host_in_the_wanted_state_gets_no_operation(monkeypatch, host):
+    recorder = hardening_run(monkeypatch, host, facts=in_place_facts(lab_values(host)), differs=False)
+    assert recorder.names == []
+
+
+def test_each_difference_gives_its_operation_and_no_other(monkeypatch):
+    values = lab_values("app1")
+    facts = in_place_facts(values)
+    facts["Sysctl"] = lambda keys: {k: 1 for k in keys}  # live network values drifted, files unchanged
+    facts[("differs", "/etc/aide/baseline.conf")] = True
+    recorder = hardening_run(monkeypatch, "app1", facts=facts, differs=False)
+    assert recorder.names == ["IP-03 | Network parameters (per network namespace) set",
+                              "IP-05 | AIDE configuration of the baseline"]
+
+
+def test_moved_data_is_read_by_both_engines():
+    moved = yaml.safe_load((ROLE / "vars" / "main.yml").read_text(encoding="utf-8"))
+    tasks = "".join(p.read_text(encoding="utf-8") for p in sorted((ROLE / "tasks").glob("*.yml")))
+    deploy = (DEPLOYS / "hardening.py").read_text(encoding="utf-8")
+    for key in moved:
+        assert "{{ " + key + " }}" in tasks, key
+        assert f'v["{key}"]' in deploy, key
+    assert "loop: [" not in tasks and "content: |" not in tasks
+    registered = set(re.findall(r"^\s*register: (\w+)", tasks, re.M))
+    assert registered and not registered & set(moved)  # a registered result would shadow the data
+    for path in sorted((ROLE / "tasks").glob("*.yml")):
+        for task in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            if "ansible.builtin.apt" in task and "name" in task["ansible.builtin.apt"]:
+                assert str(task["ansible.builtin.apt"]["name"]).startswith("{{ hardening_"), task["name"]
+
+
+def test_no_ssh_rule_for_the_host_stops_the_run(monkeypatch, capsys):
+    values = lab_values("app1")
+    values["server_inbound_services"] = [s for s in values["server_inbound_services"] if s["port"] != 22]
+    with pytest.raises(SystemExit) as stop:
+        hardening_run(monkeypatch, "app1", values=values)
+    assert stop.value.code == 2
+    assert "No inbound SSH rule for app1 in server_inbound_services" in capsys.readouterr().err
+
+
+def test_services_a_run_installs_before_are_masked_when_they_arrive(monkeypatch):
+    module = load("hardening")
+    recorder = Recorder("db1", {"Command": lambda command: ""})
+    recorder.attach(module, monkeypatch)
+    monkeypatch.setattr(module, "packages_arriving", lambda: True)
+    module.services_part(lab_values("db1"))
+    [op] = recorder.ops
+    assert "if systemctl cat rsync.service >/dev/null 2>&1; then systemctl mask rsync" in " ".join(op["commands"])
+    recorder.ops.clear()
+    monkeypatch.setattr(module, "packages_arriving", lambda: False)
+    module.services_part(lab_values("db1"))
+    assert recorder.ops == []
+
+
+def test_packages_arriving_reads_the_commands_of_the_planned_operations(monkeypatch):
+    module = load("hardening")
+    me = object()
+
+    def op(change: bool, *commands: str) -> SimpleNamespace:
+        return SimpleNamespace(operation_meta=SimpleNamespace(will_change=change),
+                               command_generator=lambda: iter(commands))
+
+    state = SimpleNamespace(ops={me: {"a": op(True, "systemctl reload ssh"),
+                                      "b": op(False, "apt-get -y install mariadb-server")}})
+    monkeypatch.setattr(module, "pyinfra_state", state)
+    monkeypatch.setattr(module, "ctx_host", SimpleNamespace(get=lambda: me))
+    assert not module.packages_arriving()
+    state.ops[me]["c"] = op(True, "DEBIAN_FRONTEND=noninteractive apt-get -y install mariadb-server")
+    assert module.packages_arriving()
+
+
+# --- the integrity bracket ------------------------------------------------------------------------------------------
+
+def with_helpers(module: ModuleType, recorder: Recorder, monkeypatch) -> None:
+    """The bracket's file and the hardening helpers it loads, both on the recorder."""
+    helpers = load("hardening")
+    recorder.attach(helpers, monkeypatch)
+    recorder.attach(module, monkeypatch)
+    monkeypatch.setattr(module, "hardening_helpers", lambda: helpers)
+
+
+def approval(monkeypatch, changes: bool, data: dict | None = None, program: bool = True) -> Recorder:
+    module = load("integrity_approve")
+    recorder = Recorder("app1", {"File": {"mode": 755} if program else None}, data=data or {})
+    with_helpers(module, recorder, monkeypatch)
+    monkeypatch.setattr(module, "changes_planned", lambda: changes)
+    module.approve()
+    return recorder
+
+
+def test_nothing_to_approve_gives_no_operation(monkeypatch):
+    assert approval(monkeypatch, changes=False).ops == []
+    assert approval(monkeypatch, changes=True, program=False).ops == []
+
+
+def test_a_run_that_changes_approves_what_it_changed_from_the_state_before_the_run(monkeypatch):
+    [op] = approval(monkeypatch, changes=True).ops
+    restore, command = op["commands"]
+    assert restore == ("if [ -e /var/lib/aide/baseline.db.pre-run.pyinfra ]; then cp -a "
+                       "/var/lib/aide/baseline.db.pre-run.pyinfra /var/lib/aide/baseline.db.pre-run; fi")
+    assert command == ("/usr/local/sbin/baseline-aide-approve --config /etc/aide/baseline.conf "
+                       "--db /var/lib/aide/baseline.db approve")
+
+
+def test_named_paths_are_approved_without_other_changes(monkeypatch):
+    [op] = approval(monkeypatch, changes=False, data={"integrity_approve": " /etc/foo, ,/usr/bin/bar"}).ops
+    assert op["commands"][1].endswith("approve --path=/etc/foo --path=/usr/bin/bar")
+    [op] = approval(monkeypatch, changes=False, data={"integrity_approve": ["all"]}).ops
+    assert op["commands"][1].endswith("approve --all")
+
+
+def test_the_first_database_is_approved_whole_once_per_run(monkeypatch):
+    hardening_run(monkeypatch, "app1")  # a fresh host: the run builds the first database
+    [first] = approval(monkeypatch, changes=True).ops
+    assert first["commands"][1].endswith("approve --all")
+    [later] = approval(monkeypatch, changes=True).ops  # settle.py in the same run
+    assert later["commands"][1].endswith("approve")
+    assert approval(monkeypatch, changes=False).ops == []
+
+
+def test_changes_planned_looks_at_the_hosts_prepared_operations(monkeypatch):
+    module = load("integrity_approve")
+    me = object()
+    state = SimpleNamespace(ops={me: {"a": SimpleNamespace(operation_meta=SimpleNamespace(will_change=False))}})
+    monkeypatch.setattr(module, "state", state)
+    monkeypatch.setattr(module, "ctx_host", SimpleNamespace(get=lambda: me))
+    assert not module.changes_planned()
+    state.ops[me]["b"] = SimpleNamespace(operation_meta=SimpleNamespace(will_change=True))
+    assert module.changes_planned()
+
+
+def snapshot(monkeypatch, argv: list[str], program: bool = True, answer: str = "taken\n") -> tuple[Recorder, list]:
+    module = load("integrity_snapshot")
+    commands: list[str] = []
+
+    def command(command: str) -> str:
+        commands.append(command)
+        return answer
+
+    recorder = Recorder("app1", {"File": {"mode": 755} if program else None, "Command": command},
+                        data={"snapshot_hosts": "linux_servers"})
+    with_helpers(module, recorder, monkeypatch)
+    monkeypatch.setattr(sys, "argv", argv)
+    module.snapshot()
+    return recorder, commands
+
+
+def test_the_snapshot_is_read_while_preparing_and_kept_for_every_approval_of_the_run(monkeypatch):
+    recorder, commands = snapshot(monkeypatch, ["pyinfra", "inv.py", "linux.py"])
+    assert recorder.ops == []  # a fact, never an operation
+    [command] = commands
+    assert command.startswith("/usr/local/sbin/baseline-aide-approve --config /etc/aide/baseline.conf "
+                              "--db /var/lib/aide/baseline.db snapshot >/dev/null && ")
+    assert "mv /var/lib/aide/baseline.db.pre-run /var/lib/aide/baseline.db.pre-run.pyinfra" in command
+    assert snapshot(monkeypatch, ["pyinfra", "inv.py", "linux.py"])[1] == []  # once per run and host
+
+
+def test_no_snapshot_in_a_dry_run_or_before_the_baseline(monkeypatch):
+    assert snapshot(monkeypatch, ["pyinfra", "--dry", "inv.py", "linux.py"])[1] == []
+    assert snapshot(monkeypatch, ["pyinfra", "inv.py", "linux.py"], program=False)[1] == []
+
+
+def test_the_approval_program_approves_against_the_kept_snapshot(tmp_path):
+    """The approval program itself, with a stand-in for aide: a path changed since the snapshot is approved, a
+    difference older than the snapshot stays pending."""
+    program = ROLE / "files" / "baseline-aide-approve"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    state = tmp_path / "state.txt"
+    (fake / "aide").write_text(
+        "#!/bin/sh\n"
+        f"db={tmp_path}/db\n"
+        "case \"$3\" in\n"
+        f"  --init) {{ echo '@@db_spec name sha256'; cat {state}; echo '@@end_db'; }} > $db.new ;;\n"
+        "  --check) python3 - \"$db\" <<'E'\nimport sys\n"
+        f"a=dict(l.split(' ',1) for l in open(sys.argv[1]).read().splitlines() if l.startswith('/'))\n"
+        f"b=dict(l.split(' ',1) for l in open('{state}').read().splitlines())\n"
+        "ch=[k for k in sorted(a.keys()|b.keys()) if a.get(k)!=b.get(k)]\n"
+        "print('Changed entries:') if ch else None\n"
+        "[print('f   ...    : '+k) for k in ch]\nsys.exit(4 if ch else 0)\nE\n ;;\n"
+        "esac\n")
+    (fake / "aide").chmod(0o755)
+    (fake / "logger").write_text("#!/bin/sh\ncat >/dev/null\n")
+    (fake / "logger").chmod(0o755)
+    env = {"PATH": f"{fake}:/usr/bin:/bin"}
+    db = tmp_path / "db"
+
+    def run(*args: str) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, str(program), "--db", str(db), *args], capture_output=True, text=True,
+                              env=env, check=True)
+        return json.loads(done.stdout)
+
+    state.write_text("/etc/a 1\n/etc/b 1\n")
+    run("approve", "--all")  # the first database
+    state.write_text("/etc/a 1\n/etc/b 2\n")  # changed by hand between runs
+    run("snapshot")
+    Path(f"{db}.pre-run").rename(f"{db}.pre-run.pyinfra")  # what integrity_snapshot.py keeps
+    state.write_text("/etc/a 2\n/etc/b 2\n")  # changed by the run
+    for _ in range(2):  # linux.yml's approval, then settle's: each from the kept snapshot
+        subprocess.run(["cp", "-a", f"{db}.pre-run.pyinfra", f"{db}.pre-run"], check=True)
+        result = run("approve")
+        assert result["pending"] == ["/etc/b"]
+    assert "/etc/a 2" in db.read_text() and "/etc/b 1" in db.read_text()
+
+
+def test_a_unit_systemd_does_not_know_reads_as_no_state(monkeypatch):
+    module = load("hardening")
+    Recorder("app1", {"Command": lambda command: "enabled= active=inactive"}).attach(module, monkeypatch)
+    assert module.unit_state("dailyaidecheck.timer") == ("", "inactive")
+
+
+def test_the_distributions_aide_timer_is_masked_also_when_it_arrives_with_this_run(monkeypatch):
+    values = lab_values("app1")
+    facts = in_place_facts(values)
+    facts["Command"] = lambda command: "enabled= active=inactive" if "dailyaidecheck" in command else \
+        "enabled=enabled active=active"
+    assert hardening_run(monkeypatch, "app1", facts=facts, differs=False).names == []  # aide there, no such unit
+    facts["DebPackages"] = {p: v for p, v in facts["DebPackages"].items() if p != "aide-common"}
+    names = hardening_run(monkeypatch, "app1", facts=facts, differs=False).names
+    assert names == ["IP-05 | Install AIDE",
+                     "IP-05 | The distribution's own daily AIDE timer is replaced by the baseline's check"]
+
+
+def test_settle_keeps_ac01_and_ip02_then_approves_on_hosts_with_the_baseline(monkeypatch):
+    module = load("settle")
+    pattern = "postgresql_servers:mariadb_servers:&linux_servers:!kernel_hosts"
+    recorder = Recorder("db1", {"File": None}, data={"settle_hosts": "postgresql_servers:mariadb_servers"})
+    with_helpers(module, recorder, monkeypatch)
+    module.settle()
+    assert recorder.ops == []  # no server baseline on the host, none made by this run
+    hardening_run(monkeypatch, "db1")  # this run installs the baseline (its integrity part) first
+    module.settle()
+    assert [(op["name"], op["data"]) for op in recorder.ops] == [
+        ("accounts", {"accounts_tasks": "system_shells"}), ("hardening", {"hardening_tasks": "services"}),
+        ("integrity_approve", {"approve_hosts": pattern})]
+
+
+def test_the_services_part_alone_for_settle(monkeypatch):
+    facts = {"Command": lambda command: "rsync.service" if "list-unit" in command else "enabled=enabled active=active"}
+    recorder = hardening_run(monkeypatch, "db1", facts=facts, data={"hardening_tasks": "services"})
+    assert recorder.names == ["IP-02 | Disable and mask services that are not needed: rsync"]
+    assert recorder.ops[0]["commands"] == ["systemctl mask rsync", "systemctl stop rsync"]
