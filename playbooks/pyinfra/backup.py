@@ -161,7 +161,16 @@ def _write_authorized_keys(clients: list[str], readers: list[str], sftp: str, ro
         other = hosts[name]
         ok, output = other.run_shell_command(f"cat {shlex.quote(client_key_path(name) + '.pub')}", _sudo=True)
         found[name] = output.stdout.strip() if ok else None
+    # As for a host left out of the run: a key that cannot be read leaves the files that need it as they are.
+    if any(found.get(r) is None for r in readers):
+        print(f"{deploy.name()}: BR-02 | authorized_keys left unchanged: a drill host's key could not be read",
+              file=sys.stderr)
+        return
     for client in clients:
+        if found.get(client) is None:
+            print(f"{deploy.name()}: BR-02 | authorized_keys of bk-{client} left unchanged: its key could not be read",
+                  file=sys.stderr)
+            continue
         content = _authorized_lines(found.get(client), [found[r] for r in readers if found.get(r)], sftp)
         path = f"{root}/{client}/.ssh/authorized_keys"
         staged = f"{deploy.STAGE_DIR}/authorized_keys.{client}"
@@ -272,7 +281,9 @@ def offsite(v: dict[str, Any]) -> None:
     ready = host.get_fact(Command, command=f"if command -v restic >/dev/null 2>&1 && {restic} cat config "
                                            ">/dev/null 2>&1; then echo yes; else echo no; fi")
     if str(ready).strip() != "yes":
-        server.shell(name="BR-02 | Initialise the encrypted off-site repository", commands=[f"{restic} init"])
+        # checked again when it runs: the store may authorise this host's key only in this run
+        server.shell(name="BR-02 | Initialise the encrypted off-site repository",
+                     commands=[f"{restic} cat config >/dev/null 2>&1 || {restic} init"])
 
 
 def postgresql(v: dict[str, Any]) -> None:

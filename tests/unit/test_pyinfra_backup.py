@@ -295,3 +295,47 @@ def test_restore_drill_files_are_what_ansible_writes():
     assert found == expected
     drills = [op for op in recorder.ops if op["op"] == "python.call"]
     assert [(op["engine"], op["source"]) for op in drills] == [("postgresql", "db1"), ("mariadb", "db2")]
+
+
+class ExecHost:
+    """A host while the run executes: its backup key (None: unreadable), commands run and files put."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key, self.commands, self.files = key, [], {}
+
+    def run_shell_command(self, command: str, **kwargs):
+        self.commands.append(command)
+        if command.startswith("cat "):
+            return (self.key is not None, SimpleNamespace(stdout=(self.key or "") + "\n", stderr=""))
+        return (True, SimpleNamespace(stdout="", stderr=""))
+
+    def put_file(self, src, dest: str, **kwargs) -> bool:
+        self.files[dest] = src.getvalue()
+        return True
+
+
+def run_authorized_keys(keys: dict[str, str | None]) -> ExecHost:
+    module = backup_module()
+    wire(module, "bak1", Recorder(), in_run={})
+    store = ExecHost()
+    hosts = {name: ExecHost(key) for name, key in keys.items()}
+    module.host, module.run_hosts = store, lambda: hosts
+    module._write_authorized_keys(["db2", "log1"], ["drill1"], "internal-sftp", "/srv/backup")
+    return store
+
+
+def test_keys_made_in_the_run_are_authorised_when_the_operation_runs():
+    keys = {"db2": public_key("baseline-backup@db2", 1), "log1": public_key("baseline-backup@log1", 2),
+            "drill1": public_key("baseline-backup@drill1", 3)}
+    store = run_authorized_keys(keys)
+    stage = f"{real_deploy.STAGE_DIR}/authorized_keys.db2"
+    assert store.files[stage] == (f'restrict,command="internal-sftp" {keys["db2"]}\n'
+                                  f'restrict,command="internal-sftp -R" {keys["drill1"]}\n')
+    assert any(c.endswith(f"install -o bk-db2 -g bk-db2 -m 600 {stage} /srv/backup/db2/.ssh/authorized_keys; "
+                          f"rm -f {stage}") for c in store.commands)
+
+
+def test_a_key_that_cannot_be_read_leaves_the_files_that_need_it():
+    keys = {"db2": None, "log1": public_key("baseline-backup@log1", 2), "drill1": public_key("baseline-backup@d", 3)}
+    assert sorted(run_authorized_keys(keys).files) == [f"{real_deploy.STAGE_DIR}/authorized_keys.log1"]
+    assert run_authorized_keys({**keys, "db2": keys["log1"], "drill1": None}).files == {}
