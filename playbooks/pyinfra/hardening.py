@@ -44,7 +44,7 @@ def run_state() -> dict[str, Any]:
     """This run's integrity state of the host (kept across the deploy files of one pyinfra run, keyed by host)."""
     registry = sys.modules.setdefault("_baseline_integrity_run", types.ModuleType("_baseline_integrity_run"))
     hosts = registry.__dict__.setdefault("hosts", {})
-    return hosts.setdefault(deploy.name(), {"integrity": False, "first_database": False, "first_approved": False})
+    return hosts.setdefault(deploy.name(), {"integrity": False, "first_database": False})
 
 
 def _trusted(value: Any) -> Any:

@@ -6,9 +6,10 @@ roles/hardening/tasks/aide_approve.yml at the end of playbooks/linux.yml (and of
 
 Include it after the deploys of the run. The approval is an operation only when there is something to approve,
 decided when the run is prepared: an operation of this run will change the host, the run builds the first database
-(approved whole, once per run), or an administrator names paths (`--data integrity_approve=/etc/foo,/usr/bin/bar`, or
-`all`, else the inventory's integrity_approve). A run that changes nothing approves nothing and shows no change;
-differences made between runs stay alerts of the daily check (baseline-aide-check) until named.
+(approved whole by every approval of that run), or an administrator names paths (`--data
+integrity_approve=/etc/foo,/usr/bin/bar`, or `all`, else the inventory's integrity_approve). A run that changes
+nothing approves nothing and shows no change; differences made between runs stay alerts of the daily check
+(baseline-aide-check) until named.
 """
 
 from __future__ import annotations
@@ -81,8 +82,11 @@ def approve() -> None:
         return  # no integrity database on this host, and this run does not make one
     given = host.data.get("integrity_approve")
     paths = named(given if given is not None else v["hardening_integrity_approve"])
-    # the run that built the first database owns every difference from it (what it installed after building it)
-    first = run["first_database"] and not run["first_approved"]
+    # the run that built the first database owns every difference from it (what it installed after building it).
+    # Ansible approves it whole once and takes a new snapshot for databases.yml; a pyinfra run prepares everything
+    # before it changes anything, so it has no state between its parts to compare with: every approval of the run
+    # that built the first database approves whole (settle.py after databases.py in site.py included).
+    first = run["first_database"]
     if paths or first or changes_planned():
         db = v["hardening_aide_db"]
         saved = f"{db}.pre-run.pyinfra"
@@ -90,7 +94,6 @@ def approve() -> None:
         restore = f"if [ -e {saved} ]; then cp -a {saved} {db}.pre-run; fi"
         server.shell(name="IP-05 | Approve what this run changed (and the paths named in integrity_approve)",
                      commands=[restore, shlex.join(argv)])
-    run["first_approved"] = run["first_approved"] or run["first_database"]
 
 
 if __name__ != "baseline_pyinfra_helpers":  # loaded by the unit tests under that name: no host, no operation
