@@ -66,7 +66,7 @@ def _import_ansible_quietly() -> None:
 _import_ansible_quietly()
 _checked: set[str] = set()
 _armed: set[str] = set()
-_finished: set[str] = set()
+_depth: dict[str, int] = {}
 _refreshed: set[str] = set()
 _staging: set[str] = set()
 _rollback_installed: set[str] = set()
@@ -146,10 +146,18 @@ def render(role: str, name: str, data: dict[str, Any]) -> str:
 
 def include(part: str, **data: Any) -> None:
     """Run the deploy file playbooks/pyinfra/PART.py here, for this host; `data` is seen as host data inside it
-    (e.g. include("integrity_snapshot", snapshot_hosts="linux_servers"))."""
-    from pyinfra import local
+    (e.g. include("integrity_snapshot", snapshot_hosts="linux_servers")). As pyinfra's local.include, but the
+    operations keep their own names (the control ID first, as Ansible's task names), and the included file's
+    finish() leaves the guard's copies to the deploy that included it."""
+    from pyinfra_cli.util import exec_file
 
-    local.include(str(DEPLOYS / f"{part}.py"), data=data or None)
+    host = _host()
+    _depth[host.name] = _depth.get(host.name, 0) + 1
+    try:
+        with host.deploy("", None, data or None, in_deploy=False):
+            exec_file(str(DEPLOYS / f"{part}.py"))
+    finally:
+        _depth[host.name] -= 1
 
 
 def refresh_package_index() -> None:
@@ -244,22 +252,14 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
     A validation or a `then` command that fails puts the previous files back before the operation fails.
     With `guard` (changes that can cut access), the on-host rollback is armed first and a fresh SSH login with
     sudo must confirm the change, else the files go back. Returns whether anything is to change."""
-    from pyinfra.operations import files, python, server
+    from pyinfra.operations import files, server
 
     wanted = [item for item in items if differs(item)]
     if not wanted:
         return False
-    if name() not in _staging:  # one operation per run: a second one would be predicted, then find it made
-        _staging.add(name())
-        files.directory(name=f"{control} | Staging directory", path=STAGE_DIR, user="root", group="root",
-                        mode="700", present=True)
+    staging_directory(control)
     if guard:
-        _install_rollback_program(control)
-        argv = [ROLLBACK_PROGRAM, "arm", GUARD_ID, str(_rollback_seconds()), *[i.path for i in items],
-                *[f"--then={cmd}" for cmd in then], "--run", RUN_MARK]
-        server.shell(name=f"{control} | Lockout safety: arm the rollback before the change: {change}",
-                     commands=[shlex.join(argv) + " >/dev/null"])
-        _armed.add(_host().name)
+        arm(control, change, [i.path for i in items], then)
     for item in wanted:
         files.put(name=f"{control} | Stage {item.path}", src=StringIO(item.content), dest=item.staged,
                   user="root", group="root", mode="600")
@@ -285,9 +285,42 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
     server.shell(name=f"{control} | Install {change} (validated first; the previous files return on failure)",
                  commands=["\n".join(script)])
     if guard:
-        python.call(name=f"{control} | Lockout safety: a new SSH login with sudo after the change: {change}",
-                    function=_confirm_or_restore, change=change)
+        confirm(control, change)
     return True
+
+
+def staging_directory(control: str) -> None:
+    """The root-only directory staged copies wait in: one operation per host and run (a second one would be
+    predicted by --dry and then found made)."""
+    from pyinfra.operations import files
+
+    if name() in _staging:
+        return
+    _staging.add(name())
+    files.directory(name=f"{control} | Staging directory", path=STAGE_DIR, user="root", group="root", mode="700",
+                    present=True)
+
+
+def arm(control: str, change: str, paths: list[str], then: list[str] | tuple[str, ...] = ()) -> None:
+    """Before a change that can cut access (lockout_guard arm): the on-host rollback keeps the files at `paths`
+    (or the fact that they do not exist) and starts its countdown; `then` runs after it puts them back."""
+    from pyinfra.operations import server
+
+    _install_rollback_program(control)
+    argv = [ROLLBACK_PROGRAM, "arm", GUARD_ID, str(_rollback_seconds()), *paths,
+            *[f"--then={cmd}" for cmd in then], "--run", RUN_MARK]
+    server.shell(name=f"{control} | Lockout safety: arm the rollback before the change: {change}",
+                 commands=[shlex.join(argv) + " >/dev/null"])
+    _armed.add(_host().name)
+
+
+def confirm(control: str, change: str) -> None:
+    """After an armed change (lockout_guard confirm): a new SSH login with sudo stops the countdown and the copies
+    are held to the end of the run; if the login fails, the rollback restores at once and the host stops."""
+    from pyinfra.operations import python
+
+    python.call(name=f"{control} | Lockout safety: a new SSH login with sudo after the change: {change}",
+                function=_confirm_or_restore, change=change)
 
 
 def _rollback_seconds() -> int:
@@ -346,11 +379,13 @@ def _confirm_or_restore(change: str) -> None:
 
 
 def finish() -> None:
-    """The last call of a deploy: where the run armed the rollback, its changes stand and the copies go."""
+    """The last call of every deploy file. In the deploy pyinfra was given (not in a part it includes): where the
+    run armed the rollback, its changes stand and the copies go."""
     from pyinfra.operations import server
 
     host = _host()
-    if host.name in _armed and host.name not in _finished:
-        _finished.add(host.name)
-        server.shell(name="Lockout safety | the run's access changes stand - the rollback's copies go",
-                     commands=[f"{ROLLBACK_PROGRAM} disarm {GUARD_ID} --run {RUN_MARK} >/dev/null"])
+    if _depth.get(host.name, 0) > 0 or host.name not in _armed:
+        return
+    _armed.discard(host.name)
+    server.shell(name="Lockout safety | the run's access changes stand - the rollback's copies go",
+                 commands=[f"{ROLLBACK_PROGRAM} disarm {GUARD_ID} --run {RUN_MARK} >/dev/null"])

@@ -38,14 +38,30 @@ def resolve(merged: dict[str, Any]) -> dict[str, Any]:
 
     from baseline.inventory import _plain
 
-    templar = Templar(loader=DataLoader(), variables=merged)
+    trusted = {key: _trusted(value) for key, value in merged.items()}
+    templar = Templar(loader=DataLoader(), variables=trusted)
     resolved = {}
-    for key, value in merged.items():
+    for key, value in trusted.items():
         try:
             resolved[key] = _plain(templar.template(value))
         except Exception:  # noqa: BLE001, S112 - facts and registered values exist only inside a play
             continue
     return resolved
+
+
+def _trusted(value: Any) -> Any:
+    """Plain strings (read with yaml.safe_load, e.g. a role's defaults) marked as templates, as Ansible marks the
+    variables it loads itself: ansible-core renders only trusted text. Ansible's own (tagged) values stay as they
+    are."""
+    from ansible.template import trust_as_template
+
+    if type(value) is str:
+        return trust_as_template(value) if "{{" in value or "{%" in value else value
+    if isinstance(value, dict):
+        return {k: _trusted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trusted(v) for v in value]
+    return value
 
 
 def render(path: Path, values: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 from pyinfra import host
 from pyinfra.facts.files import Directory, File, Sha1File
 from pyinfra.facts.server import Command
-from pyinfra.operations import apt, files, python, server
+from pyinfra.operations import apt, files, server
 
 from baseline import accounts as roster
 from baseline import pyinfra_deploy as deploy
@@ -160,19 +160,8 @@ def refuse(control: str, message: str) -> None:
     shell(f"{control} | Stop here - {message}", f"echo {shlex.quote(f'{control} on {deploy.name()}: {message}')} >&2; exit 1")
 
 
-def arm(control: str, change: str, paths: list[str], then: list[str] | tuple[str, ...] = ()) -> None:
-    """lockout_guard arm: keep the files the change touches and start the countdown (as deploy.install does)."""
-    deploy._install_rollback_program(control)  # noqa: SLF001 - the support module's own guard, with a wider file list
-    argv = [deploy.ROLLBACK_PROGRAM, "arm", deploy.GUARD_ID, str(deploy._rollback_seconds()), *paths,  # noqa: SLF001
-            *[f"--then={cmd}" for cmd in then], "--run", deploy.RUN_MARK]
-    shell(f"{control} | Lockout safety: arm the rollback before the change: {change}", shlex.join(argv) + " >/dev/null")
-    deploy._armed.add(host.name)  # noqa: SLF001
-
-
-def confirm(control: str, change: str) -> None:
-    """lockout_guard confirm: a new SSH login with sudo, else the rollback restores and the host stops."""
-    python.call(name=f"{control} | Lockout safety: a new SSH login with sudo after the change: {change}",
-                function=deploy._confirm_or_restore, change=change)  # noqa: SLF001
+arm = deploy.arm
+confirm = deploy.confirm
 
 
 def restore_and_fail(message: str) -> str:
@@ -334,10 +323,7 @@ def staff_account(person: dict[str, Any], v: dict[str, Any], seed: str, facts: d
             argv += ["-N"]
         argv += ["-G", ",".join(groups), "-c", comment, "-s", v["accounts_shell"], "-e", "", "-m", user]
         hashed = f"{deploy.STAGE_DIR}/initial.{user}"
-        if deploy.name() not in deploy._staging:  # noqa: SLF001 - one staging-directory operation per host and run
-            deploy._staging.add(deploy.name())  # noqa: SLF001
-            files.directory(name="AC-02 | Staging directory", path=deploy.STAGE_DIR, user="root", group="root",
-                            mode="700", present=True)
+        deploy.staging_directory("AC-02")
         files.put(name=f"AC-02 | Initial password hash of {user} (root-only file, read by chpasswd -e)",
                   src=StringIO(f"{user}:{initial_password_hash(seed, user)}\n"), dest=hashed,
                   user="root", group="root", mode="600")

@@ -127,6 +127,24 @@ class Recorder:
                              "then": list(then), "guard": guard})
         return bool(wanted)
 
+    def staging_directory(self, control: str) -> None:
+        if not any(op["op"] == "files.directory" and op.get("path") == real_deploy.STAGE_DIR for op in self.ops):
+            self.ops.append({"op": "files.directory", "name": f"{control} | Staging directory",
+                             "path": real_deploy.STAGE_DIR})
+
+    def arm(self, control: str, change: str, paths: list[str], then=()) -> None:
+        """The support module's arm: the rollback program once, then the arming command."""
+        if not any(op["name"].endswith("on-host rollback program") for op in self.ops):
+            self.ops.append({"op": "files.put", "name": f"{control} | Lockout safety: on-host rollback program"})
+        argv = [real_deploy.ROLLBACK_PROGRAM, "arm", real_deploy.GUARD_ID, "60", *paths,
+                *[f"--then={cmd}" for cmd in then], "--run", real_deploy.RUN_MARK]
+        self.ops.append({"op": "server.shell", "commands": [shlex.join(argv) + " >/dev/null"],
+                         "name": f"{control} | Lockout safety: arm the rollback before the change: {change}"})
+
+    def confirm(self, control: str, change: str) -> None:
+        self.ops.append({"op": "python.call",
+                         "name": f"{control} | Lockout safety: a new SSH login with sudo after the change: {change}"})
+
     @property
     def names(self) -> list[str]:
         return [op["name"] for op in self.ops]
@@ -155,10 +173,8 @@ def run(monkeypatch):
         for name, value in {"check_preflight": lambda: None, "targets": lambda pattern: False,
                             "finish": lambda: None, "_host": lambda: host, "name": lambda: "app1",
                             "host_vars": lambda: inventory_values(**inventory), "install": recorder.install,
-                            "_rollback_seconds": lambda: 60, "_staging": set(), "_armed": set(),
-                            "_install_rollback_program": lambda control: recorder.ops.append(
-                                {"op": "files.put", "name": f"{control} | Lockout safety: on-host rollback program"})
-                            }.items():
+                            "staging_directory": recorder.staging_directory, "arm": recorder.arm,
+                            "confirm": recorder.confirm}.items():
             monkeypatch.setattr(real_deploy, name, value)
         spec = importlib.util.spec_from_file_location("deploy_accounts_under_test", DEPLOY)
         assert spec and spec.loader
