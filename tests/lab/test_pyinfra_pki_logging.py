@@ -1,4 +1,4 @@
-"""pyinfra's pki, audit and logserver deploys on the lab (playbooks/pyinfra/{pki,audit,logserver}.py):
+"""pyinfra's pki, audit and logserver deploys on the lab (playbooks/pyinfra/pki.py, audit.py, logserver.py):
 
 - a twin set up by pyinfra holds a certificate of the SAME project CA as the hosts Ansible set up (one CA in
   .lab/pki), and its records reach the log server over TLS (the server checks the client's certificate, the
