@@ -111,7 +111,7 @@ new_key: dict[str, bool] = {}
 
 
 def keys() -> None:
-    v = sql.values("backup_client")
+    v = deploy.values("backup_client")
     key = v["backup_client_ssh_key"]
     comment = f"baseline-backup@{deploy.name()}"
     info = host.get_fact(File, path=key)
@@ -185,7 +185,7 @@ def _write_authorized_keys(clients: list[str], readers: list[str], sftp: str, ro
 
 
 def store() -> None:
-    v = sql.values("backup_store")
+    v = deploy.values("backup_store")
     clients = list(v["backup_store_clients"])
     readers = list(v["backup_store_readers"])
     sftp = v["backup_store_sftp_server"]
@@ -238,7 +238,7 @@ def store() -> None:
 def client_values() -> dict[str, Any]:
     store_name = deploy.host_vars().get("backup_store_host")
     found = inventory.load(str(deploy.inventory_dir())).vars(store_name) if store_name else {}
-    v = sql.values("backup_client", facts={"hostvars": {store_name: found}})
+    v = deploy.values("backup_client", facts={"hostvars": {store_name: found}})
     return v
 
 

@@ -46,36 +46,6 @@ def _filters() -> Any:
 filters = _filters()
 
 
-def values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """deploy.values(), with the Jinja expressions of the roles' files resolved too. Ansible 2.19 templates only
-    trusted text, and the roles' defaults and vars reach deploy.values() as plain YAML (untrusted): their
-    expressions (backup_client_jobs, backup_client_repository, ...) came back as written. Trusted here as Ansible
-    trusts a role's own files; a value that needs a play (facts, registered results) is left out as there."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
-
-    from baseline.inventory import _plain
-
-    def trusted(value: Any) -> Any:
-        if isinstance(value, str):
-            return trust_as_template(value)
-        if isinstance(value, list):
-            return [trusted(item) for item in value]
-        if isinstance(value, dict):
-            return {key: trusted(item) for key, item in value.items()}
-        return value
-
-    merged = {key: trusted(value) for key, value in deploy.values(*roles, facts=facts).items()}
-    templar = Templar(loader=DataLoader(), variables=merged)
-    found = {}
-    for key, value in merged.items():
-        try:
-            found[key] = _plain(templar.template(value))
-        except Exception:  # noqa: BLE001, S112 - facts and registered values exist only inside a play
-            continue
-    return found
-
-
 # --- SQL --------------------------------------------------------------------------------------------------------
 
 def literal(text: str) -> str:
@@ -254,7 +224,7 @@ def main() -> None:
     deploy.check_preflight()
     if not deploy.targets(PATTERN):
         return
-    v = values(ROLE)
+    v = deploy.values(ROLE)
     socket = v["mariadb_socket"]
 
     # tasks/preflight.yml, and the DB-01 play of databases.yml (which adds the backup account on MariaDB servers):

@@ -74,7 +74,7 @@ def drill_values() -> dict[str, Any]:
     from baseline import inventory
 
     found = inventory.load(str(deploy.inventory_dir())).vars(store) if store else {}
-    return helpers.values(ROLE, facts={"hostvars": {store: found}, "role_path": str(REPO_ROOT / "roles" / ROLE),
+    return deploy.values(ROLE, facts={"hostvars": {store: found}, "role_path": str(REPO_ROOT / "roles" / ROLE),
                                        "playbook_dir": str(REPO_ROOT / "playbooks")})
 
 

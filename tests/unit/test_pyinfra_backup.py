@@ -139,7 +139,7 @@ def test_new_key_made_on_the_host_without_a_secret_on_the_line():
     module = backup_module()
     recorder = Recorder()
     wire(module, "db2", recorder, in_run={})
-    module.sql.values = lambda *roles, **kw: values_for("backup_client", "db2")
+    module.deploy.values = lambda *roles, **kw: values_for("backup_client", "db2")
     module.keys()
     (op,) = recorder.ops
     assert op["name"] == "BR-02 | SSH key for the off-site store"
@@ -153,7 +153,7 @@ def store_run(in_run: dict[str, FakeHost]) -> Recorder:
     module = backup_module()
     recorder = Recorder()
     wire(module, "bak1", recorder, in_run=in_run)
-    module.sql.values = lambda *roles, **kw: values_for("backup_store", "bak1")
+    module.deploy.values = lambda *roles, **kw: values_for("backup_store", "bak1")
     module.store()
     return recorder
 

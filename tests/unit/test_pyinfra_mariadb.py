@@ -170,8 +170,8 @@ def run(values: dict[str, Any], server_state: Server, config_same: bool = False)
     module.deploy = SimpleNamespace(check_preflight=lambda: None, targets=lambda pattern: pattern == "mariadb_servers",
                                     refresh_package_index=lambda: None, include=lambda *a, **k: None,
                                     install=install, render=real_deploy.render, Managed=real_deploy.Managed,
-                                    finish=lambda: None, name=lambda: "db2", EXIT_REFUSED=2)
-    module.values = lambda *roles, **kw: values
+                                    finish=lambda: None, name=lambda: "db2", EXIT_REFUSED=2,
+                                    values=lambda *roles, **kw: values)
     module.apt, module.files, module.server = (recorder.module(k) for k in ("apt", "files", "server"))
     module.query = server_state.query
     module.host = SimpleNamespace(get_fact=lambda fact, **kw: "db2" if fact.__name__ == "Hostname" else None)
