@@ -262,9 +262,8 @@ def offsite(v: dict[str, Any]) -> None:
                f"is not part of this run). Run again with the store included, e.g. --limit '{me},{store_name}'.")
     put("BR-02 | Host key of the off-site store", f"{v['backup_client_store_address']} {store_host_key(store_name)}\n",
         f"{conf}/known_hosts", mode="600")
-    files.put(name="BR-02 | Encryption password of the off-site repository (the store never holds it)",
-              src=StringIO(str(v["backup_restic_password"])), dest=f"{conf}/restic.pass", user="root", group="root",
-              mode="600")
+    sql.put_secret("BR-02 | Encryption password of the off-site repository (the store never holds it)",
+                   str(v["backup_restic_password"]), f"{conf}/restic.pass")
     for script in v["backup_client_scripts"]:
         files.put(name=f"BR-01 | Backup scripts: {script}", src=str(CLIENT_FILES / script),
                   dest=f"/usr/local/sbin/{script}", user="root", group="root", mode="755")
@@ -294,9 +293,9 @@ def postgresql(v: dict[str, Any]) -> None:
                 compress_type=v["backup_client_pgbackrest_compress_type"],
                 process_max=v["backup_client_pgbackrest_process_max"], stanza=v["backup_client_pgbackrest_stanza"],
                 pg_data=v["backup_client_postgresql_data"])
-    put("BR-02 | pgBackRest settings (encrypted repository, retention from the policy; BR-01)",
-        deploy.render("backup_client", "pgbackrest.conf.j2", conf), "/etc/pgbackrest.conf", mode="640",
-        group="postgres")
+    sql.put_secret("BR-02 | pgBackRest settings (encrypted repository, retention from the policy; BR-01)",
+                   deploy.render("backup_client", "pgbackrest.conf.j2", conf), "/etc/pgbackrest.conf", mode="640",
+                   group="postgres")
     repo = v["backup_client_pgbackrest_repo_path"]
     files.directory(name="BR-01 | Repository directory", path=repo, present=True, user="postgres", group="postgres",
                     mode="750")
@@ -329,9 +328,10 @@ def mariadb(v: dict[str, Any]) -> None:
     if statements:
         sql.run_sql(f"BR-01 | Backup account (local socket only, backup privileges only): {', '.join(labels)}",
                     statements, socket)
-    put("BR-01 | Credentials file of the backup account",
-        deploy.render("backup_client", "mariabackup.cnf.j2", dict(v, user=user, password=v["db_mariabackup_password"])),
-        f"{v['backup_client_config_dir']}/mariabackup.cnf", mode="600")
+    sql.put_secret("BR-01 | Credentials file of the backup account",
+                   deploy.render("backup_client", "mariabackup.cnf.j2",
+                                 dict(v, user=user, password=v["db_mariabackup_password"])),
+                   f"{v['backup_client_config_dir']}/mariabackup.cnf")
     files.directory(name="BR-01 | Local backup directory", path=v["backup_client_mariadb_dir"], present=True,
                     user="root", group="root", mode="700")
 

@@ -87,9 +87,8 @@ def setup(v: dict[str, Any]) -> None:
     files.directory(name="BR-03 | Drill configuration directory (root only)", path=conf, present=True, user="root",
                     group="root", mode="700")
     for item in v["restore_drill_secret_files"]:
-        files.put(name=f"BR-03 | Keys that open the backups (kept on the drill host only for the drill): {item['file']}",
-                  src=StringIO(str(item["value"])), dest=f"{conf}/{item['file']}", user="root", group="root",
-                  mode="600")
+        helpers.put_secret(f"BR-03 | Keys that open the backups (kept on the drill host only for the drill): "
+                           f"{item['file']}", str(item["value"]), f"{conf}/{item['file']}")
     files.put(name="BR-03 | Pin the store's host key",
               src=StringIO(f"{v['restore_drill_store_address']} {store_host_key(v['backup_store_host'])}\n"),
               dest=f"{conf}/known_hosts", user="root", group="root", mode="600")
