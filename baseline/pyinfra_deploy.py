@@ -17,6 +17,7 @@ and `--dry` lists exactly the operations the real run makes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import shlex
 import subprocess
@@ -221,6 +222,7 @@ class Managed:
     user: str = "root"
     group: str = "root"
     validate: str | None = None
+    secret: bool = False  # a key or a password hash: staged through stdin, never through an upload's temporary file
 
     @property
     def sha256(self) -> str:
@@ -261,8 +263,11 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
     if guard:
         arm(control, change, [i.path for i in items], then)
     for item in wanted:
-        files.put(name=f"{control} | Stage {item.path}", src=StringIO(item.content), dest=item.staged,
-                  user="root", group="root", mode="600")
+        if item.secret:
+            put_secret(f"{control} | Stage {item.path}", item.content, item.staged)
+        else:
+            files.put(name=f"{control} | Stage {item.path}", src=StringIO(item.content), dest=item.staged,
+                      user="root", group="root", mode="600")
     script = ["set -e", f"backup={STAGE_DIR}/previous.$$", "mkdir -p \"$backup\""]
     for n, item in enumerate(wanted):
         if item.validate:
@@ -282,11 +287,32 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
         script.append(f"{cmd} || {{ echo {shlex.quote(f'{cmd} failed: previous files restored')} >&2; restore; "
                       f"{' ; '.join(then)} ; exit 1; }}")
     script.append("rm -rf \"$backup\"")
+    script += [f"rm -f {shlex.quote(item.staged)}" for item in wanted if item.secret]  # no second copy of a key
     server.shell(name=f"{control} | Install {change} (validated first; the previous files return on failure)",
                  commands=["\n".join(script)])
     if guard:
         confirm(control, change)
     return True
+
+
+def put_secret(operation: str, content: str, dest: str, *, mode: str = "600", user: str = "root",
+               group: str = "root") -> None:
+    """Write a file holding a secret: its bytes go on the operation's standard input (base64, so they arrive
+    unchanged) into a file created with umask 077 beside `dest`, which then replaces `dest`. An upload
+    (files.put) would pass through a temporary file of the login account first; a command line would show in
+    `ps`. The caller decides whether the file differs (differs() of a Managed with the same content)."""
+    from pyinfra.operations import server
+
+    command, stdin = secret_command(content, dest, mode=mode, user=user, group=group)
+    server.shell(name=operation, commands=[command], _stdin=stdin)
+
+
+def secret_command(content: str, dest: str, *, mode: str = "600", user: str = "root",
+                   group: str = "root") -> tuple[str, str]:
+    """(command, standard input) of put_secret: the command holds no secret, the input is the content in base64."""
+    new = shlex.quote(f"{dest}.baseline-new")
+    return (f"umask 077 && base64 -d > {new} && chown {user}:{group} {new} && chmod {mode} {new} && "
+            f"mv -f {new} {shlex.quote(dest)}", base64.b64encode(content.encode()).decode() + "\n")
 
 
 def staging_directory(control: str) -> None:

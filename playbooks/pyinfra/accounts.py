@@ -324,9 +324,8 @@ def staff_account(person: dict[str, Any], v: dict[str, Any], seed: str, facts: d
         argv += ["-G", ",".join(groups), "-c", comment, "-s", v["accounts_shell"], "-e", "", "-m", user]
         hashed = f"{deploy.STAGE_DIR}/initial.{user}"
         deploy.staging_directory("AC-02")
-        files.put(name=f"AC-02 | Initial password hash of {user} (root-only file, read by chpasswd -e)",
-                  src=StringIO(f"{user}:{initial_password_hash(seed, user)}\n"), dest=hashed,
-                  user="root", group="root", mode="600")
+        deploy.put_secret(f"AC-02 | Initial password hash of {user} (root-only file, read by chpasswd -e)",
+                          f"{user}:{initial_password_hash(seed, user)}\n", hashed)
         chage = ["chage", *[x for pair in ageing.items() for x in pair], user]
         shell(name, f"{shlex.join(argv)} && chpasswd -e < {shlex.quote(hashed)}; rc=$?; rm -f {shlex.quote(hashed)}; "
                     f"[ $rc -eq 0 ] && {shlex.join(chage)}")

@@ -12,7 +12,6 @@ account); loaded that way (`__name__ == HELPERS`), this file defines them and de
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib.util
 import re
@@ -84,16 +83,11 @@ def run_sql(name: str, statements: list[str], socket: str = "/run/mysqld/mysqld.
 
 def put_secret(name: str, content: str, dest: str, *, mode: str = "600", user: str = "root",
                group: str = "root") -> bool:
-    """A file holding a secret, where it differs (a fact of the prepare): its bytes go on the operation's standard
-    input (base64, so that they arrive unchanged) into a file made with umask 077 beside `dest`, owner and mode are
-    set, and it replaces `dest`. Never on a command line, and never in a temporary file outside root-only reach, as
-    an upload through pyinfra's temporary directory would be. Returns whether anything is to change."""
+    """A file holding a secret, where it differs (a fact of the prepare), written by deploy.put_secret (on stdin,
+    umask 077, never on a command line or through an upload's temporary file). Returns whether it is to change."""
     if not deploy.differs(deploy.Managed(dest, content, mode=mode, user=user, group=group)):
         return False
-    new = _sh(f"{dest}.baseline-new")
-    server.shell(name=name, commands=[f"umask 077 && base64 -d > {new} && chown {user}:{group} {new} && "
-                                      f"chmod {mode} {new} && mv -f {new} {_sh(dest)}"],
-                 _stdin=base64.b64encode(content.encode()).decode() + "\n")
+    deploy.put_secret(name, content, dest, mode=mode, user=user, group=group)
     return True
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pyinfra import host
-from pyinfra.operations import files, python, server
+from pyinfra.operations import files, python
 
 from baseline import REPO_ROOT
 from baseline import pyinfra_deploy as deploy
@@ -404,14 +404,11 @@ def main() -> None:
     files.directory(name="IN-01 | Directory for certificates on the host", path=remote, present=True,
                     user="root", group="root", mode="755")
     key = deploy.Managed(f"{remote}/{name}.key", pair.key_pem.decode(), mode=str(v["pki_key_mode"]),
-                         user=str(v["pki_key_owner"]), group=str(v["pki_key_group"]))
-    installed = deploy.install("IN-01", f"the CA certificate and the certificate and key of {name} (CF-01)", [
+                         user=str(v["pki_key_owner"]), group=str(v["pki_key_group"]), secret=True)
+    deploy.install("IN-01", f"the CA certificate and the certificate and key of {name} (CF-01)", [
         deploy.Managed(f"{remote}/ca.crt", ca.cert_pem.decode()),
         deploy.Managed(f"{remote}/{name}.crt", pair.cert_pem.decode()),
         key])
-    if installed and deploy.differs(key):
-        # the staged copy of the private key does not stay behind
-        server.shell(name=f"IN-01 | The staged copy of the key of {name} goes", commands=[f"rm -f {key.staged}"])
 
 
 deploy.check_preflight()

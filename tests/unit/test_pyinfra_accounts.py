@@ -174,7 +174,10 @@ def run(monkeypatch):
                             "finish": lambda: None, "_host": lambda: host, "name": lambda: "app1",
                             "host_vars": lambda: inventory_values(**inventory), "install": recorder.install,
                             "staging_directory": recorder.staging_directory, "arm": recorder.arm,
-                            "confirm": recorder.confirm}.items():
+                            "confirm": recorder.confirm,
+                            "put_secret": lambda operation, content, dest, **_: recorder.ops.append(
+                                {"op": "deploy.put_secret", "name": operation, "dest": dest, "content": content})
+                            }.items():
             monkeypatch.setattr(real_deploy, name, value)
         spec = importlib.util.spec_from_file_location("deploy_accounts_under_test", DEPLOY)
         assert spec and spec.loader

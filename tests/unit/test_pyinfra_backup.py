@@ -59,7 +59,10 @@ def wire(module: Any, me: str, recorder: Recorder, *, in_run: dict[str, FakeHost
     module.deploy = SimpleNamespace(name=lambda: me, render=real_deploy.render, Managed=real_deploy.Managed,
                                     differs=lambda item: not files_exist, refresh_package_index=lambda: None,
                                     EXIT_REFUSED=2, STAGE_DIR=real_deploy.STAGE_DIR,
-                                    check_preflight=lambda: None, finish=lambda: None)
+                                    check_preflight=lambda: None, finish=lambda: None,
+                                    put_secret=lambda name, content, dest, **kw: recorder.module("server").shell(
+                                        name=name, commands=[real_deploy.secret_command(content, dest, **kw)[0]],
+                                        _stdin=real_deploy.secret_command(content, dest, **kw)[1]))
     module.apt, module.files, module.server, module.python = (recorder.module(k)
                                                               for k in ("apt", "files", "server", "python"))
     module.sql.server = module.server
@@ -80,7 +83,7 @@ def content(op: dict[str, Any]) -> str:
 
 
 SECRET_FILE = re.compile(r"^umask 077 && base64 -d > (\S+) && chown ([^:]+):(\S+) \1 && chmod (\d+) \1 && "
-                         r"mv -f \1 '(.+)'$")
+                         r"mv -f \1 '?(.+?)'?$")
 
 
 def deploy_files(recorder: Recorder) -> dict[str, tuple[str, str, str, str]]:
@@ -301,7 +304,11 @@ def test_restore_drill_files_are_what_ansible_writes():
     module.deploy = SimpleNamespace(refresh_package_index=lambda: None, render=real_deploy.render)
     module.helpers.packages_missing = list
     module.helpers.server = recorder.module("server")
-    module.helpers.deploy = SimpleNamespace(differs=lambda item: True, Managed=real_deploy.Managed)
+    module.helpers.deploy = SimpleNamespace(
+        differs=lambda item: True, Managed=real_deploy.Managed,
+        put_secret=lambda name, content, dest, **kw: module.helpers.server.shell(
+            name=name, commands=[real_deploy.secret_command(content, dest, **kw)[0]],
+            _stdin=real_deploy.secret_command(content, dest, **kw)[1]))
     module.store_host_key = lambda store: " ".join(STORE_KEY.split()[:2])
     module.setup(values)
     module.drills(values)

@@ -171,8 +171,11 @@ def run(values: dict[str, Any], server_state: Server, config_same: bool = False)
                                     refresh_package_index=lambda: None, include=lambda *a, **k: None,
                                     install=install, render=real_deploy.render, Managed=real_deploy.Managed,
                                     finish=lambda: None, name=lambda: "db2", EXIT_REFUSED=2,
-                                    values=lambda *roles, **kw: values)
+                                    values=lambda *roles, **kw: values, differs=real_deploy.differs)
     module.apt, module.files, module.server = (recorder.module(k) for k in ("apt", "files", "server"))
+    module.deploy.put_secret = lambda name, content, dest, **kw: module.server.shell(
+        name=name, commands=[real_deploy.secret_command(content, dest, **kw)[0]],
+        _stdin=real_deploy.secret_command(content, dest, **kw)[1])
     module.query = server_state.query
     module.host = SimpleNamespace(get_fact=lambda fact, **kw: "db2" if fact.__name__ == "Hostname" else None)
     module.packages_missing = lambda names: [] if config_same else list(names)
