@@ -44,9 +44,15 @@ DOCUMENTATION = """
 
 try:
     from baseline.operations import changes as _changes
+    from baseline.operations import rollback as _rollback
 except ImportError:  # Ansible outside the project's virtualenv (scripts/setup installs the package there)
     # the plugin then records nothing: __init__ marks it broken, and a broken plugin never reaches the module
     _changes = None  # type: ignore[assignment]
+    _rollback = None  # type: ignore[assignment]
+
+# The run's change id, for the tasks that keep the files a change replaces (plugins/modules/baseline_keep.py reads it
+# through lookup('env', ...)): set before the first task, inherited by every worker process of the run.
+CHANGE_ID_ENV = "BASELINE_CHANGE_ID"
 
 SKIP_VARIABLES = {"hostvars", "vars", "groups", "group_names", "inventory_hostname", "omit", "playbook_dir",
                   "ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_batch", "environment"}
@@ -138,6 +144,7 @@ class CallbackModule(CallbackBase):
         self._changes: list[dict] = []
         self._problems: list[dict] = []
         self._hosts: dict[str, list[str]] = {}
+        self._kept: dict[str, dict] = {}  # host -> {"dir": ..., "files": {path: entry}} (baseline_keep results)
         self._secret_hosts: set[str] = set()
         self._redact: Redactor  # made when the run starts (_play_start), before any method uses it
         self._stats_seen = 0
@@ -184,6 +191,11 @@ class CallbackModule(CallbackBase):
             sources = [str(s) for s in (getattr(inventory, "_sources", None) or context.CLIARGS.get("inventory") or ())]
             if not self._started:
                 text, source = _changes.reason(variable_manager.extra_vars, sources)
+                undoes = _rollback.rollback_of(variable_manager.extra_vars, self._record.get("playbooks", []))
+                if undoes:  # playbooks/rollback.yml records itself as the rollback of its change
+                    self._record["rollback_of"] = undoes
+                    text, source = ((f"rollback of {undoes}: {text}", source) if source.startswith(("-e", "BASELINE"))
+                                    else (f"rollback of {undoes}", "rollback"))
                 if not text:
                     refusal = _changes.missing_reason(sources)
                 else:
@@ -220,6 +232,7 @@ class CallbackModule(CallbackBase):
                                                                               if t != "all"),
                 "start": _changes.now_iso(),
             })
+            os.environ[CHANGE_ID_ENV] = self._record["id"]
             atexit.register(self._at_exit)
         self._play = play
         hosts = inventory.get_hosts(play.hosts) if play.hosts else []
@@ -283,13 +296,29 @@ class CallbackModule(CallbackBase):
             found = set()
             _secrets(self._play.get_variable_manager().get_vars(play=self._play, host=host), found)
             self._redact.add(found)
+        self._keep(result)
         if entry := self._entry(result):
             self._changes.append(entry)
+
+    def _keep(self, result) -> None:
+        """The files a baseline_keep task kept (or sealed, or a rollback restored): paths and hashes, no content."""
+        data = result.result if hasattr(result, "result") else result._result
+        kept = data.get("baseline_kept")
+        if not isinstance(kept, list) or not kept:
+            return
+        host = result.host if hasattr(result, "host") else result._host
+        held = self._kept.setdefault(host.get_name(), {"dir": "", "files": {}})
+        held["dir"] = str(data.get("baseline_keep_dir") or held["dir"])
+        for item in kept:
+            if isinstance(item, Mapping) and isinstance(item.get("path"), str):
+                held["files"].setdefault(item["path"], {}).update(
+                    {k: v for k, v in item.items() if isinstance(v, (str, bool, int))})
 
     @_guarded
     def v2_runner_on_failed(self, result, ignore_errors=False, **kwargs):
         if not self._started:
             return
+        self._keep(result)
         if entry := self._entry(result, failed=True):
             self._changes.append(entry)
         self._problem(result, "ignored failure" if ignore_errors else "failed")
@@ -348,6 +377,9 @@ class CallbackModule(CallbackBase):
         record = {**self._record, "end": _changes.now_iso(), "result": result, "hosts": sorted(self._hosts),
                   "assets": {h: k for h, k in sorted(self._hosts.items()) if k},
                   "changes": self._changes, "problems": self._problems}
+        if self._kept:
+            record["kept"] = {host: {"dir": held["dir"], "files": [held["files"][path] for path in sorted(held["files"])]}
+                              for host, held in sorted(self._kept.items())}
         _changes.append(record, warn=self._display.warning)  # also the syslog copy ($BASELINE_CHANGES_SYSLOG)
 
 
