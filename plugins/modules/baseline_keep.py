@@ -42,6 +42,11 @@ options:
   root: {type: path, default: /var/lib/baseline/changes}
   keep_changes: {type: int, default: 20}
   force: {type: bool, default: false}
+  snapshot:
+    description: With C(state=keep), read C(paths) (default the module's WATCH list) as watched paths, directories
+      included; C(state=seal) without C(paths) then drops the copies of the files the run left as they were.
+    type: bool
+    default: false
 """
 
 RETURN = r"""
@@ -52,6 +57,19 @@ restore: {description: the paths restored (or, in check mode, that would be), ty
 
 MANIFEST = "manifest.json"
 PREFIX = "CHG-"
+# What a run keeps at its start (state=keep with snapshot=true, from the integrity snapshot every changing playbook
+# opens with): the configuration the roles write. Directories are read two levels deep; at the end of the run
+# (seal) the copies of files the run did not change are dropped and files it created are noted. Not here: the
+# account databases (passwd, shadow, group: accounts are changed by their tools, not by files), host keys.
+WATCH = ("/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d", "/etc/pam.d", "/etc/security", "/etc/sudoers",
+         "/etc/sudoers.d", "/etc/login.defs", "/etc/profile.d", "/etc/issue", "/etc/issue.net", "/etc/motd",
+         "/etc/sysctl.d", "/etc/modprobe.d", "/etc/nftables.conf", "/etc/audit", "/etc/rsyslog.conf", "/etc/rsyslog.d",
+         "/etc/logrotate.d", "/etc/cron.d", "/etc/crontab", "/etc/chrony", "/etc/clamav", "/etc/aide",
+         "/etc/systemd/journald.conf.d", "/etc/systemd/coredump.conf.d", "/etc/systemd/system", "/etc/tmpfiles.d",
+         "/etc/apt/apt.conf.d", "/etc/aliases", "/etc/mysql/mariadb.conf.d", "/etc/postgresql", "/etc/pgbackrest.conf",
+         "/usr/local/sbin")
+WATCH_DEPTH = 2
+WATCH_MAX_BYTES = 4 << 20  # a larger file under a watched directory is not configuration: not kept
 
 
 def sha256(path: str) -> str:
@@ -131,8 +149,31 @@ def prune(root: str, current: str, keep_changes: int) -> list[str]:
     return dropped
 
 
-def keep(root: str, change_id: str, paths: list[str], keep_changes: int = 20) -> tuple[dict[str, Any], list[str]]:
-    """Keep every path of `paths` not yet kept for `change_id`; the first state of a run is the one kept."""
+def watched(paths: list[str], depth: int = WATCH_DEPTH) -> list[str]:
+    """The files and links under `paths`: a directory is read `depth` levels deep; a path that does not exist is
+    itself (a file the run may create); larger files than WATCH_MAX_BYTES are left out."""
+    found: list[str] = []
+    for given in paths:
+        top = os.path.normpath(given)
+        if not os.path.isdir(top) or os.path.islink(top):
+            found.append(top)
+            continue
+        for base, dirs, names in os.walk(top):
+            level = base[len(top):].count(os.sep)
+            if level >= depth - 1:
+                dirs[:] = []
+            for name in sorted(names + [d for d in dirs if os.path.islink(os.path.join(base, d))]):
+                path = os.path.join(base, name)
+                info = os.lstat(path)
+                if stat.S_ISLNK(info.st_mode) or (stat.S_ISREG(info.st_mode) and info.st_size <= WATCH_MAX_BYTES):
+                    found.append(path)
+    return sorted(dict.fromkeys(found))
+
+
+def keep(root: str, change_id: str, paths: list[str], keep_changes: int = 20, *,
+         snapshot: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """Keep every path of `paths` not yet kept for `change_id`; the first state of a run is the one kept. With
+    `snapshot`, `paths` are watched: directories are read (watched()), and seal() drops what the run left as it was."""
     os.makedirs(root, mode=0o700, exist_ok=True)
     os.chmod(root, 0o700)
     where = directory(root, change_id)
@@ -143,18 +184,24 @@ def keep(root: str, change_id: str, paths: list[str], keep_changes: int = 20) ->
     manifest = read_manifest(where)
     manifest["change_id"] = change_id
     files = manifest.setdefault("files", {})
-    for given in paths:
-        path = os.path.normpath(given)
+    if snapshot:
+        manifest["watch"] = sorted(set(manifest.get("watch", [])) | {os.path.normpath(p) for p in paths})
+    for path in watched(paths) if snapshot else [os.path.normpath(given) for given in paths]:
         if not os.path.isabs(path):
             raise ValueError(f"{path}: not an absolute path")
         if path in files:
             continue
         before = state_of(path)
         if before.get("kind") == "other":
+            if snapshot:
+                continue
             raise ValueError(f"{path}: neither a regular file nor a symbolic link; it cannot be kept")
         kept: dict[str, Any] = {"before": before}
+        if snapshot:
+            kept["snapshot"] = True
         if before.get("kind") == "file":
-            copy = os.path.join("files", str(len(files)))
+            copy = os.path.join("files", str(manifest.get("copies", len(files))))
+            manifest["copies"] = int(manifest.get("copies", len(files))) + 1
             fd = os.open(os.path.join(where, copy), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
                 shutil.copyfileobj(src, out)
@@ -167,15 +214,35 @@ def keep(root: str, change_id: str, paths: list[str], keep_changes: int = 20) ->
     return manifest, dropped
 
 
-def seal(root: str, change_id: str, paths: list[str] | None = None) -> dict[str, Any]:
-    """Note the state after the change of the kept paths (all of them when `paths` is None)."""
+SAME = ("exists", "sha256", "uid", "gid", "mode")
+
+
+def seal(root: str, change_id: str, paths: list[str] | None = None, *, final: bool = False) -> dict[str, Any]:
+    """Note the state after the change of the kept paths (all of them when `paths` is None). The `final` seal, at
+    the end of the run, also notes the files created under the watched directories and drops the copies of watched
+    files the run left as they were (a run that changed none of them leaves no directory)."""
     where = directory(root, change_id)
+    if not os.path.isdir(where):
+        return {"files": {}}
     manifest = read_manifest(where)
-    for path, kept in manifest.get("files", {}).items():
-        if paths is None or path in paths:
-            after = state_of(path)
-            kept["after"] = {k: after.get(k) for k in ("exists", "sha256", "owner", "group", "mode")}
-    if manifest.get("files"):
+    files = manifest.setdefault("files", {})
+    if final:
+        for path in watched(manifest.get("watch", [])):
+            if path not in files and state_of(path).get("kind") in ("file", "link"):
+                files[path] = {"before": {"exists": False}, "snapshot": True}
+    for path, kept in list(files.items()):
+        if paths is not None and path not in paths:
+            continue
+        after = state_of(path)
+        if final and kept.get("snapshot") and all(after.get(k) == kept["before"].get(k) for k in SAME):
+            if kept.get("copy"):
+                os.unlink(os.path.join(where, kept["copy"]))
+            del files[path]
+            continue
+        kept["after"] = {k: after.get(k) for k in ("exists", "sha256", "owner", "group", "mode")}
+    if final and not files:
+        shutil.rmtree(where, ignore_errors=True)
+    else:
         write_manifest(where, manifest)
     return manifest
 
@@ -273,6 +340,7 @@ def run_module() -> None:
         "root": {"type": "path", "default": "/var/lib/baseline/changes"},
         "keep_changes": {"type": "int", "default": 20},
         "force": {"type": "bool", "default": False},
+        "snapshot": {"type": "bool", "default": False},
     }, supports_check_mode=True)
     p = module.params
     state, root, change_id = p["state"], p["root"], (p["change_id"] or "").strip()
@@ -283,15 +351,18 @@ def run_module() -> None:
             if module.check_mode:
                 module.exit_json(changed=False, msg=f"would keep {len(p['paths'])} file(s) under "
                                                     f"{directory(root, change_id)}")
+            if state == "keep" and p["snapshot"]:  # the record names only what the run changes (seal)
+                manifest, dropped = keep(root, change_id, p["paths"] or list(WATCH), p["keep_changes"], snapshot=True)
+                module.exit_json(changed=False, baseline_keep_dir=directory(root, change_id), dropped=dropped,
+                                 msg=f"{len(manifest.get('files', {}))} file(s) kept until the run ends")
             if state == "keep":
                 manifest, dropped = keep(root, change_id, p["paths"], p["keep_changes"])
             else:
-                manifest, dropped = seal(root, change_id, p["paths"] or None), []
-            named = p["paths"] or list(manifest.get("files", {}))
+                manifest, dropped = seal(root, change_id, p["paths"] or None, final=p["snapshot"]), []
+            named = [os.path.normpath(path) for path in p["paths"]] or list(manifest.get("files", {}))
             files = manifest.get("files", {})
             module.exit_json(changed=False, baseline_keep_dir=directory(root, change_id), dropped=dropped,
-                             baseline_kept=[entry(os.path.normpath(path), files[os.path.normpath(path)])
-                                            for path in named if os.path.normpath(path) in files])
+                             baseline_kept=[entry(path, files[path]) for path in named if path in files])
         from_change = (p["from_change"] or "").strip()
         if not from_change:
             module.fail_json(msg="from_change: the change to roll back is not given")
@@ -319,7 +390,7 @@ def cli(argv: list[str]) -> int:
     if action == "keep":
         manifest, _ = keep(root, change_id, rest[1:], int(rest[0]))
     else:
-        manifest = seal(root, change_id, rest or None)
+        manifest = seal(root, change_id, rest or None, final=not rest)
     print(json.dumps([entry(path, kept) for path, kept in manifest.get("files", {}).items()]))
     return 0
 

@@ -31,11 +31,18 @@ CHANGE = """
   hosts: all
   gather_facts: false
   tasks:
-    - name: CM-01 | Keep the files the change replaces
+    - name: CM-01 | Keep the watched configuration (as the integrity snapshot does at the start of a run)
+      baseline_keep:
+        state: keep
+        snapshot: true
+        change_id: "{{ lookup('ansible.builtin.env', 'BASELINE_CHANGE_ID') }}"
+        paths: ["{{ etc }}"]
+        root: "{{ baseline_keep_root }}"
+    - name: CM-01 | Keep a file before a guarded change (as the lockout guard's arm does)
       baseline_keep:
         state: keep
         change_id: "{{ lookup('ansible.builtin.env', 'BASELINE_CHANGE_ID') }}"
-        paths: ["{{ etc }}/app.conf", "{{ etc }}/old.conf", "{{ etc }}/new.conf"]
+        paths: ["{{ etc }}/app.conf"]
         root: "{{ baseline_keep_root }}"
     - name: Replace app.conf
       ansible.builtin.copy:
@@ -52,9 +59,10 @@ CHANGE = """
         dest: "{{ etc }}/new.conf"
         content: "new\\n"
         mode: "0644"
-    - name: CM-01 | Note the files as the change left them
+    - name: CM-01 | Note the files as the change left them (as the integrity approval does at the end of a run)
       baseline_keep:
         state: seal
+        snapshot: true
         change_id: "{{ lookup('ansible.builtin.env', 'BASELINE_CHANGE_ID') }}"
         root: "{{ baseline_keep_root }}"
 """
@@ -73,6 +81,7 @@ def work(tmp_path: Path) -> Path:
     os.chmod(etc / "app.conf", 0o640)
     (etc / "old.conf").write_text("old\n")
     os.chmod(etc / "old.conf", 0o600)
+    (etc / "same.conf").write_text("left as it is\n")
     values = {"ansible_connection": "local", "ansible_become": False, "ansible_python_interpreter": sys.executable,
               "etc": str(etc), "baseline_keep_root": str(tmp_path / "keep")}
     (tmp_path / "hosts.yml").write_text(json.dumps({"all": {"children": {"rollback_test": {"hosts": {"box": values}}}}}))
@@ -112,7 +121,9 @@ def test_a_change_then_its_rollback_restores_bytes_owner_and_mode(work: Path) ->
     kept = record["kept"]["box"]
     assert kept["dir"] == str(work / "keep" / record["id"])
     files = {item["path"]: item for item in kept["files"]}
-    assert set(files) == {str(etc / "app.conf"), str(etc / "old.conf"), str(etc / "new.conf")}
+    assert set(files) == {str(etc / "app.conf"), str(etc / "old.conf"), str(etc / "new.conf")}  # not same.conf
+    manifest = json.loads((work / "keep" / record["id"] / "manifest.json").read_text())
+    assert set(manifest["files"]) == set(files) and len(os.listdir(work / "keep" / record["id"] / "files")) == 2
     app = files[str(etc / "app.conf")]
     assert app["sha256_before"] == hashlib.sha256(before["app.conf"][0]).hexdigest()
     assert app["sha256_after"] == sha(etc / "app.conf") and app["mode"] == "0640" and app["existed_after"]
@@ -260,3 +271,16 @@ def test_a_planned_change_has_nothing_to_roll_back() -> None:
         rollback.plan("CHG-1", [{"id": "CHG-1", "mode": "check", "kept": {}}], [])
     with pytest.raises(rollback.Refused, match="kept no file"):
         rollback.plan("CHG-1", [{"id": "CHG-1", "mode": "apply"}], [])
+
+
+def test_a_run_that_changes_no_watched_file_leaves_no_copies(tmp_path: Path) -> None:
+    keep = keep_module()
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "a.conf").write_text("a\n")
+    root, cid = str(tmp_path / "keep"), "CHG-20260101T000000Z-cccccc"
+    manifest, _ = keep.keep(root, cid, [str(tmp_path / "etc")], snapshot=True)
+    assert list(manifest["files"]) == [str(tmp_path / "etc" / "a.conf")]
+    keep.seal(root, cid, [str(tmp_path / "etc" / "a.conf")])  # a guard's seal in the middle of the run drops nothing
+    assert (tmp_path / "keep" / cid / "files" / "0").exists()
+    keep.seal(root, cid, final=True)
+    assert not (tmp_path / "keep" / cid).exists()
