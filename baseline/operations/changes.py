@@ -394,6 +394,16 @@ def render(record: Mapping[str, Any]) -> str:
             lines.append(f"      item: {item}")
         for diff in change.get("diff", []):
             lines += [f"      {line}" for line in render_diff(diff)]
+    if record.get("rollback_of"):
+        lines.append(f"  rollback of {record['rollback_of']}")
+    for host, held in sorted((record.get("kept") or {}).items()):  # copies kept on the host (playbooks/rollback.yml)
+        files = held.get("files", []) if isinstance(held, Mapping) else []
+        lines.append(f"  kept       {host}: {len(files)} file(s) in {held.get('dir', '?') if isinstance(held, Mapping) else '?'}")
+        for item in files:
+            before = str(item.get("sha256_before", ""))[:12] if item.get("existed_before") else "(absent)"
+            after = (str(item.get("sha256_after", ""))[:12] if item.get("existed_after") else "(absent)"
+                     ) if "existed_after" in item else "?"
+            lines.append(f"      {item.get('path')}  {before} -> {after}")
     for problem in record.get("problems", []):
         lines.append(f"  problem    {problem.get('host')}: {problem.get('task')}: {problem.get('what')}: {problem.get('msg')}")
     return "\n".join(lines)

@@ -134,6 +134,10 @@ def test_a_change_then_its_rollback_restores_bytes_owner_and_mode(work: Path) ->
     assert (work / "keep").stat().st_mode & 0o777 == 0o700
     assert (work / "keep" / record["id"]).stat().st_mode & 0o777 == 0o700
     assert snapshot(etc) != before
+    shown = subprocess.run([sys.executable, "-m", "baseline.operations.changes", "--dir", str(work / "changes"), "show",
+                            record["id"]], capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout
+    assert f"kept       box: 3 file(s) in {kept['dir']}" in shown
+    assert f"{etc / 'new.conf'}  (absent) -> {files[str(etc / 'new.conf')]['sha256_after'][:12]}" in shown
 
     proc = run(work, ROLLBACK, "-e", f"change_id={record['id']}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
