@@ -36,6 +36,8 @@ ROLES = REPO_ROOT / "roles"
 DEPLOYS = REPO_ROOT / "playbooks" / "pyinfra"
 ROLLBACK_PROGRAM = "/usr/local/sbin/baseline-rollback"
 ROLLBACK_SOURCE = ROLES / "lockout_guard" / "files" / "baseline-rollback"
+# Keeps the files a change replaces under its change id (CM-01, playbooks/rollback.yml); sent on standard input.
+KEEP_SOURCE = REPO_ROOT / "plugins" / "modules" / "baseline_keep.py"
 GUARD_ID = "access"
 # Staged copies wait here, outside the directories the integrity database watches (IP-05), until validated.
 STAGE_DIR = "/var/lib/baseline-pyinfra/stage"
@@ -256,6 +258,8 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
     sudo must confirm the change, else the files go back. Returns whether anything is to change."""
     from pyinfra.operations import files, server
 
+    from baseline import pyinfra_records
+
     wanted = [item for item in items if differs(item)]
     if not wanted:
         return False
@@ -268,7 +272,18 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
         else:
             files.put(name=f"{control} | Stage {item.path}", src=StringIO(item.content), dest=item.staged,
                       user="root", group="root", mode="600")
-    script = ["set -e", f"backup={STAGE_DIR}/previous.$$", "mkdir -p \"$backup\""]
+    operation = f"{control} | Install {change} (validated first; the previous files return on failure)"
+    change_id, keep_dir = pyinfra_records.keep_directory()
+    pyinfra_records.kept(operation, keep_dir, [_kept_entry(item) for item in wanted])
+    keep_root = keep_dir.rsplit("/", 1)[0]
+    keep_changes = policy.whole_number(host_vars().get("baseline_keep_changes", 20)) or 20
+    script = ["set -e", f"backup={STAGE_DIR}/previous.$$", "mkdir -p \"$backup\"",
+              # CM-01: the program comes on standard input; it keeps the files replaced below for a rollback
+              f"keep={STAGE_DIR}/baseline-keep.$$.py", "cat > \"$keep\"",
+              f"python3 \"$keep\" keep {shlex.quote(keep_root)} {shlex.quote(change_id)} {keep_changes} "
+              + " ".join(shlex.quote(item.path) for item in wanted) + " >/dev/null || { rm -f \"$keep\"; "
+              + f"echo {shlex.quote('the files this change replaces could not be kept for a rollback')} >&2; exit 1; }}",
+              "rm -f \"$keep\""]
     for n, item in enumerate(wanted):
         if item.validate:
             script.append(f"{item.validate.format(path=shlex.quote(item.staged))} >&2 || "
@@ -288,11 +303,25 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
                       f"{' ; '.join(then)} ; exit 1; }}")
     script.append("rm -rf \"$backup\"")
     script += [f"rm -f {shlex.quote(item.staged)}" for item in wanted if item.secret]  # no second copy of a key
-    server.shell(name=f"{control} | Install {change} (validated first; the previous files return on failure)",
-                 commands=["\n".join(script)])
+    server.shell(name=operation, commands=["\n".join(script)], _stdin=KEEP_SOURCE.read_text(encoding="utf-8"))
     if guard:
         confirm(control, change)
     return True
+
+
+def _kept_entry(item: Managed) -> dict[str, Any]:
+    """What the change record holds of a file the install keeps (facts of the prepare; hashes, no content)."""
+    from pyinfra.facts.files import File, Sha256File
+
+    host = _host()
+    info = host.get_fact(File, path=item.path)
+    found: dict[str, Any] = {"path": item.path, "existed_before": bool(info), "sha256_before": "", "owner": "",
+                             "group": "", "mode": "", "existed_after": True,
+                             "sha256_after": hashlib.sha256(item.content.encode()).hexdigest()}
+    if info:
+        found.update(sha256_before=str(host.get_fact(Sha256File, path=item.path) or ""), owner=str(info.get("user", "")),
+                     group=str(info.get("group", "")), mode=str(info.get("mode", "")).zfill(4))
+    return found
 
 
 def put_secret(operation: str, content: str, dest: str, *, mode: str = "600", user: str = "root",

@@ -67,6 +67,30 @@ def start() -> changes.Change:
     return run.change
 
 
+KEEP_ROOT = "/var/lib/baseline/changes"  # as plugins/modules/baseline_keep.py: playbooks/rollback.yml reads both
+
+
+def keep_directory() -> tuple[str, str]:
+    """(change id, directory on the current host) under which this run keeps the files it replaces, for
+    playbooks/rollback.yml: the record's change id, below the host's `baseline_keep_root` data, else KEEP_ROOT."""
+    change = start()
+    _, host = _pyinfra()
+    root = str(host.data.get("baseline_keep_root") or KEEP_ROOT).rstrip("/")
+    return change.id, f"{root}/{change.id}"
+
+
+def kept(operation: str, directory: str, files: Iterable[Mapping[str, Any]]) -> None:
+    """Files the operation named `operation` keeps on the current host before it replaces them (path, existed,
+    SHA-256 before and after, owner, group, mode; no content). The record lists them under `kept` once the
+    operation has succeeded."""
+    state, host = _pyinfra()
+    with _lock:
+        run = _runs.get(id(state))
+    if run is not None:
+        run.add_host(host)
+        run.pending_kept.setdefault((host, operation), []).append((directory, [dict(f) for f in files]))
+
+
 def cli_options() -> dict[str, Any]:
     """The pyinfra command line's options (dry, limit, deploy files, inventory) when run by the pyinfra CLI: its
     own parser reads sys.argv again (deploy files run in greenlets, which do not see the CLI's click context)."""
@@ -161,6 +185,8 @@ class Run:
         self.change.record["diff_mode"] = bool(getattr(state.config, "DIFF", False))
         self.names: dict[Any, str] = {}
         self.order: list[tuple[Any, str]] = []  # (host, op hash) in the order the operations ended
+        # (host, operation name) -> [(directory, files)]: what an operation keeps before it replaces files (kept())
+        self.pending_kept: dict[tuple[Any, str], list[tuple[str, list[dict[str, Any]]]]] = {}
         self._pid = os.getpid()
         for failed in list(getattr(state, "failed_hosts", ()) or ()):  # could not be connected
             self.add_host(failed)
@@ -222,6 +248,7 @@ class Run:
             name, task = self.names[host], self._op_name(op_hash)
             commands = meta._commands or []
             if meta.did_succeed():
+                self._kept(host, name, op_hash)
                 changed = bool(commands)
                 if changed:
                     self.change.changed(name, task, command_action(commands), commands=len(commands))
@@ -234,6 +261,14 @@ class Run:
             self.change.problem(name, task, "ignored failure" if ignored else "failed",
                                 stderr or "the operation failed (see the run's output)")
             self.change.host(name, ok=int(ignored), failed=int(not ignored))
+
+    def _kept(self, host: Any, name: str, op_hash: str) -> None:
+        """The files a succeeded operation kept, into the record's `kept` (as the Ansible callback writes it)."""
+        for operation in sorted(self.state.get_op_meta(op_hash).names):
+            for directory, files in self.pending_kept.get((host, operation), []):
+                held = self.change.record.setdefault("kept", {}).setdefault(name, {"dir": directory, "files": []})
+                known = {item["path"] for item in held["files"]}
+                held["files"] += [item for item in files if item.get("path") not in known]
 
     def _planned(self) -> None:
         """--dry: every operation pyinfra prepared that would change the host is a planned change."""

@@ -288,3 +288,43 @@ def test_a_run_that_changes_no_watched_file_leaves_no_copies(tmp_path: Path) -> 
     assert (tmp_path / "keep" / cid / "files" / "0").exists()
     keep.seal(root, cid, final=True)
     assert not (tmp_path / "keep" / cid).exists()
+
+
+PYINFRA = Path(sys.executable).parent / "pyinfra"
+PYINFRA_DEPLOY = """
+from baseline import pyinfra_deploy as deploy
+
+deploy.STAGE_DIR = "{stage}"
+deploy.install("CM-01", "test files", [deploy.Managed("{etc}/app.conf", "setting = 3\\n", mode="600"),
+                                       deploy.Managed("{etc}/new.conf", "created\\n", mode="644")])
+"""
+
+
+@pytest.mark.skipif(not ROOT, reason="the deploy installs files owned by root")
+def test_a_pyinfra_change_is_rolled_back_by_the_same_playbook(work: Path) -> None:
+    etc = work / "etc"
+    before = snapshot(etc)
+    (work / "deploy.py").write_text(PYINFRA_DEPLOY.format(stage=work / "stage", etc=etc), encoding="utf-8")
+    (work / "inv").mkdir()
+    (work / "inv" / "hosts.yml").write_text("all:\n  children:\n    linux_servers:\n      hosts:\n        box: {}\n")
+    env = {k: v for k, v in os.environ.items() if k not in (changes.REASON_ENV, changes.SYSLOG_ENV)}
+    env[changes.DIR_ENV] = str(work / "changes")
+    proc = subprocess.run([str(PYINFRA), "-y", "@local", str(work / "deploy.py"), "--data", "baseline_host=box",
+                           "--data", f"baseline_inventory={work / 'inv'}", "--data", f"baseline_keep_root={work / 'keep'}",
+                           "--data", "change_reason=pyinfra test change"],
+                          capture_output=True, text=True, timeout=180, env=env, cwd=REPO_ROOT, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (etc / "app.conf").read_text() == "setting = 3\n" and (etc / "new.conf").exists()
+    record = records(work)[-1]
+    assert record["engine"] == "pyinfra"
+    files = {item["path"]: item for item in record["kept"]["box"]["files"]}
+    assert files[str(etc / "app.conf")]["sha256_before"] == hashlib.sha256(before["app.conf"][0]).hexdigest()
+    assert files[str(etc / "app.conf")]["sha256_after"] == sha(etc / "app.conf")
+    assert not files[str(etc / "new.conf")]["existed_before"]
+    assert record["kept"]["box"]["dir"] == str(work / "keep" / record["id"])
+    assert not list((work / "stage").glob("baseline-keep.*"))  # the program is not left behind
+
+    undo = run(work, ROLLBACK, "-e", f"change_id={record['id']}")
+    assert undo.returncode == 0, undo.stdout + undo.stderr
+    assert snapshot(etc) == before
+    assert records(work)[-1]["rollback_of"] == record["id"]
