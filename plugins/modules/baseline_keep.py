@@ -58,7 +58,7 @@ restore: {description: the paths restored (or, in check mode, that would be), ty
 MANIFEST = "manifest.json"
 PREFIX = "CHG-"
 # What a run keeps at its start (state=keep with snapshot=true, from the integrity snapshot every changing playbook
-# opens with): the configuration the roles write. Directories are read two levels deep; at the end of the run
+# opens with): the configuration the roles write. Directories are read four levels deep; at the end of the run
 # (seal) the copies of files the run did not change are dropped and files it created are noted. Not here: the
 # account databases (passwd, shadow, group: accounts are changed by their tools, not by files), host keys.
 WATCH = ("/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d", "/etc/pam.d", "/etc/security", "/etc/sudoers",
@@ -68,7 +68,7 @@ WATCH = ("/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d", "/etc/pam.d", "/etc/s
          "/etc/systemd/journald.conf.d", "/etc/systemd/coredump.conf.d", "/etc/systemd/system", "/etc/tmpfiles.d",
          "/etc/apt/apt.conf.d", "/etc/aliases", "/etc/mysql/mariadb.conf.d", "/etc/postgresql", "/etc/pgbackrest.conf",
          "/usr/local/sbin")
-WATCH_DEPTH = 2
+WATCH_DEPTH = 4  # /etc/postgresql/<version>/main/conf.d/*.conf is four levels down
 WATCH_MAX_BYTES = 4 << 20  # a larger file under a watched directory is not configuration: not kept
 
 
@@ -192,10 +192,11 @@ def keep(root: str, change_id: str, paths: list[str], keep_changes: int = 20, *,
         if path in files:
             continue
         before = state_of(path)
-        if before.get("kind") == "other":
-            if snapshot:
-                continue
-            raise ValueError(f"{path}: neither a regular file nor a symbolic link; it cannot be kept")
+        if before.get("kind") == "other":  # a directory, a socket: not a file a task writes; never stops a run
+            manifest.setdefault("not_kept", [])
+            if path not in manifest["not_kept"]:
+                manifest["not_kept"].append(path)
+            continue
         kept: dict[str, Any] = {"before": before}
         if snapshot:
             kept["snapshot"] = True

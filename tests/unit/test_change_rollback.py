@@ -290,6 +290,18 @@ def test_a_run_that_changes_no_watched_file_leaves_no_copies(tmp_path: Path) -> 
     assert not (tmp_path / "keep" / cid).exists()
 
 
+def test_watched_directories_are_read_four_levels_deep_and_a_directory_named_alone_is_not_kept(tmp_path: Path) -> None:
+    keep = keep_module()
+    deep = tmp_path / "postgresql" / "15" / "main" / "conf.d"
+    deep.mkdir(parents=True)
+    (deep / "60-baseline.conf").write_text("x\n")
+    (deep / "too-deep").mkdir()
+    (deep / "too-deep" / "f").write_text("y\n")
+    assert keep.watched([str(tmp_path / "postgresql")]) == [str(deep / "60-baseline.conf")]
+    manifest, _ = keep.keep(str(tmp_path / "keep"), "CHG-20260101T000000Z-dddddd", [str(deep)])
+    assert manifest["files"] == {} and manifest["not_kept"] == [str(deep)]
+
+
 PYINFRA = Path(sys.executable).parent / "pyinfra"
 PYINFRA_DEPLOY = """
 from baseline import pyinfra_deploy as deploy
