@@ -72,10 +72,17 @@ KEEP_ROOT = "/var/lib/baseline/changes"  # as plugins/modules/baseline_keep.py: 
 
 def keep_directory() -> tuple[str, str]:
     """(change id, directory on the current host) under which this run keeps the files it replaces, for
-    playbooks/rollback.yml: the record's change id, below the host's `baseline_keep_root` data, else KEEP_ROOT."""
+    playbooks/rollback.yml: the record's change id, below `baseline_keep_root` (the host's pyinfra data, else its
+    Ansible inventory value, as the Ansible runs read it), else KEEP_ROOT."""
     change = start()
     _, host = _pyinfra()
-    root = str(host.data.get("baseline_keep_root") or KEEP_ROOT).rstrip("/")
+    given = host.data.get("baseline_keep_root")
+    if not given:
+        try:
+            given = inventory.load(str(ansible_inventory(host))).vars(baseline_name(host)).get("baseline_keep_root")
+        except Exception:  # noqa: BLE001 - an unreadable inventory: the default place (the deploy names the cause)
+            given = None
+    root = str(given or KEEP_ROOT).rstrip("/")
     return change.id, f"{root}/{change.id}"
 
 

@@ -318,11 +318,12 @@ def test_a_pyinfra_change_is_rolled_back_by_the_same_playbook(work: Path) -> Non
     before = snapshot(etc)
     (work / "deploy.py").write_text(PYINFRA_DEPLOY.format(stage=work / "stage", etc=etc), encoding="utf-8")
     (work / "inv").mkdir()
-    (work / "inv" / "hosts.yml").write_text("all:\n  children:\n    linux_servers:\n      hosts:\n        box: {}\n")
+    (work / "inv" / "hosts.yml").write_text(  # the place of the copies from the inventory, as Ansible reads it
+        f"all:\n  children:\n    linux_servers:\n      hosts:\n        box:\n          baseline_keep_root: {work / 'keep'}\n")
     env = {k: v for k, v in os.environ.items() if k not in (changes.REASON_ENV, changes.SYSLOG_ENV)}
     env[changes.DIR_ENV] = str(work / "changes")
     proc = subprocess.run([str(PYINFRA), "-y", "@local", str(work / "deploy.py"), "--data", "baseline_host=box",
-                           "--data", f"baseline_inventory={work / 'inv'}", "--data", f"baseline_keep_root={work / 'keep'}",
+                           "--data", f"baseline_inventory={work / 'inv'}",
                            "--data", "change_reason=pyinfra test change"],
                           capture_output=True, text=True, timeout=180, env=env, cwd=REPO_ROOT, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
