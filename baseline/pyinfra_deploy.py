@@ -163,6 +163,25 @@ def include(part: str, **data: Any) -> None:
         _depth[host.name] -= 1
 
 
+def packages_arriving() -> bool:
+    """Whether an operation this run has prepared so far for the host installs packages (which may bring services
+    or system accounts the baseline must correct: mariadb-server brings rsync, postgresql the postgres account),
+    decided from the commands the operations will run."""
+    from pyinfra import state
+    from pyinfra.context import ctx_host
+
+    me = ctx_host.get()
+    for data in state.ops.get(me, {}).values():
+        try:
+            if not data.operation_meta.will_change:
+                continue
+            if any("apt-get" in text and " install " in text for text in map(str, data.command_generator())):
+                return True
+        except RuntimeError:  # an operation whose condition needs an earlier result: it may install
+            return True
+    return False
+
+
 def refresh_package_index() -> None:
     """IP-04: refresh the package index from the platform's repository, once per host and run, while pyinfra
     prepares (also with --dry, as Ansible refreshes it in check mode): every later package decision reads the

@@ -297,9 +297,20 @@ def staff(v: dict[str, Any], facts: dict[str, Any]) -> None:
 
 def system_shells(v: dict[str, Any], passwd: dict[str, list[str]] | None = None) -> None:
     """tasks/system_shells.yml (also what playbooks/settle.yml runs after the database packages)."""
-    for name in system_shell_changes(passwd if passwd is not None else getent("passwd"), v):
+    known = passwd if passwd is not None else getent("passwd")
+    for name in system_shell_changes(known, v):
         shell(f"AC-01 | System accounts have no login shell: {name}",
               shlex.join(["usermod", "-s", v["accounts_nologin_shell"], name]))
+    if passwd is None and deploy.packages_arriving():
+        # packages this run installs before this point may add system accounts the prepare could not see
+        # (postgresql: postgres with /bin/bash): the same rule, applied when the operation runs
+        exceptions = " ".join(v["accounts_system_shell_exceptions"])
+        nologin = " ".join(v["accounts_nologin_shells"])
+        shell("AC-01 | System accounts the packages of this run added have no login shell",
+              "getent passwd | awk -F: '$3 < 1000 {print $1 \":\" $7}' | while IFS=: read -r name login; do "
+              f"case ' {exceptions} ' in *\" $name \"*) continue;; esac; "
+              f"case ' {nologin} ' in *\" $login \"*) continue;; esac; "
+              f"usermod -s {shlex.quote(v['accounts_nologin_shell'])} \"$name\"; done")
 
 
 def staff_account(person: dict[str, Any], v: dict[str, Any], seed: str, facts: dict[str, Any]) -> None:

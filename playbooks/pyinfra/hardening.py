@@ -15,8 +15,6 @@ from io import StringIO
 from typing import Any
 
 from pyinfra import host
-from pyinfra import state as pyinfra_state
-from pyinfra.context import ctx_host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory, File
 from pyinfra.facts.server import Command, Sysctl
@@ -234,19 +232,7 @@ def known_services() -> set[str]:
     return {line.removesuffix(".service") for line in out.split() if line.endswith(".service")}
 
 
-def packages_arriving() -> bool:
-    """Whether an operation this run has prepared so far for the host installs packages (which may bring services
-    the baseline masks: mariadb-server brings rsync), decided from the commands the operations will run."""
-    me = ctx_host.get()
-    for data in pyinfra_state.ops.get(me, {}).values():
-        try:
-            if not data.operation_meta.will_change:
-                continue
-            if any("apt-get" in text and " install " in text for text in map(str, data.command_generator())):
-                return True
-        except RuntimeError:  # an operation whose condition needs an earlier result: it may install
-            return True
-    return False
+packages_arriving = deploy.packages_arriving
 
 
 def services_part(v: dict[str, Any]) -> None:
