@@ -174,7 +174,7 @@ def run(monkeypatch):
                             "finish": lambda: None, "_host": lambda: host, "name": lambda: "app1",
                             "host_vars": lambda: inventory_values(**inventory), "install": recorder.install,
                             "staging_directory": recorder.staging_directory, "arm": recorder.arm,
-                            "confirm": recorder.confirm,
+                            "confirm": recorder.confirm, "packages_arriving": lambda: False,
                             "put_secret": lambda operation, content, dest, **_: recorder.ops.append(
                                 {"op": "deploy.put_secret", "name": operation, "dest": dest, "content": content})
                             }.items():

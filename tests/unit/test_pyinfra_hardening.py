@@ -397,8 +397,11 @@ def test_packages_arriving_reads_the_commands_of_the_planned_operations(monkeypa
 
     state = SimpleNamespace(ops={me: {"a": op(True, "systemctl reload ssh"),
                                       "b": op(False, "apt-get -y install mariadb-server")}})
-    monkeypatch.setattr(module, "pyinfra_state", state)
-    monkeypatch.setattr(module, "ctx_host", SimpleNamespace(get=lambda: me))
+    import pyinfra
+    import pyinfra.context
+
+    monkeypatch.setattr(pyinfra, "state", state)
+    monkeypatch.setattr(pyinfra.context, "ctx_host", SimpleNamespace(get=lambda: me))
     assert not module.packages_arriving()
     state.ops[me]["c"] = op(True, "DEBIAN_FRONTEND=noninteractive apt-get -y install mariadb-server")
     assert module.packages_arriving()
