@@ -72,6 +72,7 @@ _armed: set[str] = set()
 _depth: dict[str, int] = {}
 _refreshed: set[str] = set()
 _staging: set[str] = set()
+_planned: dict[str, dict[str, tuple]] = {}
 _rollback_installed: set[str] = set()
 
 
@@ -254,6 +255,30 @@ class Managed:
         return f"{STAGE_DIR}/{self.path.strip('/').replace('/', '__')}"
 
 
+def planned_before(path: str, signature: tuple) -> bool:
+    """Whether an earlier operation of this run already brings `path` to the same state (`signature`: kind and
+    wanted attributes); else the path is noted as planned now. Two parts that manage one path (the state directory,
+    the CA certificate of two certificates) then make one operation, and --dry predicts exactly what runs."""
+    try:
+        me = _host().name
+    except AttributeError:  # outside a pyinfra run (no host in context): nothing planned before
+        return False
+    seen = _planned.setdefault(me, {})
+    if seen.get(path) == signature:
+        return True
+    seen[path] = signature
+    return False
+
+
+def directory(operation: str, path: str, *, user: str = "root", group: str = "root", mode: str = "755") -> None:
+    """files.directory, once per path and run."""
+    from pyinfra.operations import files
+
+    if planned_before(path, ("directory", user, group, mode)):
+        return
+    files.directory(name=operation, path=path, user=user, group=group, mode=mode, present=True)
+
+
 def differs(item: Managed) -> bool:
     """True when the host's file is missing or differs in bytes, owner, group or mode (facts of the prepare)."""
     from pyinfra.facts.files import File, Sha256File
@@ -279,7 +304,8 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
 
     from baseline import pyinfra_records
 
-    wanted = [item for item in items if differs(item)]
+    wanted = [item for item in items if differs(item)
+              and not planned_before(item.path, ("file", item.sha256, item.user, item.group, item.mode))]
     if not wanted:
         return False
     staging_directory(control)

@@ -283,8 +283,7 @@ def staff(v: dict[str, Any], facts: dict[str, Any]) -> None:
               shlex.join(["find", home, "-type", "f", "-exec", "shred", "--zero", "--remove", "{}", "+"]))
     for home in homes:
         shell(f"RI-01 | Remove the emptied homes of departed staff: {home}", f"rm -rf {shlex.quote(home)}")
-    files.directory(name="AC-02 | State directory of the baseline", path=v["accounts_state_dir"], user="root",
-                    group="root", mode="750", present=True)
+    deploy.directory("AC-02 | State directory of the baseline", v["accounts_state_dir"], mode="750")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sudoers(v, stamp)
     open_accounts = unmanaged_accounts(v, facts, local, unknown, stamp)

@@ -136,7 +136,9 @@ def directory(control: str, label: str, path: str, mode: str) -> None:
     info = host.get_fact(Directory, path=path)
     if (not info or str(info.get("mode")).lstrip("0") != mode.lstrip("0") or info.get("user") != "root"
             or info.get("group") != "root"):
-        files.directory(name=f"{control} | {label}", path=path, user="root", group="root", mode=mode, present=True)
+        if not deploy.planned_before(path, ("directory", "root", "root", mode)):  # accounts makes the same one
+            files.directory(name=f"{control} | {label}", path=path, user="root", group="root", mode=mode,
+                            present=True)
 
 
 def absent(control: str, label: str, path: str) -> None:

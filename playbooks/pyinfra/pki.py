@@ -401,8 +401,9 @@ def main() -> None:
         python.call(name=f"IN-01 | On the controller, in {directory}: {', '.join(made) or 'the CA directory'}",
                     function=store, directory=str(directory), stem_name=stem_name, ca=ca, pair=pair)
     remote = str(v["pki_remote_dir"]).rstrip("/")
-    files.directory(name="IN-01 | Directory for certificates on the host", path=remote, present=True,
-                    user="root", group="root", mode="755")
+    if not deploy.planned_before(remote, ("directory", "root", "root", "755")):  # included twice on database hosts
+        files.directory(name="IN-01 | Directory for certificates on the host", path=remote, present=True,
+                        user="root", group="root", mode="755")
     key = deploy.Managed(f"{remote}/{name}.key", pair.key_pem.decode(), mode=str(v["pki_key_mode"]),
                          user=str(v["pki_key_owner"]), group=str(v["pki_key_group"]), secret=True)
     deploy.install("IN-01", f"the CA certificate and the certificate and key of {name} (CF-01)", [

@@ -175,6 +175,8 @@ def run(monkeypatch):
                             "host_vars": lambda: inventory_values(**inventory), "install": recorder.install,
                             "staging_directory": recorder.staging_directory, "arm": recorder.arm,
                             "confirm": recorder.confirm, "packages_arriving": lambda: False,
+                            "directory": lambda operation, path, **kw: recorder.ops.append(
+                                {"op": "files.directory", "name": operation, "path": path, **kw}),
                             "put_secret": lambda operation, content, dest, **_: recorder.ops.append(
                                 {"op": "deploy.put_secret", "name": operation, "dest": dest, "content": content})
                             }.items():

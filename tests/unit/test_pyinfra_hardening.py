@@ -128,6 +128,7 @@ class Recorder:
             self.ops.append({"op": "deploy.include", "name": part, "data": data})
 
         return SimpleNamespace(values=values, render=real_deploy.render, Managed=real_deploy.Managed,
+                               planned_before=lambda path, signature: False,
                                install=self.install, differs=self.differs, name=lambda: self.host_name,
                                targets=targets, include=include, EXIT_REFUSED=real_deploy.EXIT_REFUSED,
                                ROLES=real_deploy.ROLES)
