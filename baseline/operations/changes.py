@@ -42,6 +42,8 @@ REASON_VARIABLE = "change_reason"
 REASON_ENV = "BASELINE_CHANGE_REASON"
 OPERATOR_ENV = "BASELINE_OPERATOR"
 LAB_INVENTORY = REPO_ROOT / "inventory" / "lab"
+# the lab's twins for the pyinfra engine (`scripts/lab up --twins`) are the lab's too
+LAB_INVENTORIES = (LAB_INVENTORY, REPO_ROOT / "inventory" / "lab-twins")
 LAB_REASON = "lab run (the built-in lab needs no change reason)"
 REDACTED = "********"
 # Inventory groups that make a host an asset of each kind (docs/contracts.md, "Lab"); CM-01 targets linux and network.
@@ -77,10 +79,11 @@ def controller() -> str:
 
 
 def is_lab(sources: Iterable[str]) -> bool:
-    """True when every inventory source is the built-in lab's inventory (inventory/lab or a file in it)."""
-    lab = LAB_INVENTORY.resolve()
+    """True when every inventory source is the built-in lab's (inventory/lab, inventory/lab-twins or a file in
+    them)."""
+    labs = [lab.resolve() for lab in LAB_INVENTORIES]
     paths = [Path(s).expanduser().resolve() for s in sources if s]
-    return bool(paths) and all(p == lab or lab in p.parents for p in paths)
+    return bool(paths) and all(any(p == lab or lab in p.parents for lab in labs) for p in paths)
 
 
 def reason(extra_vars: Mapping[str, Any], sources: Iterable[str],

@@ -243,15 +243,15 @@ def services_part(v: dict[str, Any]) -> None:
     if unknown and packages_arriving():
         # not there when the run was prepared, but packages this run installs first may bring them
         server.shell(name="IP-02 | Services the packages of this run bring stay off (masked and stopped if present)",
-                     commands=[f"if systemctl cat {s}.service >/dev/null 2>&1; then systemctl mask {s} && "
-                               f"systemctl stop {s}; fi" for s in unknown])
+                     commands=[f"if systemctl cat {s}.service >/dev/null 2>&1; then systemctl disable {s} && "
+                               f"systemctl mask {s} && systemctl stop {s}; fi" for s in unknown])
     for service in v["hardening_masked_services"]:
         if service not in present:
             continue
         enabled, active = unit_state(service)
         commands = []
-        if enabled != "masked":
-            commands.append(f"systemctl mask {service}")
+        if enabled != "masked":  # disabled first, as Ansible's enabled: false: a mask keeps the wants links
+            commands += [f"systemctl disable {service}", f"systemctl mask {service}"]
         if active in ("active", "activating", "reloading"):
             commands.append(f"systemctl stop {service}")
         if commands:

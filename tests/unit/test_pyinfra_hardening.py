@@ -381,7 +381,7 @@ def test_services_a_run_installs_before_are_masked_when_they_arrive(monkeypatch)
     monkeypatch.setattr(module, "packages_arriving", lambda: True)
     module.services_part(lab_values("db1"))
     [op] = recorder.ops
-    assert "if systemctl cat rsync.service >/dev/null 2>&1; then systemctl mask rsync" in " ".join(op["commands"])
+    assert "if systemctl cat rsync.service >/dev/null 2>&1; then systemctl disable rsync && systemctl mask rsync" in " ".join(op["commands"])
     recorder.ops.clear()
     monkeypatch.setattr(module, "packages_arriving", lambda: False)
     module.services_part(lab_values("db1"))
@@ -579,4 +579,4 @@ def test_the_services_part_alone_for_settle(monkeypatch):
     facts = {"Command": lambda command: "rsync.service" if "list-unit" in command else "enabled=enabled active=active"}
     recorder = hardening_run(monkeypatch, "db1", facts=facts, data={"hardening_tasks": "services"})
     assert recorder.names == ["IP-02 | Disable and mask services that are not needed: rsync"]
-    assert recorder.ops[0]["commands"] == ["systemctl mask rsync", "systemctl stop rsync"]
+    assert recorder.ops[0]["commands"] == ["systemctl disable rsync", "systemctl mask rsync", "systemctl stop rsync"]
