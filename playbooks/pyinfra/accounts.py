@@ -27,6 +27,7 @@ from io import StringIO
 from typing import Any
 
 from pyinfra import host
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory, File, Sha1File
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server
@@ -480,8 +481,13 @@ def pam_check_script(v: dict[str, Any]) -> str:
 
 def pam(v: dict[str, Any], facts: dict[str, Any], login_defs: str | None) -> str | None:
     """tasks/pam.yml; returns login.defs as this run leaves it."""
+    installed = host.get_fact(DebPackages) or {}
+    if any(name not in installed for name in v["accounts_pam_packages"]):
+        # the index is refreshed while the run is prepared (not here: pyinfra's cache_time reads a stamp Ansible's
+        # runs never write, and would count a refresh as a change on every host Ansible set up)
+        deploy.refresh_package_index()
     apt.packages(name="IA-02 | Password quality, dictionary and PAM test tools", packages=v["accounts_pam_packages"],
-                 present=True, update=True, cache_time=3600)
+                 present=True)
     files.directory(name="IA-02 | Drop-in directory of pwquality", path="/etc/security/pwquality.conf.d",
                     user="root", group="root", mode="755", present=True)
     aged = login_defs_lines(login_defs, v["accounts_login_defs_ageing"])

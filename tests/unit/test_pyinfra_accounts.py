@@ -66,6 +66,8 @@ class Host:
         kind = fact.__name__
         if kind == "Command":
             return self.command(kwargs["command"])
+        if kind == "DebPackages":
+            return {}
         path = kwargs["path"]
         if kind == "File":
             found = self.files.get(path)
@@ -175,6 +177,7 @@ def run(monkeypatch):
                             "host_vars": lambda: inventory_values(**inventory), "install": recorder.install,
                             "staging_directory": recorder.staging_directory, "arm": recorder.arm,
                             "confirm": recorder.confirm, "packages_arriving": lambda: False,
+                            "refresh_package_index": lambda: None,
                             "directory": lambda operation, path, **kw: recorder.ops.append(
                                 {"op": "files.directory", "name": operation, "path": path, **kw}),
                             "put_secret": lambda operation, content, dest, **_: recorder.ops.append(
