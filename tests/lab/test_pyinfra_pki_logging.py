@@ -35,7 +35,8 @@ ARRIVAL_SECONDS = 60
 def pyinfra(limit: str, deploy: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
     confirm = [] if "--dry" in args else ["-y"]
-    return subprocess.run([str(BIN / "pyinfra"), *confirm, PYINFRA_INVENTORY, deploy, "--limit", limit, *args],
+    limits = [arg for name in limit.split(",") for arg in ("--limit", name)]  # pyinfra: one --limit per name
+    return subprocess.run([str(BIN / "pyinfra"), *confirm, PYINFRA_INVENTORY, deploy, *limits, *args],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
 
 
