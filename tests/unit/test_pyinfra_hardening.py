@@ -381,7 +381,8 @@ def test_services_a_run_installs_before_are_masked_when_they_arrive(monkeypatch)
     monkeypatch.setattr(module, "packages_arriving", lambda: True)
     module.services_part(lab_values("db1"))
     [op] = recorder.ops
-    assert "if systemctl cat rsync.service >/dev/null 2>&1; then systemctl disable rsync && systemctl mask rsync" in " ".join(op["commands"])
+    assert ("if systemctl cat rsync.service >/dev/null 2>&1; then systemctl disable rsync && systemctl mask rsync"
+            in " ".join(op["commands"]))
     recorder.ops.clear()
     monkeypatch.setattr(module, "packages_arriving", lambda: False)
     module.services_part(lab_values("db1"))
