@@ -37,8 +37,12 @@ def resolve(merged: dict[str, Any]) -> dict[str, Any]:
     from ansible.template import Templar
 
     from baseline.inventory import _plain
+    from baseline.secrets import secret_variable_names
 
-    trusted = {key: _trusted(value) for key, value in merged.items()}
+    secret = set(secret_variable_names())
+    # a secret is data, never a template: a password holding "{%" stays as it is (and is never rendered)
+    trusted = {key: value if key in secret or key.startswith("vault_") else _trusted(value)
+               for key, value in merged.items()}
     templar = Templar(loader=DataLoader(), variables=trusted)
     resolved = {}
     for key, value in trusted.items():

@@ -58,23 +58,8 @@ def _trusted(value: Any) -> Any:
 
 
 def role_values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """deploy.values with the Jinja expressions resolved as Ansible resolves them: deploy.values leaves them as text
-    under ansible-core 2.19 (strings read with yaml.safe_load are not trusted as templates), so they are marked
-    trusted here, as Ansible trusts a role's own files and the inventory, and templated over the whole set."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar
-
-    from baseline.inventory import _plain
-
-    trusted = {k: _trusted(x) for k, x in deploy.values(*roles, facts=facts).items()}
-    templar = Templar(loader=DataLoader(), variables=trusted)
-    done = {}
-    for key, value in trusted.items():
-        try:
-            done[key] = _plain(templar.template(value))
-        except Exception:  # noqa: BLE001, S112 - facts and registered values exist only inside a play
-            continue
-    return done
+    """The role's values for this host (deploy.values: defaults < inventory < vars, Jinja resolved)."""
+    return deploy.values(*roles, facts=facts)
 
 
 def as_bool(value: Any) -> bool:

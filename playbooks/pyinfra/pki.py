@@ -59,35 +59,10 @@ if not hasattr(_RUN, "cas"):
 
 
 def role_values(role: str, prefix: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """deploy.values(), with the role's own expressions resolved: ansible-core 2.19 renders only trusted text, and
-    the role files deploy.values reads with a plain YAML load stay as written ("{{ inventory_hostname }}"). Ansible
-    trusts a role's defaults and vars, so they are resolved here, over the same values, as a play resolves them."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
-
-    from baseline.inventory import _plain
-
-    def trust(value: Any) -> Any:
-        if isinstance(value, str):
-            return trust_as_template(value)
-        if isinstance(value, list):
-            return [trust(item) for item in value]
-        if isinstance(value, dict):
-            return {key: trust(item) for key, item in value.items()}
-        return value
-
-    def written(value: Any) -> bool:
-        return "{{" in str(value) or "{%" in str(value)
-
-    found = deploy.values(role, facts=facts)
-    # only the role's own variables: inventory text (secrets included) is never rendered as a template here
-    mine = {key: trust(value) for key, value in found.items() if key.startswith(prefix)}
-    templar = Templar(loader=DataLoader(), variables={**found, **mine})
-    for key, value in mine.items():
-        if written(found[key]):
-            found[key] = _plain(templar.template(value))
-    return found
-
+    """The role's values for this host (deploy.values: defaults < inventory < vars, Jinja resolved, secrets left
+    as data); `prefix` names the role's own variables."""
+    del prefix
+    return deploy.values(role, facts=facts)
 
 class PkiError(Exception):
     """A file of pki_dir that cannot be used (the run stops before anything changes)."""

@@ -22,13 +22,11 @@ import shlex
 import sys
 from typing import Any
 
-import yaml
 from pyinfra import host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, server
 
-from baseline import REPO_ROOT
 from baseline import pyinfra_deploy as deploy
 
 ROLE = "postgresql"
@@ -52,23 +50,8 @@ VALIDATION = ("SELECT 'setting ' || coalesce(name, '?') || ' in ' || sourcefile 
 # --- values -----------------------------------------------------------------------------------------------------
 
 def role_values() -> dict[str, Any]:
-    """deploy.values for the role, with the role's own defaults and vars that are Jinja expressions resolved over
-    them (deploy.values leaves text read from the role's YAML files unresolved under Ansible's trust rules)."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
-
-    values = deploy.values(ROLE)
-    raw: dict[str, Any] = {}
-    for kind in ("defaults", "vars"):
-        path = REPO_ROOT / "roles" / ROLE / kind / "main.yml"
-        if path.exists():
-            raw.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    for _ in range(3):  # an expression may name another one
-        templar = Templar(loader=DataLoader(), variables=values)
-        for key, value in raw.items():
-            if isinstance(value, str) and "{{" in value and "{{" in str(values.get(key, "")):
-                values[key] = templar.template(trust_as_template(str(values[key])))
-    return values
+    """The role's values for this host (deploy.values: defaults < inventory < vars, Jinja resolved)."""
+    return deploy.values(ROLE)
 
 
 def dbas(values: dict[str, Any]) -> list[str]:

@@ -118,7 +118,8 @@ class Recorder:
 
     def deploy(self) -> SimpleNamespace:
         def values(*roles: str, facts: dict | None = None) -> dict[str, Any]:
-            return {**(self.values or raw_values(self.host_name)), **(facts or {})}
+            # resolved as the support module's values() resolves them (baseline.templates.resolve)
+            return templates.resolve({**(self.values or raw_values(self.host_name)), **(facts or {})})
 
         def targets(pattern: str) -> bool:
             kernel = "kernel_hosts" in GROUPS[self.host_name]
