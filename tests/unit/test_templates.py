@@ -58,7 +58,7 @@ def test_the_comparison_catches_an_engine_difference(tmp_path):
 def test_resolve_renders_nested_variables_but_keeps_secrets_as_data():
     """Inventory values naming other variables are resolved as Ansible resolves them; a secret variable is data,
     never a template, even when it holds Jinja's delimiters."""
-    secret = "Ab1{%x{{y"  # a throw-away value holding Jinja's delimiters
+    secret = "Ab1{%x{{y"  # noqa: S105 - a throw-away value holding the delimiters
     resolved = templates.resolve({"platform_name": "X", "banner": "{{ platform_name }}: authorised only",
                                   "nested": [{"to": "{{ platform_name }}"}], "backup_restic_password": secret})
     assert resolved["banner"] == "X: authorised only"
