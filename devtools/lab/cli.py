@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from baseline import REPO_ROOT
-from devtools.lab import config, hosts, image, outputs, secrets, vm
+from devtools.lab import config, hosts, image, outputs, secrets, vm, wheelhouse
 from devtools.lab.system import LabError, delete_link, is_mounted, pid_alive, read_pid, stop_process, unmount
 
 REPO_SERVER_PID = config.STATE_DIR / "repo-server.pid"
@@ -163,6 +163,10 @@ def cmd_up(args: argparse.Namespace) -> dict:
             figures["vm_image_build_s"] = vm_image.seconds
         log(f"images ready (base {base.seconds}s, repository {repo.seconds}s"
             + (f", VM {vm_image.seconds}s)" if vm_image else ")"))
+        if wheelhouse.needed(chosen):
+            wheels = wheelhouse.build()
+            figures["wheelhouse_build_s"] = wheels.seconds
+            log(f"management host's wheelhouse ready ({wheels.seconds}s): {wheels.path}")
         from devtools.lab.system import ensure_bridge
         ensure_bridge(config.BRIDGE, config.CONTROLLER_ADDRESS, config.PREFIX_LEN)
         config.STATE_DIR.mkdir(parents=True, exist_ok=True)

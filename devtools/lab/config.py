@@ -48,6 +48,8 @@ CONTAINER_HOSTS: tuple[LabHost, ...] = (
     LabHost("log1", 14, ("log_servers", "backup_clients")),
     LabHost("bak1", 15, ("backup_servers",)),
     LabHost("drill1", 16, ("drill_hosts",)),
+    # management host: runs the daily inspection and the scheduled verification on systemd timers (roles/management)
+    LabHost("mgmt1", 21, ("management_hosts",)),
 )
 VM_HOSTS: tuple[LabHost, ...] = (LabHost("kern1", 20, ("kernel_hosts",), kind="vm"),)
 ALL_HOSTS = CONTAINER_HOSTS + VM_HOSTS
