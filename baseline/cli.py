@@ -4,6 +4,7 @@
     baseline netdev ...      network devices: push, audit, backup (baseline/netdev/cli.py)
     baseline changes ...     change records, CM-01 (baseline/operations/changes.py)
     baseline incident ...    incident register, IR-01 (baseline/operations/incidents.py)
+    baseline sanitise ...    media sanitisation certificates and their register, RI-02 (baseline/sanitise.py)
     baseline assessment ...  yearly assessments and the policy's coverage, AS-01 (baseline/operations/assessment.py)
     baseline catalog ...     the control catalog: list, trace a control end to end
     baseline policy ...      the policy's floors, and an inventory's values checked against them
@@ -29,6 +30,7 @@ RUNTIME: dict[str, tuple[str, str]] = {
     "netdev": ("baseline.netdev.cli", "network devices: push the baseline, audit, back up"),
     "changes": ("baseline.operations.changes", "change records (CM-01): list, show, verify"),
     "incident": ("baseline.operations.incidents", "incident register (IR-01): grade, record, list, verify"),
+    "sanitise": ("baseline.sanitise", "media sanitisation (RI-02): a wipe's certificate, verify the register"),
     "inspect": ("baseline.operations.inspect", "daily inspection (OP-01): every host and device, dated report"),
     "assessment": ("baseline.operations.assessment", "assessments (AS-01): record, list, verify the policy's coverage"),
     "orphans": ("baseline.operations.orphans", "orphan accounts (AC-02): servers, databases, devices vs the roster"),

@@ -133,7 +133,8 @@ def collect(root: Path = REPO_ROOT) -> Trace:
                     table[cid].add(f"{path.relative_to(root)}:{lineno} (malformed)")
     for pattern, read, table in (("plugins/callback/*.py", _module_controls, trace.applied),
                                  ("baseline/operations/*.py", _module_controls, trace.applied),
-                                 ("baseline/operations/*.py", _results_controls, trace.verified)):
+                                 ("baseline/operations/*.py", _results_controls, trace.verified),
+                                 ("baseline/sanitise.py", _results_controls, trace.verified)):
         for path in sorted(root.glob(pattern)):
             for cid, lineno in read(ast.parse(path.read_text(encoding="utf-8"))):
                 table[cid].add(f"{path.relative_to(root)}:{lineno}")

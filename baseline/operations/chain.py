@@ -1,4 +1,4 @@
-"""Append-only, hash-chained JSON Lines archives (the change archive, the incident register).
+"""Append-only, hash-chained JSON Lines archives (the change archive, the incident and sanitisation registers).
 
 Each line is one record (a JSON object) with three fields of the archive's own:
   seq   its position, 1 for the first record

@@ -2,8 +2,8 @@
 
 Runs what `scripts/demo` runs in its steps 4 and 5, under one run id: the compliance suites over SSH (pytest, with a
 JUnit file), the network device audit (when the inventory has devices), the change archive (CM-01), the incident
-register (IR-01) and the assessment register (AS-01) into the same results, then the report. Every step runs with
-this Python (`sys.executable`).
+register (IR-01), the sanitisation register (RI-02) and the assessment register (AS-01) into the same results, then
+the report. Every step runs with this Python (`sys.executable`).
 
 The history (--history, else $BASELINE_VERIFY_HISTORY, else results/history/) holds one directory per run, named
 by its run id: `results.jsonl` (the run's results) and `summary.json` (each step's exit status, verdict counts per
@@ -365,6 +365,8 @@ def steps(s: Settings, results: Path, environ: dict[str, str]) -> list[Step]:
                                 "--inventory", str(s.inventory)], env, results),
         Step("incident register", [*cli, "incident", "verify", "--results-file", str(results), "--run-id", s.run_id,
                                    "--inventory", str(s.inventory)], env, results),
+        Step("sanitisation register", [*cli, "sanitise", "verify", "--results-file", str(results), "--run-id",
+                                       s.run_id], env, results),
         Step("daily inspection", [*cli, "inspect", "-i", str(s.inventory), "--results-file", str(results), "--out",
                                   str(s.report_dir / "inspection")], env, results),
         Step("orphan accounts", [*cli, "orphans", "-i", str(s.inventory), "--results-file", str(results)], env, results),

@@ -4,7 +4,8 @@ The playbook runs on localhost with a local connection against a loop device ove
 directory, created here and detached in a finally; no other device is written. Refusals end the run with status 2
 and leave the file's bytes and the results untouched; the system disk is only ever given with --check, so that
 even a broken refusal could write nothing to it. The report (scripts/report's JSON) shows the certificate on
-RI-02's row."""
+RI-02's row. Every record also goes to the sanitisation register, kept in the temporary directory
+($BASELINE_SANITISATION_DIR) and checked here; its verification has its own tests (test_sanitise_register.py)."""
 
 from __future__ import annotations
 
@@ -69,10 +70,12 @@ def disk(tmp_path: Path):
             time.sleep(0.1)
 
 
-def play(work: Path, *args: str, **extra: object) -> subprocess.CompletedProcess:
+def play(work: Path, *args: str, register: Path | None = None, **extra: object) -> subprocess.CompletedProcess:
+    """The playbook on localhost; the sanitisation register in work/sanitisation unless `register` is given."""
     values = {"sanitise_host": "localhost", "sanitise_results_file": str(work / "results.jsonl"), **extra}
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["BASELINE_SANITISATION_DIR"] = str(register or work / "sanitisation")
     env.pop("BASELINE_RUN_ID", None)
     return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(work / "hosts.yml"), str(REPO_ROOT / "playbooks/sanitise.yml"),
                            "-e", json.dumps(values), *args],
@@ -86,6 +89,20 @@ def refused(proc: subprocess.CompletedProcess, work: Path, *messages: str) -> No
     for message in messages:
         assert message in out, out
     assert not (work / "results.jsonl").exists()
+    assert kept(work) == []
+
+
+def kept(work: Path) -> list[dict]:
+    """The certificates the run kept in the sanitisation register (the chain must be intact)."""
+    checked = sanitise.register(work / "sanitisation").verify()
+    assert checked.intact, [str(p) for p in checked.problems]
+    return checked.records
+
+
+def register_seq(record) -> int:
+    """The seq of the register record a results record names."""
+    (named,) = [e.observed for e in record.evidence if e.command == sanitise.REGISTER_COMMAND]
+    return named["seq"]
 
 
 def report_cell(work: Path) -> dict:
@@ -198,6 +215,7 @@ def test_check_mode_says_what_would_be_wiped_and_writes_nothing(work: Path, disk
     assert "Nothing was written" in proc.stdout
     assert image.read_bytes() == FILL * SIZE
     assert not (work / "results.jsonl").exists()
+    assert kept(work) == []
 
 
 @needs_loop
@@ -211,17 +229,40 @@ def test_a_wipe_leaves_only_zeros_and_a_pass_record_the_report_shows(work: Path,
     assert started.check == done.check == f"media_sanitisation[localhost:{device}]"
     assert "not finished" in started.reason and started.run_id == done.run_id
     assert done.control_ids == ["RI-02"] and done.asset_kind == "organisation" and done.method == "probe"
-    cert = done.evidence[-1].observed
+    cert = sanitise.certificate_of(done)
     assert cert["device"] == device and cert["size_bytes"] == SIZE and cert["method"] == "overwrite with zeros"
     assert cert["passes"] == 1 and cert["verification"] == "passed" and cert["host"] == "localhost"
     assert cert["operator"] and cert["time"] and cert["certificate"].startswith("SAN-")
     assert "read back 4194304 bytes" in cert["verified_by"]
     assert done.evidence[1].observed["nonzero_bytes"] == 0
+    # the register keeps both stages' certificates, and each results record names the seq its certificate got
+    first, second = kept(work)
+    assert (first["stage"], second["stage"]) == ("started", "done") and second["verification"] == "passed"
+    assert first["check"] == second["check"] == done.check and second["certificate"] == cert["certificate"]
+    assert (first["outcome"], second["outcome"]) == ("fail", "pass") and second["reason"] == done.reason
+    assert (register_seq(started), register_seq(done)) == (first["seq"], second["seq"]) == (1, 2)
 
     cell = report_cell(work)
-    assert cell["verdict"] == "manual"  # RI-02 stays manual: the record is its evidence, shown on the row
+    assert cell["verdict"] == "met"  # RI-02 is automated: the passing certificate meets it
     (check,) = cell["checks"]
     assert check["outcome"] == "pass" and check["check"] == done.check and "every byte zero" in check["reason"]
+
+
+@needs_loop
+def test_a_register_that_cannot_keep_the_certificate_stops_the_run_before_the_wipe(work: Path, disk) -> None:
+    """The started record's certificate cannot be appended (the register's directory would be under a file): the
+    results record is written, `record` fails, and the run stops before the first byte is overwritten."""
+    device, image = disk
+    blocker = work / "not-a-directory"
+    blocker.write_text("a file where the register's directory should be\n", encoding="utf-8")
+    proc = play(work, register=blocker / "sanitisation", sanitise_device=device, sanitise_confirm=Path(device).name)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "could NOT be kept in the sanitisation register" in out, out
+    assert image.read_bytes() == FILL * SIZE
+    (started,) = read_results([work / "results.jsonl"])
+    assert started.outcome == "fail" and "not finished" in started.reason
+    assert register_seq(started) is None
 
 
 @needs_loop
@@ -234,7 +275,8 @@ def test_random_passes_are_verified_by_their_digest(work: Path, disk) -> None:
     left = content.count(FILL)  # random bytes equal the old fill by chance about once in 256
     assert left < SIZE // 100, f"{left} bytes still {FILL!r}"
     done = list(read_results([work / "results.jsonl"]))[-1]
-    assert done.outcome == "pass" and done.evidence[-1].observed["passes"] == 2
+    assert done.outcome == "pass" and sanitise.certificate_of(done)["passes"] == 2
+    assert [r["stage"] for r in kept(work)] == ["started", "done"] and kept(work)[-1]["passes"] == 2
     assert done.evidence[1].observed["sha256"] == hashlib.sha256(content).hexdigest()
 
 
@@ -253,7 +295,8 @@ def test_a_wipe_that_stops_with_an_error_is_recorded_as_failed(work: Path, disk)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert started.outcome == failed.outcome == "fail" and started.check == failed.check
     assert f"blkdiscard --secure {device} failed" in failed.reason and "NOT sanitised" in failed.reason
-    assert failed.evidence[-1].observed["verification"].startswith("not done: blkdiscard --secure")
+    assert sanitise.certificate_of(failed)["verification"].startswith("not done: blkdiscard --secure")
+    assert [(r["stage"], r["outcome"]) for r in kept(work)] == [("started", "fail"), ("failed", "fail")]
     assert "the device is NOT sanitised" in proc.stdout
     assert image.read_bytes() == FILL * SIZE
 
@@ -282,13 +325,16 @@ def test_a_verification_failure_gives_a_fail_record(work: Path, disk) -> None:
     try:
         with redirect_stdout(io.StringIO()):
             code = sanitise.main(["record", "--stage", "done", "--results-file", str(results), "--run-id", "r1",
-                                  "--host", "localhost", "--certificate", "SAN-test"])
+                                  "--host", "localhost", "--certificate", "SAN-test", "--dir", str(work / "sanitisation")])
     finally:
         sys.stdin = stdin
     assert code == 1
     (record,) = read_results([results])
     assert record.outcome == "fail" and "verification FAILED" in record.reason and "offset 123456" in record.reason
-    assert record.evidence[-1].observed["verification"] == "failed"
+    assert sanitise.certificate_of(record)["verification"] == "failed"
+    (certificate,) = kept(work)
+    assert certificate["verification"] == "failed" and certificate["outcome"] == "fail"
+    assert register_seq(record) == certificate["seq"] == 1
     assert report_cell(work)["checks"][0]["outcome"] == "fail"
 
 

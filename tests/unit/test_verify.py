@@ -151,7 +151,8 @@ def test_a_compliant_run_then_a_drift_exits_1_and_lists_it(env, inventory, capsy
     assert [(d["control"], d["asset"], d["check"]) for d in summary["drift"]] == [("IA-02", "app1", PWQUALITY)]
     assert summary["counts"]["IA-02"]["app1"] == {"不符合": 1} and summary["counts"]["AU-05"]["app1"] == {"未验证": 1}
     assert summary["steps"] == {"compliance suites": 1, "change archive": 0, "incident register": 0,
-                                "daily inspection": 0, "orphan accounts": 0, "assessment register": 0, "report": 0}
+                                "sanitisation register": 0, "daily inspection": 0, "orphan accounts": 0,
+                                "assessment register": 0, "report": 0}
     kept = list(read_results([env / "history" / "20260101T010000Z-b" / "results.jsonl"]))
     assert {r.run_id for r in kept} == {"20260101T010000Z-b"} and len(kept) == len(GOOD)
     # the same state again: nothing new has drifted, but the failing check still fails the run
@@ -192,7 +193,8 @@ def test_steps_use_this_python_and_one_run_id(env, inventory):
     runner = Recorded(GOOD)
     assert run(env, inventory, runner, "--junit", str(env / "j.xml"), run_id="same-run") == 0
     assert [s.name for s in runner.seen] == ["compliance suites", "change archive", "incident register",
-                                           "daily inspection", "orphan accounts", "assessment register", "report"]
+                                           "sanitisation register", "daily inspection", "orphan accounts",
+                                           "assessment register", "report"]
     for step in runner.seen:
         assert step.argv[0] == sys.executable
         assert step.env["BASELINE_RUN_ID"] == "same-run" and step.env["BASELINE_INVENTORY"] == str(inventory.absolute())
@@ -289,7 +291,7 @@ def test_an_interrupted_run_leaves_no_half_entry(env, inventory, capsys, how):
     assert run(env, inventory, Recorded(GOOD), run_id="before") == 0
     assert run(env, inventory, Stop("change archive", how), run_id="cut") == 130
     err = capsys.readouterr().err
-    assert "interrupted during step 2/7 (change archive); run cut is not kept in the history" in err
+    assert "interrupted during step 2/8 (change archive); run cut is not kept in the history" in err
     assert history_runs(env) == ["before"]  # no entry, no temporary one
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     assert run(env, inventory, Recorded(GOOD), run_id="after") == 0  # compared with the last complete run
@@ -302,7 +304,7 @@ def test_an_interrupted_run_leaves_no_half_entry(env, inventory, capsys, how):
 def test_the_record_steps_and_the_report_run_for_real_into_the_run(env, inventory, monkeypatch):
     """Every step but the compliance suites runs its real command (this Python, -m baseline.cli ...): they accept
     the options verify gives them and write their records into the run's results file with the run's id."""
-    for name in ("BASELINE_INCIDENTS_DIR", "BASELINE_ASSESSMENTS_DIR", "BASELINE_EVIDENCE_DIR"):
+    for name in ("BASELINE_INCIDENTS_DIR", "BASELINE_SANITISATION_DIR", "BASELINE_ASSESSMENTS_DIR", "BASELINE_EVIDENCE_DIR"):
         monkeypatch.setenv(name, str(env / name.lower()))
 
     def runner(step: verify.Step) -> int:
@@ -320,7 +322,7 @@ def test_the_record_steps_and_the_report_run_for_real_into_the_run(env, inventor
     records = list(read_results([entry / "results.jsonl"]))
     assert {r.run_id for r in records} == {"20260101T000000Z-real"}
     controls = {c for r in records for c in r.control_ids}
-    assert {"CM-01", "IR-01", "AS-01", "IA-02"} <= controls
+    assert {"CM-01", "IR-01", "RI-02", "AS-01", "IA-02"} <= controls
     assert (env / "report" / "20260101T000000Z-real" / "report.json").is_file()
 
 
@@ -361,7 +363,7 @@ def devices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     password = "test-" + os.urandom(12).hex()
     monkeypatch.setenv("BASELINE_VAULT_PASSWORD", password)
-    for name in ("INCIDENTS", "ASSESSMENTS", "EVIDENCE"):
+    for name in ("INCIDENTS", "SANITISATION", "ASSESSMENTS", "EVIDENCE"):
         monkeypatch.setenv(f"BASELINE_{name}_DIR", str(tmp_path / name.lower()))
     for name in ("BASELINE_RUN_ID", "BASELINE_INVENTORY", verify.HISTORY_ENV):
         monkeypatch.delenv(name, raising=False)
@@ -419,7 +421,7 @@ def test_end_to_end_ctrl_c_names_the_step_and_keeps_no_half_run(devices, tmp_pat
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if "1/7: device audit" in line:
+            if "1/8: device audit" in line:
                 os.killpg(proc.pid, signal.SIGINT)
                 break
         out, err = proc.communicate(timeout=120)
@@ -427,6 +429,6 @@ def test_end_to_end_ctrl_c_names_the_step_and_keeps_no_half_run(devices, tmp_pat
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, out + err
-    assert "interrupted during step 1/7 (device audit)" in err and "is not kept in the history" in err
+    assert "interrupted during step 1/8 (device audit)" in err and "is not kept in the history" in err
     assert [e.path.name for e in verify.entries(tmp_path / "history")] == history_runs(tmp_path)  # no partial left
     assert len(history_runs(tmp_path)) == 1
