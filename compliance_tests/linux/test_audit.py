@@ -78,7 +78,7 @@ def test_audit_rules_locked_and_daemon_restarted(host, policy, evidence, own_ker
 
 @pytest.mark.control("AU-02")
 @pytest.mark.method("config")
-def test_time_only_from_the_platform_sources(host, policy, evidence):
+def test_time_only_from_the_platform_sources(host, policy, evidence, kernel_level):
     conf = compliance.root_file(host, "/etc/chrony/chrony.conf")
     servers = [line.split()[1] for line in conf.splitlines() if line.startswith(("server ", "pool "))]
     own = policy.get("ansible_host")
@@ -89,14 +89,27 @@ def test_time_only_from_the_platform_sources(host, policy, evidence):
 
 @pytest.mark.control("AU-02")
 @pytest.mark.method("state")
-def test_time_synchronised(host, evidence, host_kind):
+def test_time_synchronised(host, policy, evidence, host_kind, kernel_level):
+    """The clock follows one of the platform's time sources: chronyd's selected source (`^*`) is in ntp_servers
+    and its leap status is Normal (a host that is itself the only source is synchronised to its local clock)."""
     if host_kind == compliance.CONTAINER:
-        not_verifiable("container host: chronyd cannot run without CAP_SYS_TIME; the configuration is checked separately")
-    out = host.run("chronyc -n tracking").stdout
-    leap = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Leap status")), None)
-    evidence.record(command="chronyc -n tracking", observed={"leap_status": leap, "tracking": out},
-                    expected={"leap_status": "Normal"})
+        not_verifiable("container host: chronyd cannot set the clock without CAP_SYS_TIME; the configuration is "
+                       "checked separately")
+    tracking = host.run("chronyc -n tracking")
+    sources = host.run("chronyc -n sources")
+    leap = next((line.split(":", 1)[1].strip() for line in tracking.stdout.splitlines()
+                 if line.startswith("Leap status")), None)
+    selected = [line.split()[1] for line in sources.stdout.splitlines() if line.startswith("^*")]
+    own = policy.get("ansible_host")
+    upstream = [s for s in policy["ntp_servers"] if s != own]
+    evidence.record(command="chronyc -n tracking; chronyc -n sources",
+                    observed={"leap_status": leap, "selected_source": selected, "tracking": tracking.stdout,
+                              "sources": sources.stdout or sources.stderr},
+                    expected={"leap_status": "Normal", "selected_source": "one of " + ", ".join(upstream)})
+    assert tracking.rc == 0, f"chronyc -n tracking exit {tracking.rc}: {tracking.stderr.strip()}"
     assert leap == "Normal"
+    if upstream:
+        assert selected and selected[0] in upstream, f"no platform time source selected: {sources.stdout}"
 
 
 @pytest.mark.control("AU-03", "IN-01", "CF-01")

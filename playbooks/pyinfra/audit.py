@@ -4,9 +4,10 @@ packages and services as the Ansible role, in the same order, from the role's ow
     pyinfra inventory/lab/pyinfra_inventory.py playbooks/pyinfra/audit.py [--limit HOST] [--dry]
 
 Container hosts (linux_servers:!kernel_hosts) get the whole role; kernel hosts (kernel_hosts, the lab's VM) get the
-kernel-level part only (auditd and its rules), as the two plays of playbooks/linux.yml give them. What the role's
-handlers do runs at the end of this deploy, in the order of roles/audit/handlers/main.yml, and only where a change
-of this run asks for it: every decision is taken from the host's state when pyinfra prepares the run.
+kernel-level part only (auditd and its rules, and the clock: chrony), as the two plays of playbooks/linux.yml give
+them. What the role's handlers do runs at the end of this deploy, in the order of roles/audit/handlers/main.yml, and
+only where a change of this run asks for it: every decision is taken from the host's state when pyinfra prepares the
+run.
 """
 
 from __future__ import annotations
@@ -181,8 +182,20 @@ def time(v: dict[str, Any], notify: set[str]) -> None:
     if put("AU-02", "chrony uses only the platform's time sources",
            deploy.Managed("/etc/chrony/chrony.conf", deploy.render(ROLE, "chrony.conf.j2", v))):
         notify.add("chrony")
-    service_on("AU-02 | chrony enabled (it cannot run in a container, which lacks CAP_SYS_TIME)", "chrony.service",
-               start=False)
+    serve_only = truthy(v["audit_time_serve_only"])
+    dropin = False
+    if serve_only:
+        files.directory(name="AU-02 | Directory for the chrony unit drop-in (a time source in a container)",
+                        path="/etc/systemd/system/chrony.service.d", present=True, user="root", group="root",
+                        mode="755")
+        dropin = put("AU-02", "A time source in a container serves the clock it may not set (chronyd -x)",
+                     deploy.Managed("/etc/systemd/system/chrony.service.d/50-baseline-serve-only.conf",
+                                    role_file("chrony-serve-only.conf")))
+        if dropin:
+            notify.add("chrony")
+    # a container lacks CAP_SYS_TIME: its chronyd stays down (the unit's condition) unless it serves time (above)
+    service_on("AU-02 | chrony enabled, and running where it may", "chrony.service",
+               start=truthy(v["audit_time_runs"]), reload=dropin)
 
 
 def local_logs(v: dict[str, Any], notify: set[str]) -> None:
@@ -233,7 +246,7 @@ def handlers(v: dict[str, Any], notify: set[str]) -> None:
         server.shell(name="AU-03 | Restart rsyslog", commands=["systemctl restart rsyslog"])
     if "journald" in notify:
         server.shell(name="AU-03 | Restart journald", commands=["systemctl restart systemd-journald"])
-    if "chrony" in notify and v["host_kind"] != "container":
+    if "chrony" in notify and truthy(v["audit_time_runs"]):
         server.shell(name="AU-02 | Restart chrony", commands=["systemctl restart chrony"])
 
 
@@ -249,7 +262,7 @@ def main() -> None:
     notify: set[str] = set()
     if truthy(v["audit_manage_auditd"]):
         auditd(v, notify)
-    if truthy(v["audit_manage_time"]) and not kernel_only:
+    if truthy(v["audit_manage_time"]):  # the clock is the kernel's: kernel hosts keep it too
         time(v, notify)
     if truthy(v["audit_manage_local_logs"]) and not kernel_only:
         local_logs(v, notify)

@@ -247,6 +247,9 @@ def ansible_files(role: Path, task_files: list[str], values: dict[str, Any]) -> 
             if not module:
                 continue
             args = task[module]
+            when = task.get("when")
+            if when is not None and str(expand("{{ " + str(when) + " }}", values)) != "True":
+                continue
             loop = task.get("loop", [None])
             items = expand(loop, values) if isinstance(loop, str) else loop
             for item in items:
@@ -312,15 +315,20 @@ def test_container_host_files_are_those_ansible_writes(monkeypatch):
 def test_kernel_host_gets_the_kernel_part_only_with_ansibles_files(monkeypatch):
     recorder, included = run_audit(monkeypatch, "kern1")
     values = ansible_values("audit", "kern1", audit_kernel_only=True)
-    wanted = ansible_files(ROLE, ["auditd.yml"], values)
-    assert set(wanted) == {"/etc/audit/rules.d/50-baseline.rules", "/etc/systemd/system/auditd.service.d/50-baseline.conf"}
+    wanted = ansible_files(ROLE, ["auditd.yml", "time.yml"], values)
+    assert set(wanted) == {"/etc/audit/rules.d/50-baseline.rules", "/etc/systemd/system/auditd.service.d/50-baseline.conf",
+                           "/etc/chrony/chrony.conf"}
     assert deploy_files(recorder) == wanted
+    assert "server 10.231.0.14 iburst" in wanted["/etc/chrony/chrony.conf"][0]
     assert included == []
-    assert not [n for n in recorder.names if n.startswith(("AU-02", "AU-04"))]
+    assert not [n for n in recorder.names if n.startswith(("AU-03 | Install rsyslog", "AU-04"))]
     packages = [op for op in recorder.ops if op["op"] == "apt.packages"]
-    assert [op["packages"] for op in packages] == [values["audit_auditd_packages"]] == [["auditd", "audispd-plugins"]]
+    assert [op["packages"] for op in packages] == [values["audit_auditd_packages"], values["audit_time_packages"]]
+    assert values["audit_auditd_packages"] == ["auditd", "audispd-plugins"]
+    assert "systemctl start chrony.service" in next(op for op in recorder.ops if op["name"].startswith(
+        "AU-02 | chrony enabled"))["commands"]
     shells = [op["name"] for op in recorder.ops if op["op"] == "server.shell"]
-    assert shells[-2:] == ["AU-01 | Load audit rules", "AU-05 | Restart auditd"]
+    assert shells[-3:] == ["AU-01 | Load audit rules", "AU-05 | Restart auditd", "AU-02 | Restart chrony"]
 
 
 def test_the_log_server_does_not_forward_to_itself_and_serves_time(monkeypatch):
@@ -328,7 +336,12 @@ def test_the_log_server_does_not_forward_to_itself_and_serves_time(monkeypatch):
     files = deploy_files(recorder)
     assert "/etc/rsyslog.d/50-baseline-forward.conf" not in files
     assert "local stratum 8" in files["/etc/chrony/chrony.conf"][0]
+    # a container that serves time: chronyd runs with -x (serves the clock, never sets it)
+    assert "ExecStart=!/usr/sbin/chronyd $DAEMON_OPTS -x" in files[
+        "/etc/systemd/system/chrony.service.d/50-baseline-serve-only.conf"][0]
     assert files == ansible_files(ROLE, ["time.yml", "local_logs.yml"], ansible_values("audit", "log1"))
+    started = next(op for op in recorder.ops if op["name"].startswith("AU-02 | chrony enabled"))
+    assert started["commands"][0] == "systemctl daemon-reload" and "systemctl start chrony.service" in started["commands"]
 
 
 def test_moved_data_is_read_by_both_engines(monkeypatch):
@@ -351,7 +364,8 @@ def test_moved_data_is_read_by_both_engines(monkeypatch):
 
 
 def test_an_applied_host_gets_no_changing_operation(monkeypatch):
-    for host, files in (("app1", ["time.yml", "local_logs.yml", "forwarding.yml"]), ("kern1", ["auditd.yml"])):
+    for host, files in (("app1", ["time.yml", "local_logs.yml", "forwarding.yml"]), ("kern1", ["auditd.yml", "time.yml"]),
+                        ("log1", ["time.yml", "local_logs.yml"])):
         values = ansible_values("audit", host)
         state: dict[str, Any] = {path: False for path in ansible_files(ROLE, files, values)}
         state.update({"applied": True, "packages": ["auditd", "audispd-plugins", "chrony", "rsyslog", "logrotate",
@@ -379,12 +393,15 @@ def test_a_changed_journald_drop_in_restarts_journald_at_the_end(monkeypatch):
     assert recorder.ops[-1]["commands"] == ["systemctl restart systemd-journald"]
 
 
-def test_a_changed_chrony_configuration_is_not_restarted_in_a_container(monkeypatch):
+def test_a_changed_chrony_configuration_is_restarted_only_where_chronyd_runs(monkeypatch):
     state = {"packages": ["chrony"], "/etc/chrony/chrony.conf": True}
     recorder, _ = run_audit(monkeypatch, "app1", state)
     assert "AU-02 | Restart chrony" not in recorder.names
-    kernel_like, _ = run_audit(monkeypatch, "kern1", state)
-    assert "AU-02 | Restart chrony" not in kernel_like.names  # the kernel hosts' play has no time part
+    assert not [op for op in recorder.ops if "systemctl start chrony.service" in op.get("commands", [])]
+    kernel, _ = run_audit(monkeypatch, "kern1", state)
+    assert "AU-02 | Restart chrony" in kernel.names  # the clock is the kernel's: the VM keeps it
+    server, _ = run_audit(monkeypatch, "log1", state)
+    assert "AU-02 | Restart chrony" in server.names
 
 
 def test_a_new_auditd_package_brings_the_default_rules_file_which_goes(monkeypatch):
