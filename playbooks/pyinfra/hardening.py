@@ -4,11 +4,15 @@ as the Ansible role, decided from the host's facts when pyinfra prepares the run
     pyinfra inventory/lab/pyinfra_inventory.py playbooks/pyinfra/hardening.py [--limit HOST] [--dry]
 
 Hosts of `linux_servers:!kernel_hosts` get the whole role; `kernel_hosts` (the VM) get the kernel-level part only,
-as in playbooks/linux.yml (hardening_kernel_only): the kernel sysctls and the blocked kernel modules.
+as in playbooks/linux.yml (hardening_kernel_only): the kernel sysctls, the blocked kernel modules and process
+accounting (on the host's own kernel only).
 """
 
 from __future__ import annotations
 
+import base64
+import re
+import shlex
 import sys
 import types
 from io import StringIO
@@ -31,6 +35,7 @@ NFT_CONF = "/etc/nftables.conf"
 NFT_LOAD = "sh -c 'if [ -e /etc/nftables.conf ]; then nft -f /etc/nftables.conf; else nft flush ruleset; fi'"
 APPROVE_PROGRAM = "/usr/local/sbin/baseline-aide-approve"
 AIDE_CONFIG = "/etc/aide/baseline.conf"
+SYSSTAT_CONFIG = "/etc/sysstat/sysstat"
 # systemd-analyze verify reads a unit only under its own name: the candidate is checked as such in a scratch directory.
 UNIT_VALIDATE = ("sh -c 'd=$(mktemp -d) || exit 1; cp \"$1\" \"$d/$2\" && systemd-analyze verify \"$d/$2\"; rc=$?; "
                  "rm -rf \"$d\"; exit $rc' verify {path} ")
@@ -131,6 +136,32 @@ def absent(control: str, label: str, path: str) -> None:
         files.file(name=f"{control} | {label}", path=path, present=False)
 
 
+def file_text(path: str) -> str | None:
+    """The file's exact text (None when it does not exist)."""
+    q = shlex.quote(path)
+    found = host.get_fact(Command, command=f"if [ -e {q} ]; then printf 'B64:'; base64 -w0 {q}; else echo missing; fi")
+    found = "" if found is None else str(found)
+    return base64.b64decode(found[4:]).decode() if found.startswith("B64:") else None
+
+
+def lineinfile(text: str | None, regexp: str, line: str) -> str:
+    """ansible.builtin.lineinfile with regexp and line: the last matching line is replaced, else the line is
+    appended at the end."""
+    lines = (text or "").splitlines(keepends=True)
+    pattern = re.compile(regexp)
+    index = -1
+    for n, current in enumerate(lines):
+        if pattern.search(current):
+            index = n
+    if index >= 0:
+        lines[index] = line + "\n"
+    else:
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += "\n"
+        lines.append(line + "\n")
+    return "".join(lines)
+
+
 def installed() -> set[str]:
     return set(host.get_fact(DebPackages) or {})
 
@@ -204,6 +235,15 @@ def modules_part(v: dict[str, Any]) -> None:
         deploy.Managed("/etc/modprobe.d/50-baseline.conf", deploy.render(ROLE, "modprobe-blocked.conf.j2", v)))
 
 
+def accounting_part(v: dict[str, Any]) -> None:
+    """tasks/accounting.yml: process accounting where the kernel is the host's own (CAP_SYS_PACCT)."""
+    if v.get("host_kind") == "container":
+        print(f"{deploy.name()}: process accounting not applied: container host; it needs the host's own kernel.")
+        return
+    install_packages("AU-01", "Install acct", v["hardening_accounting_packages"])
+    timer_on("AU-01", "Process accounting enabled and running", "acct.service", False)
+
+
 def packages_part(v: dict[str, Any]) -> None:
     present = [n for n in v["hardening_forbidden_packages"] if n in installed()]
     if present:
@@ -272,19 +312,33 @@ def updates_part(v: dict[str, Any]) -> None:
              "baseline-pending-updates.timer", changed)
     absent("IP-04", "The former cron entry of the report is gone (the timer replaces it)",
            "/etc/cron.d/baseline-pending-updates")
+    # the setting (list, never restart) is in place before the package, whose apt hook runs after every dpkg run
+    directory("IP-04", "Drop-in directory of needrestart", "/etc/needrestart/conf.d", "755")
+    put("IP-04", "needrestart lists the services running replaced libraries and restarts none",
+        deploy.Managed("/etc/needrestart/conf.d/50-baseline.conf", deploy.render(ROLE, "needrestart.conf.j2", v)))
+    install_packages("IP-04", "Install needrestart", v["hardening_needrestart_packages"])
 
 
 def integrity_part(v: dict[str, Any]) -> None:
     state = run_state()
     state["integrity"] = True
-    install_packages("IP-05", "Install AIDE", v["hardening_integrity_packages"], no_recommends=True)
+    install_packages("IP-05", "Install AIDE and debsums", v["hardening_integrity_packages"], no_recommends=True)
     put("IP-05", "AIDE configuration of the baseline",
         deploy.Managed(AIDE_CONFIG, deploy.render(ROLE, "aide.conf.j2", v), mode="600"))
     approve = deploy.ROLES / ROLE / "files" / "baseline-aide-approve"
     put("IP-05", "Approvals of the integrity database (only what a run changed, or what an administrator names)",
         deploy.Managed(APPROVE_PROGRAM, approve.read_text(encoding="utf-8"), mode="755"))
     db = v["hardening_aide_db"]
-    if not host.get_fact(File, path=db):
+    former = v["hardening_aide_former_db"]
+    moving = former != db and bool(host.get_fact(File, path=former))
+    if moving:
+        # the approved database of a host converging from the former path, moved once (before the first-run build)
+        server.shell(name="IP-05 | The approved database moves from its former path (once)",
+                     commands=[f"mv -f {former} {db}",
+                               f"if [ -e {former}.pre-run ]; then mv -f {former}.pre-run {db}.pre-run; fi"])
+    for path in v["hardening_aide_former_files"]:
+        absent("IP-05", f"Leftovers of the former database are gone: {path}", path)
+    if not moving and not host.get_fact(File, path=db):
         state["first_database"] = True
         server.shell(name="IP-05 | Build the AIDE database (first run only; later runs approve what they changed)",
                      commands=[f"set -e; aide --config {AIDE_CONFIG} --init >/dev/null; mv {db}.new {db}; "
@@ -323,6 +377,43 @@ def residual_part(v: dict[str, Any]) -> None:
                          commands=[f"chown root:root {path}", f"chmod {mode} {path}"])
 
 
+def tmpdir_part(v: dict[str, Any]) -> None:
+    """tasks/tmpdir.yml: pam_tmpdir installed and in the session stacks (lineinfile)."""
+    install_packages("RI-01", "Install pam_tmpdir (a private temporary directory per user)",
+                     v["hardening_tmpdir_packages"])
+    for path in v["hardening_tmpdir_pam_files"]:
+        before = file_text(path)
+        after = lineinfile(before, r"^\s*session\s+\S+\s+pam_tmpdir\.so", "session\toptional\tpam_tmpdir.so")
+        if before != after:
+            info = host.get_fact(File, path=path) or {}
+            files.put(name=f"RI-01 | Every session gets its own temporary directory (pam_tmpdir in the session "
+                           f"stacks): {path}", src=StringIO(after), dest=path, user=info.get("user") or "root",
+                      group=info.get("group") or "root", mode=str(info.get("mode") or "644"))
+
+
+def activity_part(v: dict[str, Any]) -> None:
+    """tasks/activity.yml: sysstat installed, its switch on, its units enabled and started."""
+    install_packages("OP-01", "Install sysstat", v["hardening_activity_packages"])
+    umask_line = "UMASK=" + str(v["hardening_activity_umask"])
+    before = file_text(SYSSTAT_CONFIG)
+    label = "OP-01 AU-03 | The activity history readable by root and adm only (sysstat's umask)"
+    if before is None:
+        # the file arrives with the package this run installs: the line is set on the host, as lineinfile would
+        server.shell(name=label, commands=[
+            f"if grep -q '^UMASK=' {SYSSTAT_CONFIG}; then sed -i 's/^UMASK=.*/{umask_line}/' {SYSSTAT_CONFIG}; "
+            f"else echo '{umask_line}' >> {SYSSTAT_CONFIG}; fi"])
+    else:
+        after = lineinfile(before, r"^UMASK=", umask_line)
+        if after != before:
+            info = host.get_fact(File, path=SYSSTAT_CONFIG) or {}
+            files.put(name=label, src=StringIO(after), dest=SYSSTAT_CONFIG, user=info.get("user") or "root",
+                      group=info.get("group") or "root", mode=str(info.get("mode") or "644"))
+    put("OP-01", "sysstat collects (its switch, kept by the package's upgrades)",
+        deploy.Managed("/etc/default/sysstat", deploy.render(ROLE, "sysstat-default.j2", v)))
+    for unit in v["hardening_activity_units"]:
+        timer_on("OP-01", f"Activity collected every 10 minutes and summarised daily: {unit}", unit, False)
+
+
 def apply() -> None:
     full = deploy.targets("linux_servers:!kernel_hosts")
     kernel_host = deploy.targets("kernel_hosts")
@@ -339,6 +430,8 @@ def apply() -> None:
         sysctl_part(v, kernel_only)
     if as_bool(v["hardening_manage_modules"]):
         modules_part(v)
+    if as_bool(v["hardening_manage_accounting"]):
+        accounting_part(v)
     if kernel_only:
         return
     if as_bool(v["hardening_manage_packages"]):
@@ -353,6 +446,10 @@ def apply() -> None:
         integrity_part(v)
     if as_bool(v["hardening_manage_residual"]):
         residual_part(v)
+    if as_bool(v["hardening_manage_tmpdir"]):
+        tmpdir_part(v)
+    if as_bool(v["hardening_manage_activity"]):
+        activity_part(v)
 
 
 if __name__ != "baseline_pyinfra_helpers":  # loaded by the unit tests under that name: no host, no operation

@@ -54,9 +54,12 @@ def snapshot() -> None:
         return
     db = v["hardening_aide_db"]
     saved = f"{db}.pre-run.pyinfra"
+    # a host converging from the former database path: the snapshot is of the database there (hardening.py moves it)
+    used = db if host.get_fact(File, path=db) or not host.get_fact(File, path=v["hardening_aide_former_db"]) \
+        else v["hardening_aide_former_db"]
     found = host.get_fact(Command, command=(
-        f"{APPROVE_PROGRAM} --config {AIDE_CONFIG} --db {db} snapshot >/dev/null && "
-        f"if [ -e {db}.pre-run ]; then mv {db}.pre-run {saved} && echo taken; else rm -f {saved}; echo none; fi"))
+        f"{APPROVE_PROGRAM} --config {AIDE_CONFIG} --db {used} snapshot >/dev/null && "
+        f"if [ -e {used}.pre-run ]; then mv {used}.pre-run {saved} && echo taken; else rm -f {saved}; echo none; fi"))
     state["snapshot_taken"] = True
     state["snapshot"] = (found or "").strip() == "taken"
 

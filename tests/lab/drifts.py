@@ -47,6 +47,7 @@ CLAMD_MIRROR = _check("linux/test_antimalware.py", "test_clamd_runs_with_signatu
 AUDITD_RULES = _check("linux/test_audit.py", "test_auditd_runs_with_the_baseline_rules")
 AUDIT_LOCKED = _check("linux/test_audit.py", "test_audit_rules_locked_and_daemon_restarted")
 TIME_SOURCES = _check("linux/test_audit.py", "test_time_only_from_the_platform_sources")
+TIME_SYNC = _check("linux/test_audit.py", "test_time_synchronised")
 LOG_OVER_TLS = _check("linux/test_audit.py", "test_message_arrives_on_the_log_server_over_tls")
 LOCAL_LOGS = _check("linux/test_audit.py", "test_local_logs_protected")
 LOG_YEAR = _check("linux/test_audit.py", "test_log_server_keeps_a_year")
@@ -231,6 +232,12 @@ AU_02 = linux(
     r"printf 'pool 2.debian.pool.ntp.org iburst\n' | sudo tee -a /etc/chrony/chrony.conf >/dev/null",
     {TIME_SOURCES, AIDE},
     "A public NTP pool besides the platform's source.")
+
+AU_02_SYNC = linux(
+    "AU-02", "kern1",
+    "sudo systemctl stop chrony && ! systemctl is-active --quiet chrony",
+    {TIME_SYNC},
+    "chronyd stopped on the VM: its clock no longer follows the platform's time source; the run starts it again.")
 
 AU_03 = linux(
     "AU-03", "bak1",
@@ -540,7 +547,8 @@ NW_08 = device(
     "A saved change outside the baseline that no offline archive holds; the push archives the device before it "
     "compares, which backs the change up (nothing else to send).")
 
-LINUX_DRIFTS = (IA_01, IA_02, IA_03, IA_04, IA_05, IA_06, AC_01, AC_02, AC_03, AC_04, AU_01, AU_02, AU_03, AU_04, AU_05,
+LINUX_DRIFTS = (IA_01, IA_02, IA_03, IA_04, IA_05, IA_06, AC_01, AC_02, AC_03, AC_04, AU_01, AU_02, AU_02_SYNC, AU_03,
+                AU_04, AU_05,
                 IP_01, IP_02, IP_03, IP_04, IP_05, MP_01, IN_01, CF_01, RI_01, RI_01_KERNEL,
                 NW_05_LOG_SERVER,
                 IP_01_MODULES, IP_03_SYSCTL, RI_01_PERSISTED, IA_05_FORWARDING, IA_05_BANNER, AC_03_SUDO, AC_04_CRON,
@@ -559,6 +567,10 @@ NOT_DRIFTABLE = {
     "CM-01": "Verified from the change archive on the controller (`baseline changes verify`), not by the suites a drift "
              "runs on a host. An edited, removed or incomplete record turning the cells to 不符合 is tested without the "
              "lab: tests/report/test_report_operations.py, tests/unit/test_change_records.py.",
+    "RI-02": "Verified from the sanitisation register on the controller (`baseline sanitise verify`), not by a setting "
+             "on a host a drift could break. An interrupted or failed wipe, an unverified read back and an edited or "
+             "removed certificate turning the cell to 不符合 are tested without the lab against loop devices: "
+             "tests/unit/test_sanitise_register.py, tests/unit/test_sanitise.py.",
     "AS-01": "Verified from the catalog's coverage of the policy's articles (catalog/articles.yml) and the assessment "
              "register on the controller (`baseline assessment verify`), not on a host. A coverage gap, a broken register "
              "and an overdue assessment turning the cell to 不符合 are tested without the lab: tests/unit/test_assessment.py.",
@@ -641,3 +653,64 @@ BATCHES = (
     Batch("databases", DATABASE_DRIFTS),
     Batch("devices", DEVICE_DRIFTS),
 )
+
+# --- Server hardening depth, second part (compliance_tests/linux/test_depth.py): a batch of its own, one drift per
+# host (two on log1, on files and packages neither of the other touches). Appended after the batches above.
+NEEDRESTART = _check("linux/test_depth.py", "test_services_running_replaced_libraries_are_listed_and_none_restarted")
+AIDE_DB = _check("linux/test_depth.py", "test_integrity_database_where_debian_expects_it_with_sha512")
+DEBSUMS = _check("linux/test_depth.py", "test_package_files_match_their_checksums")
+TMPDIR = _check("linux/test_depth.py", "test_each_session_gets_its_own_temporary_directory")
+ACCOUNTING = _check("linux/test_depth.py", "test_process_accounting_records_every_process")
+ACTIVITY = _check("linux/test_depth.py", "test_activity_history_is_collected")
+
+IP_04_NEEDRESTART = linux(
+    "IP-04", "log1",
+    """sudo sed -i "s/restart} = 'l'/restart} = 'a'/" /etc/needrestart/conf.d/50-baseline.conf"""
+    """ && sudo grep -q "restart} = 'a'" /etc/needrestart/conf.d/50-baseline.conf""",
+    {NEEDRESTART, AIDE},
+    "needrestart told to restart services by itself after every dpkg run (the baseline's drop-in); the run writes "
+    "the drop-in back.")
+
+IP_05_DEBSUMS = linux(
+    "IP-05", "log1",
+    "sudo DEBIAN_FRONTEND=noninteractive apt-get purge -y -q debsums >/dev/null && ! dpkg-query -W -f '${Status}' "
+    "debsums 2>/dev/null | grep -q 'ok installed'",
+    {DEBSUMS, AIDE},
+    "debsums purged: the installed packages' files are no longer compared with their checksums (its program and "
+    "configuration gone are integrity differences too); the run installs it again.")
+
+IP_05_AIDE_DB = linux(
+    "IP-05", "app1",
+    "sudo mv /var/lib/aide/aide.db /var/lib/aide/baseline.db && sudo test -e /var/lib/aide/baseline.db"
+    " && ! sudo test -e /var/lib/aide/aide.db",
+    {AIDE_DB, AIDE},
+    "The approved integrity database back at the former path: Debian's tools and the daily check find none; the "
+    "run moves it where they expect it (the converging host's path) and approves nothing else.")
+
+RI_01_TMPDIR = linux(
+    "RI-01", "bak1",
+    "sudo sed -i '/pam_tmpdir\\.so/d' /etc/pam.d/common-session && ! sudo grep -q pam_tmpdir /etc/pam.d/common-session",
+    {TMPDIR, AIDE},
+    "pam_tmpdir out of the login session stack: a new SSH login shares /tmp with everyone again; the run adds the "
+    "line back.")
+
+AU_01_ACCOUNTING = linux(
+    "AU-01", "kern1",
+    "sudo systemctl disable --now acct.service >/dev/null 2>&1 && ! systemctl is-active --quiet acct.service"
+    " && ! systemctl is-enabled --quiet acct.service",
+    {ACCOUNTING},
+    "Process accounting switched off (accton off) and not started at boot; kern1 has no integrity database.")
+
+OP_01_ACTIVITY = linux(
+    "OP-01", "drill1",
+    "sudo systemctl disable --now sysstat-collect.timer >/dev/null 2>&1"
+    " && ! systemctl is-enabled --quiet sysstat-collect.timer && ! systemctl is-active --quiet sysstat-collect.timer",
+    {ACTIVITY, AIDE},
+    "sysstat's collection timer disabled and stopped (its link in /etc/systemd/system/sysstat.service.wants removed: "
+    "an integrity difference too); the run enables and starts it again.")
+
+DEPTH_DRIFTS = (IP_04_NEEDRESTART, IP_05_DEBSUMS, IP_05_AIDE_DB, RI_01_TMPDIR, AU_01_ACCOUNTING, OP_01_ACTIVITY)
+DRIFTS = DRIFTS + DEPTH_DRIFTS
+BATCHES = (*BATCHES, Batch("depth", DEPTH_DRIFTS))
+NOT_DRIFTABLE["OP-01"] += (" The activity history each host keeps for it (sysstat's collection) is a setting, and has "
+                           "its drift: OP_01_ACTIVITY in the depth batch.")

@@ -1,7 +1,9 @@
 """Every check can fail: for every automated or partial control, a hand change on a lab host or device (the drifts
 of tests/lab/drifts.py) makes exactly the checks that verify it fail, on exactly that host, and the baseline's
 run repairs it so that the same checks pass again. Drifts are applied batch by batch (several unrelated controls
-at once), so one verification run per batch shows them all. Runs after every other lab suite (conftest ranks it)."""
+at once), so one verification run per batch shows them all: the whole suites on the batch's hosts before the repair
+(nothing but the expected checks fails), the expected checks alone after it (each passes again on its host; the
+devices' audit is whole both times). Runs after every other lab suite (conftest ranks it)."""
 
 from __future__ import annotations
 
@@ -41,16 +43,21 @@ def apply(batch: Batch) -> None:
             on(drift.host, drift.command)
 
 
-def verify(batch: Batch, tmp: Path, name: str) -> tuple[list, str]:
-    """Records of one verification of the batch's hosts (compliance suites or device audit) and its output."""
+def verify(batch: Batch, tmp: Path, name: str, expected_only: bool = False) -> tuple[list, str]:
+    """Records of one verification of the batch's hosts (compliance suites or device audit) and its output; with
+    expected_only, of the suites' checks the batch expects to fail alone."""
     results = tmp / f"{name}.jsonl"
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
     if batch.on_devices:
         limits = [arg for host in batch.hosts for arg in ("-l", host)]
         cmd = [NETDEV, "-q", *limits, "audit", "--results", str(results)]
     else:
-        select = " or ".join(batch.hosts)
-        cmd = [sys.executable, "-m", "pytest", *batch.suites, "-q", "-p", "no:cacheprovider", "-k", select,
+        select, suites = " or ".join(batch.hosts), list(batch.suites)
+        if expected_only:
+            checks = [c.split("::") for c in sorted(batch.expected) if c.startswith("compliance_tests/")]
+            suites = sorted({path for path, _ in checks})
+            select = f"({select}) and ({' or '.join(sorted({function for _, function in checks}))})"
+        cmd = [sys.executable, "-m", "pytest", *suites, "-q", "-p", "no:cacheprovider", "-k", select,
                "--results-file", str(results)]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
     records = list(read_results([results])) if results.exists() else []
@@ -92,6 +99,8 @@ def test_each_drift_fails_exactly_its_checks_until_the_baseline_repairs_it(batch
                          f"unexpected (a check failed for no drift): {sorted(got - want)}")
     for fixed in repair(batch):
         assert fixed.returncode == 0, fixed.stdout[-5000:] + fixed.stderr[-2000:]
-    records, output = verify(batch, tmp_path, "repaired")
+    records, output = verify(batch, tmp_path, "repaired", expected_only=not batch.on_devices)
     left = [f"{r.asset}: {r.check}: {r.reason}" for r in records if r.outcome in ("fail", "error")]
     assert left == [], output + "\nstill failing after the repair:\n" + "\n".join(left)
+    passed = {(r.asset, r.check.split("[")[0]) for r in records if r.outcome == "pass"}
+    assert want <= passed, f"{output}\nnot seen passing after the repair: {sorted(want - passed)}"

@@ -160,3 +160,65 @@ def test_first_database_and_changed_attributes_rebuild_whole(tmp_path):
     assert entries_of(host.db) == APPROVED
     host.live(APPROVED, spec=SPEC + " sha512")
     assert host.run("approve")["rebuilt"] == "the watched attributes changed"
+
+
+SHA256 = "@@db_spec name attr perm inode lcount uid gid size mtime sha256"
+SHA512 = "@@db_spec name attr perm inode lcount uid gid size mtime sha512"
+
+
+def entry(size: int, mtime: int, digest: str) -> str:
+    return f"1 100755 42 1 0 0 {size} {mtime} {digest}"
+
+
+def test_a_new_checksum_rebuilds_but_carries_hand_changes_over_as_alerts(tmp_path):
+    """The run that changes the checksum (SHA-256 to SHA-512) cannot compare checksums, but compares the other
+    attributes: a path changed by hand before the run stays an alert (left out of the rebuilt database, so the
+    check reports it as added), what the run itself changed is approved."""
+    host = Host(tmp_path)
+    approved = {"/usr/bin/tac": entry(10, 1, "old"), "/etc/hosts": entry(20, 1, "old"), "/etc/gone": entry(5, 1, "x")}
+    host.db.write_text(db_text(approved, SHA256))
+    tampered = {**approved, "/usr/bin/tac": entry(11, 2, "bad")}  # changed by hand between runs
+    host.live(tampered, SHA256)
+    assert host.run("snapshot") == {"snapshot": True}
+    after = {"/usr/bin/tac": entry(11, 2, "bad5"), "/etc/hosts": entry(25, 3, "new5"), "/etc/gone": entry(5, 1, "x5"),
+             "/usr/bin/new": entry(7, 3, "n5")}
+    host.live(after, SHA512)  # the run rewrote /etc/hosts, installed /usr/bin/new and changed the checksum
+    outcome = host.run("approve")
+    assert outcome["rebuilt"] == "the watched attributes changed" and outcome["snapshot"] is True
+    assert outcome["carried"] == ["/usr/bin/tac"] and outcome["removed"] == []
+    assert entries_of(host.db) == {k: v for k, v in after.items() if k != "/usr/bin/tac"}
+    assert "@@db_spec" in host.db.read_text() and SHA512 in host.db.read_text()
+    assert outcome["pending"] == ["/usr/bin/tac"]  # reported as added until an administrator approves it
+    assert "not approved (carried over as added): /usr/bin/tac" in host.log
+    assert not (tmp_path / "baseline.db.pre-run").exists()
+
+
+def test_a_new_checksum_without_a_snapshot_carries_every_difference_unless_approved(tmp_path):
+    host = Host(tmp_path)
+    approved = {"/usr/bin/tac": entry(10, 1, "old"), "/etc/hosts": entry(20, 1, "old"), "/etc/gone": entry(5, 1, "x")}
+    host.db.write_text(db_text(approved, SHA256))
+    after = {"/usr/bin/tac": entry(10, 1, "same5"), "/etc/hosts": entry(25, 3, "new5"), "/usr/bin/new": entry(7, 3, "n")}
+    host.live(after, SHA512)
+    outcome = host.run("approve")
+    assert outcome["carried"] == ["/etc/hosts", "/usr/bin/new"] and outcome["removed"] == ["/etc/gone"]
+    assert entries_of(host.db) == {"/usr/bin/tac": after["/usr/bin/tac"]}  # unchanged apart from its checksum
+    host.db.write_text(db_text(approved, SHA256))
+    named = host.run("approve", "--path", "/etc/hosts")
+    assert named["carried"] == ["/usr/bin/new"]
+    host.db.write_text(db_text(approved, SHA256))
+    everything = host.run("approve", "--all")
+    assert everything["carried"] == [] and entries_of(host.db) == after
+
+
+def test_a_snapshot_of_a_database_at_its_former_path_reads_the_configurations_output(tmp_path):
+    """The configuration names the new path (its database_out), the approved database is still at the former one
+    (a host converging, or moved back by hand): the snapshot is taken all the same, beside the database it is of."""
+    host = Host(tmp_path)
+    former = tmp_path / "former.db"
+    former.write_text(db_text(APPROVED))
+    host.live(APPROVED)
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--config", str(host.config), "--db", str(former), "snapshot"],
+                          env=host.env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == {"snapshot": True}, proc.stderr
+    assert (tmp_path / "former.db.pre-run").exists() and not (tmp_path / "baseline.db.new").exists()
+

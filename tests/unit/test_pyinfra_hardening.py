@@ -7,6 +7,7 @@ something, names paths or builds the first database."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import re
@@ -236,12 +237,13 @@ def test_every_control_id_of_the_role_is_named_by_an_operation(monkeypatch):
     facts = {"DebPackages": {"telnet": ["0.17"]}, "Command": lambda command: "rsync.service" if "list-unit" in command
              else "enabled=enabled active=active"}
     names = hardening_run(monkeypatch, facts=facts).names
+    names += hardening_run(monkeypatch, "kern1", facts=facts).names  # process accounting: own kernel only
     approve = load("integrity_approve")
     recorder = Recorder("app1", {"File": {"mode": 755}}, data={"integrity_approve": "all"})
     with_helpers(approve, recorder, monkeypatch)
     approve.approve()
     assert role_tags() <= ids_of(names + recorder.names)
-    assert {"IP-01", "IP-02", "IP-03", "IP-04", "IP-05", "RI-01", "AC-04", "IA-05"} <= role_tags()
+    assert {"IP-01", "IP-02", "IP-03", "IP-04", "IP-05", "RI-01", "AC-04", "IA-05", "AU-01", "OP-01"} <= role_tags()
 
 
 @pytest.mark.parametrize("host", ["app1", "log1"])
@@ -250,7 +252,7 @@ def test_the_files_are_those_ansible_writes(monkeypatch, host):
     wanted = ansible_files({**values, "hardening_inbound": services_for(values["server_inbound_services"],
                                                                          values["group_names"])})
     found = installed_files(hardening_run(monkeypatch, host))
-    assert len(wanted) == 14, sorted(wanted)
+    assert len(wanted) == 16, sorted(wanted)
     for path, expected in wanted.items():
         assert found.get(path) == expected, path
     if host == "log1":
@@ -287,6 +289,103 @@ def test_the_sysctl_files_are_those_ansible_posix_sysctl_writes(monkeypatch, tmp
     assert found[module.NET_FILE][1:] == (0o644, "root", "root")
 
 
+def test_the_session_stacks_get_the_line_ansible_lineinfile_writes(monkeypatch, tmp_path):
+    """The role's pam_tmpdir task run by Ansible on this machine against copies of Debian's session stacks (one
+    without the line, one with pam-auth-update's spelling of it): the deploy's lineinfile gives the same bytes, and a
+    second pass changes nothing."""
+    module = load("hardening")
+    values = lab_values("app1")
+    fresh = SESSION_STACK.replace("session\toptional\tpam_tmpdir.so\n", "")
+    spelled = fresh.replace("# end of", "session\toptional\t\t\tpam_tmpdir.so\n# end of")
+    task = next(t for t in yaml.safe_load((ROLE / "tasks" / "tmpdir.yml").read_text(encoding="utf-8"))
+                if "ansible.builtin.lineinfile" in t)
+    args = task["ansible.builtin.lineinfile"]
+    stacks = {"fresh": fresh, "spelled": spelled}
+    for name, text in stacks.items():
+        (tmp_path / name).write_text(text)
+    play = [{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": [
+        {"name": task["name"], "loop": sorted(str(tmp_path / n) for n in stacks),
+         "ansible.builtin.lineinfile": {**args, "path": "{{ item }}"}}]}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+    bin_dir = Path(sys.executable).parent
+    run = subprocess.run([str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-e",
+                          f"ansible_python_interpreter={sys.executable}", str(tmp_path / "play.yml")],
+                         capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:]
+    for name, text in stacks.items():
+        written = (tmp_path / name).read_text()
+        assert written.count("pam_tmpdir.so") == 1 and "\nsession\toptional\tpam_tmpdir.so\n" in written
+        ours = module.lineinfile(text, args["regexp"], args["line"])
+        assert ours == written, name
+        assert module.lineinfile(ours, args["regexp"], args["line"]) == ours
+    assert values["hardening_tmpdir_pam_files"] == ["/etc/pam.d/common-session",
+                                                    "/etc/pam.d/common-session-noninteractive"]
+
+
+def test_sysstat_umask_is_set_as_ansible_lineinfile_sets_it(monkeypatch, tmp_path):
+    """The role's umask task run by Ansible on a copy of the package's file, and the deploy's two ways: the file
+    there when the run is prepared (lineinfile's result, put), or arriving with this run's package (a command on
+    the host, run here against a copy): the same bytes each time."""
+    module = load("hardening")
+    values = lab_values("app1")
+    task = next(t for t in yaml.safe_load((ROLE / "tasks" / "activity.yml").read_text(encoding="utf-8"))
+                if "ansible.builtin.lineinfile" in t)
+    args = task["ansible.builtin.lineinfile"]
+    target = tmp_path / "sysstat"
+    target.write_text(SYSSTAT_CONF)
+    play = [{"hosts": "localhost", "gather_facts": False, "connection": "local",
+             "vars": {"hardening_activity_umask": values["hardening_activity_umask"]},
+             "tasks": [{"name": task["name"], "ansible.builtin.lineinfile": {**args, "path": str(target)}}]}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+    bin_dir = Path(sys.executable).parent
+    run = subprocess.run([str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-e",
+                          f"ansible_python_interpreter={sys.executable}", str(tmp_path / "play.yml")],
+                         capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:]
+    wanted = target.read_text()
+    assert wanted == SYSSTAT_CONF.replace("UMASK=0022", "UMASK=0027")
+    # the file there when the run is prepared: its new text is put
+    facts = in_place_facts(values)
+    in_place = facts["Command"]
+    facts["Command"] = lambda command: ("B64:" + base64.b64encode(SYSSTAT_CONF.encode()).decode()
+                                        if "base64" in command and "sysstat" in command else in_place(command))
+    recorder = hardening_run(monkeypatch, "app1", facts=facts, differs=False)
+    put = [op for op in recorder.ops if op["op"] == "files.put" and op["dest"] == module.SYSSTAT_CONFIG]
+    assert len(put) == 1 and put[0]["src"].getvalue() == wanted and put[0]["name"].startswith("OP-01 AU-03 | ")
+    # the file arrives with the package: the command does the same on the host
+    facts["Command"] = lambda command: "missing" if "base64" in command and "sysstat" in command else in_place(command)
+    recorder = hardening_run(monkeypatch, "app1", facts=facts, differs=False)
+    shell = [op for op in recorder.ops if op["op"] == "server.shell" and "UMASK" in " ".join(op["commands"])]
+    assert len(shell) == 1
+    copy = tmp_path / "arriving"
+    copy.write_text(SYSSTAT_CONF)
+    command = shell[0]["commands"][0].replace(module.SYSSTAT_CONFIG, str(copy))
+    subprocess.run(["/bin/sh", "-c", command], check=True)
+    assert copy.read_text() == wanted
+    subprocess.run(["/bin/sh", "-c", command], check=True)  # a second pass changes nothing
+    assert copy.read_text() == wanted
+
+
+def test_a_database_at_the_former_path_is_moved_once_and_not_built_anew(monkeypatch):
+    values = lab_values("app1")
+    facts = in_place_facts(values)
+    in_place = facts["File"]
+    former, db = values["hardening_aide_former_db"], values["hardening_aide_db"]
+    assert (former, db) == ("/var/lib/aide/baseline.db", "/var/lib/aide/aide.db")
+    facts["File"] = lambda path: {"mode": 600} if path == former else (None if path == db else in_place(path))
+    recorder = hardening_run(monkeypatch, "app1", facts=facts, differs=False)
+    assert recorder.names == ["IP-05 | The approved database moves from its former path (once)"]
+    assert recorder.ops[0]["commands"] == [f"mv -f {former} {db}",
+                                           f"if [ -e {former}.pre-run ]; then mv -f {former}.pre-run {db}.pre-run; fi"]
+    module_state = sys.modules["_baseline_integrity_run"].hosts["app1"]
+    assert module_state["first_database"] is False  # the approval compares, it does not approve whole
+    # neither database there: the first one is built
+    facts["File"] = lambda path: None if path in (former, db) else in_place(path)
+    names = hardening_run(monkeypatch, "app1", facts=facts, differs=False).names
+    assert [n for n in names if n.startswith("IP-05")] == [
+        "IP-05 | Build the AIDE database (first run only; later runs approve what they changed)"]
+
+
 def test_a_fresh_container_host_gets_the_role_in_its_order(monkeypatch):
     recorder = hardening_run(monkeypatch, "app1")
     order = [ids_of([name]).pop() for name in recorder.names]
@@ -300,17 +399,41 @@ def test_a_fresh_container_host_gets_the_role_in_its_order(monkeypatch):
     units = [i for op in installs.values() for i in op["items"] if i.path.startswith("/etc/systemd/system/")]
     assert len(units) == 4 and all("systemd-analyze verify" in str(u.validate) for u in units)
     packages = [op for op in recorder.ops if op["op"] == "apt.packages"]
-    assert [op["packages"] for op in packages] == [["nftables"], ["unattended-upgrades", "cron"],
-                                                   ["aide", "aide-common", "cron"]]
-    assert packages[2]["no_recommends"] and not packages[1]["no_recommends"]
+    assert [op["packages"] for op in packages] == [["nftables"], ["unattended-upgrades", "cron"], ["needrestart"],
+                                                   ["aide", "aide-common", "cron", "debsums"], ["libpam-tmpdir"],
+                                                   ["sysstat"]]
+    assert packages[3]["no_recommends"] and not packages[1]["no_recommends"]
+    # needrestart's setting (list only) is written before the package and its apt hook arrive
+    names = recorder.names
+    assert names.index("IP-04 | needrestart lists the services running replaced libraries and restarts none") \
+        < names.index("IP-04 | Install needrestart")
     assert any(name.startswith("IP-05 | Build the AIDE database") for name in recorder.names)
 
 
 def test_the_kernel_host_gets_the_kernel_part_only_and_sets_it(monkeypatch):
     recorder = hardening_run(monkeypatch, "kern1")
-    assert ids_of(recorder.names) == {"RI-01", "IP-01"}
+    assert ids_of(recorder.names) == {"RI-01", "IP-01", "AU-01"}
+    assert [op["packages"] for op in recorder.ops if op["op"] == "apt.packages"] == [["acct"]]
+    accounting = [op for op in recorder.ops if op["name"] == "AU-01 | Process accounting enabled and running"]
+    assert accounting and accounting[0]["commands"] == ["systemctl enable acct.service", "systemctl start acct.service"]
     kernel = next(op for op in recorder.ops if op["op"] == "deploy.install")
     assert kernel["then"] == ["sysctl -q -p /etc/sysctl.d/99-zz-baseline-kernel.conf"]
+
+
+# Debian 12's common-session as pam-auth-update writes it, with the line the role adds (tasks/tmpdir.yml).
+SESSION_STACK = ("# here are the per-package modules (the \"Primary\" block)\n"
+                 "session\t[default=1]\t\t\tpam_permit.so\n"
+                 "session\trequisite\t\t\tpam_deny.so\n"
+                 "session\trequired\t\t\tpam_permit.so\n"
+                 "session\trequired\tpam_unix.so \n"
+                 "session\toptional\tpam_systemd.so \n"
+                 "# end of pam-auth-update config\n"
+                 "session\toptional\tpam_tmpdir.so\n")
+
+
+# The end of Debian 12's /etc/sysstat/sysstat as the package installs it.
+SYSSTAT_CONF = ("SA_DIR=/var/log/sysstat\n\n# Compression program to use.\nZIP=\"xz\"\n\n# The sa1 and sa2 scripts generate "
+                "system activity data and report files.\nUMASK=0022\n")
 
 
 def in_place_facts(values: dict[str, Any]) -> dict[str, Any]:
@@ -320,17 +443,26 @@ def in_place_facts(values: dict[str, Any]) -> dict[str, Any]:
     def command(command: str) -> str:
         if "list-unit" in command:
             return "ssh.service cron.service"
+        if "base64" in command and "/etc/sysstat/sysstat" in command:
+            return "B64:" + base64.b64encode(SYSSTAT_CONF.replace("UMASK=0022", "UMASK=0027").encode()).decode()
+        if "base64" in command:  # the session stacks, pam_tmpdir already in them
+            return "B64:" + base64.b64encode(SESSION_STACK.encode()).decode()
         return "enabled=masked active=inactive" if "dailyaidecheck" in command else "enabled=enabled active=active"
 
     def directory(path: str) -> dict[str, Any]:
         modes = {i["path"]: int(i["mode"][1:]) for i in values["hardening_cron_modes"]}
-        modes.update({"/etc/modprobe.d": 755, "/var/lib/baseline": 750, "/etc/systemd/coredump.conf.d": 755})
+        modes.update({"/etc/modprobe.d": 755, "/var/lib/baseline": 750, "/etc/systemd/coredump.conf.d": 755,
+                      "/etc/needrestart/conf.d": 755})
         return {"mode": modes.get(path, 700), "user": "root", "group": "root"}
 
     packages = {p: ["1"] for p in (values["hardening_firewall_packages"] + values["hardening_updates_packages"]
-                                   + values["hardening_integrity_packages"])}
+                                   + values["hardening_integrity_packages"] + values["hardening_needrestart_packages"]
+                                   + values["hardening_tmpdir_packages"] + values["hardening_accounting_packages"]
+                                   + values["hardening_activity_packages"])}
     return {"DebPackages": packages, "Command": command, "Directory": directory,
-            "File": lambda path: None if "cron.d/baseline" in path or "50-baseline-" in path else directory(path),
+            "File": lambda path: None if ("cron.d/baseline" in path or "50-baseline-" in path
+                                          or path.startswith(values["hardening_aide_former_db"]))
+            else directory(path),
             "Sysctl": lambda keys: {k: int(v) for k, v in wanted_sysctls.items() if k in keys}}
 
 
@@ -437,10 +569,10 @@ def test_nothing_to_approve_gives_no_operation(monkeypatch):
 def test_a_run_that_changes_approves_what_it_changed_from_the_state_before_the_run(monkeypatch):
     [op] = approval(monkeypatch, changes=True).ops
     restore, command = op["commands"]
-    assert restore == ("if [ -e /var/lib/aide/baseline.db.pre-run.pyinfra ]; then cp -a "
-                       "/var/lib/aide/baseline.db.pre-run.pyinfra /var/lib/aide/baseline.db.pre-run; fi")
+    assert restore == ("if [ -e /var/lib/aide/aide.db.pre-run.pyinfra ]; then cp -a "
+                       "/var/lib/aide/aide.db.pre-run.pyinfra /var/lib/aide/aide.db.pre-run; fi")
     assert command == ("/usr/local/sbin/baseline-aide-approve --config /etc/aide/baseline.conf "
-                       "--db /var/lib/aide/baseline.db approve")
+                       "--db /var/lib/aide/aide.db approve")
 
 
 def test_named_paths_are_approved_without_other_changes(monkeypatch):
@@ -492,9 +624,33 @@ def test_the_snapshot_is_read_while_preparing_and_kept_for_every_approval_of_the
     assert recorder.ops == []  # a fact, never an operation
     [command] = commands
     assert command.startswith("/usr/local/sbin/baseline-aide-approve --config /etc/aide/baseline.conf "
-                              "--db /var/lib/aide/baseline.db snapshot >/dev/null && ")
-    assert "mv /var/lib/aide/baseline.db.pre-run /var/lib/aide/baseline.db.pre-run.pyinfra" in command
+                              "--db /var/lib/aide/aide.db snapshot >/dev/null && ")
+    assert "mv /var/lib/aide/aide.db.pre-run /var/lib/aide/aide.db.pre-run.pyinfra" in command
     assert snapshot(monkeypatch, ["pyinfra", "inv.py", "linux.py"])[1] == []  # once per run and host
+
+
+def test_a_converging_host_is_snapshotted_at_the_former_database_path(monkeypatch):
+    """Only the former database there: the snapshot is of it, and kept under the new path's name for the approval
+    (hardening.py moves the database itself)."""
+    module = load("integrity_snapshot")
+    commands: list[str] = []
+    files = {"/usr/local/sbin/baseline-aide-approve": {"mode": 755}, "/var/lib/aide/baseline.db": {"mode": 600}}
+
+    def command(command: str) -> str:
+        commands.append(command)
+        return "taken\n"
+
+    def file_fact(path: str) -> dict | None:
+        return files.get(path)
+
+    recorder = Recorder("app1", {"File": file_fact, "Command": command},
+                        data={"snapshot_hosts": "linux_servers"})
+    with_helpers(module, recorder, monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["pyinfra", "inv.py", "linux.py"])
+    module.snapshot()
+    [taken] = commands
+    assert "--db /var/lib/aide/baseline.db snapshot" in taken
+    assert "mv /var/lib/aide/baseline.db.pre-run /var/lib/aide/aide.db.pre-run.pyinfra" in taken
 
 
 def test_no_snapshot_in_a_dry_run_or_before_the_baseline(monkeypatch):
@@ -554,12 +710,13 @@ def test_a_unit_systemd_does_not_know_reads_as_no_state(monkeypatch):
 def test_the_distributions_aide_timer_is_masked_also_when_it_arrives_with_this_run(monkeypatch):
     values = lab_values("app1")
     facts = in_place_facts(values)
+    in_place = facts["Command"]
     facts["Command"] = lambda command: "enabled= active=inactive" if "dailyaidecheck" in command else \
-        "enabled=enabled active=active"
+        in_place(command)
     assert hardening_run(monkeypatch, "app1", facts=facts, differs=False).names == []  # aide there, no such unit
     facts["DebPackages"] = {p: v for p, v in facts["DebPackages"].items() if p != "aide-common"}
     names = hardening_run(monkeypatch, "app1", facts=facts, differs=False).names
-    assert names == ["IP-05 | Install AIDE",
+    assert names == ["IP-05 | Install AIDE and debsums",
                      "IP-05 | The distribution's own daily AIDE timer is replaced by the baseline's check"]
 
 

@@ -553,7 +553,7 @@ def test_the_playbooks_apply_every_role_to_lab_hosts(generated_lab):
     for role in sorted(p.name for p in ROLES_DIR.iterdir()):
         assert reached.get((role, "main")), f"no playbook applies roles/{role} to a lab host"
     assert reached[("pki", "host_cert")] == {"db1", "db2"}
-    assert reached[("audit", "main")] == {"app1", "db1", "db2", "log1", "bak1", "drill1", "kern1"}
+    assert reached[("audit", "main")] == {"app1", "db1", "db2", "log1", "bak1", "drill1", "mgmt1", "kern1"}
     # lockout_guard: a dependency of accounts and hardening (every Linux server); its entry points are called by their
     # tasks (at least on the hosts of accounts) and by linux.yml's post_tasks (done)
     assert reached[("lockout_guard", "main")] == reached[("audit", "main")]
