@@ -466,7 +466,9 @@ def cm01_results(writer: ResultWriter, records: list[dict[str, Any]], problems: 
     not_verifiable: there is no archive at all (no record was ever written): nothing shows how changes are made;
           or a network device the window names no change to while the archive holds no `netdev push` record
           at all (device pushes made before they were recorded cannot be seen).
-    With `assets` (the inventory's), a host the archive names only before the window is left out.
+    With `assets` (the inventory's), results are written for those alone: a host the archive names but the inventory
+    does not (another site's, or one taken out of service) belongs to another report. The chain and the window's
+    records are checked whole all the same.
     Returns the number of results written."""
     window = [r for r in records if since is None or in_window(r, since)]
     gaps = [gap for record in window for gap in incomplete(record)]
@@ -477,7 +479,7 @@ def cm01_results(writer: ResultWriter, records: list[dict[str, Any]], problems: 
     for record in records:  # the hosts the archive names (with assets given: in the window); their last change
         for host, kinds in (record.get("assets") or {}).items():
             for kind in kinds:
-                if kind in CM01_KINDS and (id(record) in in_span or not given):
+                if kind in CM01_KINDS and (not given or (host, kind) in last):
                     last.setdefault((host, kind), None)
                     if id(record) in in_span:
                         last[(host, kind)] = record

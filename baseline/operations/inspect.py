@@ -281,9 +281,16 @@ FAILED_PATTERNS = (
 )
 
 
+SSH_FAILED_FROM = re.compile(r"sshd(?:-session)?\[\d+\]: Failed \S+ for (?:invalid user )?\S+ from (\S+) port (\d+)")
+SSH_CLOSED_FROM = re.compile(r"sshd(?:-session)?\[\d+\]: Connection closed by (?:authenticating|invalid) user \S* ?"
+                             r"(\S+) port (\d+) \[preauth\]")
+
+
 def failed_logins(text: str, since: datetime | None = None) -> list[str]:
-    """Log lines of failed logins: sshd's failed authentications and logins refused before authentication,
-    su/sudo/login authentication failures. With `since`, lines of /var/log/auth.log before it are left out."""
+    """Log lines of failed logins, one per failed attempt: sshd's failed authentications (each try of a
+    connection), a connection closed before authentication where sshd logged no failed try for it (the same client
+    address and port), su/sudo/login authentication failures. With `since`, lines of /var/log/auth.log before it
+    are left out."""
     found = []
     for line in text.splitlines():
         if not any(p.search(line) for p in FAILED_PATTERNS):
@@ -296,7 +303,8 @@ def failed_logins(text: str, since: datetime | None = None) -> list[str]:
             if when is not None and when.tzinfo is not None and when < since:
                 continue
         found.append(line)
-    return found
+    tried = {m.groups() for line in found if (m := SSH_FAILED_FROM.search(line))}
+    return [line for line in found if not ((m := SSH_CLOSED_FROM.search(line)) and m.groups() in tried)]
 
 
 def faillock_locked(text: str, max_failures: float) -> dict[str, int]:
@@ -637,7 +645,14 @@ def drill_lines(records_dir: Path, sources: Mapping[str, str], limits: Mapping[s
     for host, engine in sources.items():
         newest = None
         failed_since = False
-        for path in sorted(records_dir.glob(f"*/{host}-{engine}.json")):
+        try:
+            paths = sorted(records_dir.glob(f"*/{host}-{engine}.json"))
+        except OSError as exc:  # a probe that cannot run is 未验证 with the reason, never a crash
+            out.append(unverified(host, "drill", engine, f"≤ {age_text(limits[host]['drill_max_age_s'])}",
+                                  f"the restore drill records in {records_dir} cannot be read: {exc.strerror or exc}",
+                                  command=f"{records_dir}/*/{host}-{engine}.json"))
+            continue
+        for path in paths:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 when = datetime.fromisoformat(str(data["time"])).timestamp()

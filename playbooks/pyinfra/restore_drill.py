@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shlex
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -113,9 +114,13 @@ def run_drill(engine: str, source: str, results_dir: str) -> None:
     directory = Path(results_dir) / "restore-drill" / STAMP
     directory.mkdir(parents=True, exist_ok=True)
     for kind in ("source", "restored"):
-        local = directory / f"{source}-{engine}-{kind}.json"
-        if not host.get_file(f"{outcome['work']}/{kind}.json", str(local), _sudo=True):
-            raise RuntimeError(f"{outcome['work']}/{kind}.json could not be fetched")
+        # read through sudo, not fetched with pyinfra's get_file: its temporary copy gets `chmod +r`, which the
+        # hardened umask of sudo (0027) keeps from the connecting account, and the fetch left an empty file
+        remote = f"{outcome['work']}/{kind}.json"
+        ok, read = host.run_shell_command(f"cat {shlex.quote(remote)}", _sudo=True)
+        if not ok or not read.stdout.strip():
+            raise RuntimeError(f"{remote} could not be read: {read.stderr[-500:]}")
+        (directory / f"{source}-{engine}-{kind}.json").write_text(read.stdout + "\n", encoding="utf-8")
     compare = subprocess.run(
         [sys.executable, "-m", "baseline.drill", "compare", f"--asset={source}", f"--engine={engine}",
          f"--backup={outcome['label']}", f"--source={directory}/{source}-{engine}-source.json",

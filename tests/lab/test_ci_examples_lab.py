@@ -4,7 +4,12 @@ then a drift made by hand on app1 (AC-01 of tests/lab/drifts.py: a system accoun
 same `baseline verify` exit 1 and name it, and the drift's own repair restores app1.
 
 The job's first line, `make setup`, is left out when the virtualenv exists (the lab session runs from it; setup
-would only check the installed packages again): it is the only line not run."""
+would only check the installed packages again): it is the only line not run.
+
+The job's BASELINE_INVENTORY names a part of the lab as a project would name one of its sites: app1 with the log
+server and the backup store it depends on (the lab's own vars, groups and SSH configuration, the other hosts and the
+devices left out). The whole lab's verification is `scripts/demo`'s, which runs the same `baseline verify`
+(tests/lab/test_demo.py); here the job's lines are what is under test, twice, not the lab's size."""
 
 from __future__ import annotations
 
@@ -19,11 +24,39 @@ import yaml
 from drifts import AC_01, AIDE, ROOT_SSH_AND_SHELLS
 from lab_run import on, playbooks_beside
 
-from baseline import REPO_ROOT
+from baseline import REPO_ROOT, inventory
 from baseline.operations import verify
+from devtools.lab import config
 
 pytestmark = pytest.mark.lab
 JOB = "baseline-verify"
+SITE_HOSTS = ("app1", "log1", "bak1")  # the drift's host, and where its log and backups go
+
+
+def site_inventory(directory: Path) -> Path:
+    """An inventory of SITE_HOSTS alone: the lab's hosts.yml with its vars as they are (vault values included) and
+    every other host taken out of its groups, beside the lab's group_vars and SSH configuration."""
+    text = (config.INVENTORY_DIR / "hosts.yml").read_text(encoding="utf-8")
+    head, marker, groups = text.partition("\n  children:\n")
+    assert marker, "the lab's hosts.yml has no children: section under all:"
+    tree = yaml.safe_load("children:\n" + "".join(f"{line[2:]}\n" for line in groups.splitlines()))
+
+    def prune(group: dict) -> bool:
+        hosts = {name: v for name, v in (group.get("hosts") or {}).items() if name in SITE_HOSTS}
+        children = {name: child for name, child in (group.get("children") or {}).items() if prune(child or {})}
+        group.clear()
+        group.update({"hosts": hosts} if hosts else {}, **({"children": children} if children else {}))
+        return bool(hosts or children)
+
+    prune(tree)
+    body = yaml.safe_dump({"children": tree["children"]}, sort_keys=False, default_flow_style=False)
+    directory.mkdir(parents=True)
+    hosts = directory / "hosts.yml"
+    hosts.touch(mode=0o600)
+    hosts.write_text(head + "\n" + "".join(f"  {line}\n" for line in body.splitlines()), encoding="utf-8")
+    for name in ("group_vars", "ssh_config"):
+        (directory / name).symlink_to((config.INVENTORY_DIR / name).resolve())
+    return directory
 
 
 def job() -> dict:
@@ -38,12 +71,12 @@ def job_lines() -> tuple[list[str], list[str]]:
     return [line for line in lines if line not in skipped], skipped
 
 
-def ci_env(history: Path) -> dict[str, str]:
-    """The job's environment on the lab: the CI variables as a project would set them, for the lab inventory."""
+def ci_env(history: Path, site: Path) -> dict[str, str]:
+    """The job's environment on the lab: the CI variables as a project would set them, for a site of the lab."""
     env = {k: v for k, v in os.environ.items() if k not in ("BASELINE_RUN_ID", "ANSIBLE_CONFIG")}
     vault = REPO_ROOT / ".lab" / "vault-password"
     env.update({"CI": "true", "GITLAB_CI": "true", "CI_PROJECT_DIR": str(REPO_ROOT),
-                "BASELINE_INVENTORY": "inventory/lab", verify.HISTORY_ENV: str(history)})
+                "BASELINE_INVENTORY": str(site), verify.HISTORY_ENV: str(history)})
     if vault.exists():  # the CI secret store's masked variable; in the environment, never on a command line
         env["BASELINE_VAULT_PASSWORD"] = vault.read_text(encoding="utf-8").strip()
     return env
@@ -67,7 +100,9 @@ def test_gitlab_job_passes_on_the_lab_publishes_its_artifacts_and_fails_on_a_dri
     verify_line = next(line for line in lines if " verify " in f"{line} ")
     args = verify.parser().parse_args(shlex.split(verify_line)[2:])
     history = tmp_path / "history"
-    env = ci_env(history)
+    site = site_inventory(tmp_path / "site")
+    assert sorted(inventory.load(str(site / "hosts.yml")).hosts()) == sorted(SITE_HOSTS)
+    env = ci_env(history, site)
 
     proc = shell(lines, env)
     assert proc.returncode == 0, f"the job failed on the lab:\n{proc.stdout[-8000:]}\n{proc.stderr[-3000:]}"

@@ -4,7 +4,9 @@ restore_drill.yml) for every automated or partial control of the servers, databa
 hosts of the control's targets after `scripts/demo` hardened them. The tag selects at least one task of the control
 (`--list-tasks`); the run ends without error (no value computed by a task of another control is missing) and
 predicts no change: check mode on a compliant host tells the truth. The runs go two at a time on different hosts
-(each is mostly Ansible's own start-up)."""
+(each is mostly Ansible's own start-up); the server controls alternate between app1 and log1, both hardened alike,
+so that two runs can go side by side. `--list-tasks` shows every task with its tags: one listing per playbook,
+without --tags, gives what `--tags ID` would select (the tasks tagged ID, and those tagged `always`)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ KINDS = {"linux", "postgresql", "mariadb", "network"}
 # One host of each target kind (devices: the controller's play that drives them, limited to the inventory's devices);
 # the backup store and the drill host for the controls that live there.
 HOSTS = {"linux": ["app1"], "postgresql": ["db1"], "mariadb": ["db2"], "network": ["localhost", "network_devices"]}
+# Controls of the servers alone go to these hosts in turn (two runs never share a host).
+SERVERS_IN_TURN = ("app1", "log1")
 MORE_HOSTS = {"BR-01": ["bak1"], "BR-02": ["bak1"], "BR-03": ["drill1"], "NW-05": ["log1"]}
 # The playbook of the control's part (site.yml imports them all; each brings its own pre-flight).
 PART = {"linux": "playbooks/linux.yml", "postgresql": "playbooks/databases.yml", "mariadb": "playbooks/databases.yml",
@@ -32,7 +36,9 @@ PLAYBOOKS = {"BR-01": ["playbooks/databases.yml"], "BR-02": ["playbooks/database
 
 # Controls that no task carries out: they have no tag to select.
 NO_TASKS = {"CM-01": "every run's change record is written by the callback plugin plugins/callback/baseline_changes.py",
-            "OP-01": "the daily inspection is a run of `baseline inspect` (baseline/operations/inspect.py), not a task",
+            "OP-01": "the daily inspection is a run of `baseline inspect` (baseline/operations/inspect.py), not a task; "
+                     "its few tasks (sysstat on the servers, the management host's timers) are proven by "
+                     "compliance_tests/linux/test_depth.py with its drift and by test_management_host.py",
             "IR-02": "evidence is collected by `baseline incident collect HOST` (baseline/operations/evidence.py), not by a "
                      "task of the baseline"}
 
@@ -44,6 +50,11 @@ def control_ids() -> list[str]:
 
 def hosts_of(control_id: str) -> list[str]:
     control = catalog.load().controls[control_id]
+    kinds = set(control.targets) & KINDS
+    if kinds == {"linux"} and control_id not in MORE_HOSTS:
+        servers_only = [i for i in control_ids() if set(catalog.load().controls[i].targets) & KINDS == {"linux"}
+                        and i not in MORE_HOSTS]
+        return [SERVERS_IN_TURN[servers_only.index(control_id) % len(SERVERS_IN_TURN)]]
     hosts = [h for kind in control.targets if kind in HOSTS for h in HOSTS[kind]]
     return sorted(set(hosts + MORE_HOSTS.get(control_id, [])))
 
@@ -55,14 +66,28 @@ def playbooks_of(control_id: str) -> list[str]:
     return sorted(set(books), key=list(PART.values()).index)
 
 
-def run(control_id: str) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
-    """The tasks `--tags ID` selects (`--list-tasks`, which shows each task's tags), then the check-mode run."""
+def run(control_id: str) -> subprocess.CompletedProcess:
+    """The check-mode run of the control alone."""
     selection = ("--tags", control_id, "--limit", ",".join(hosts_of(control_id)), *playbooks_of(control_id))
-    return playbook("--list-tasks", *selection, timeout=600), playbook("--check", *selection, timeout=1200)
+    return playbook("--check", *selection, timeout=1200)
 
 
 @pytest.fixture(scope="module")
-def runs(demo_run) -> dict[str, tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]]:
+def listings(demo_run) -> dict[str, subprocess.CompletedProcess]:
+    """`--list-tasks` of every playbook the controls use, each task with its tags."""
+    books = sorted({book for i in control_ids() for book in playbooks_of(i)})
+    return {book: playbook("--list-tasks", book, timeout=600) for book in books}
+
+
+def listing_of(control_id: str, listings: dict[str, subprocess.CompletedProcess]) -> subprocess.CompletedProcess:
+    """The listings of the control's playbooks as one (exit status: the worst)."""
+    procs = [listings[book] for book in playbooks_of(control_id)]
+    return subprocess.CompletedProcess([p.args for p in procs], max(p.returncode for p in procs),
+                                       "".join(p.stdout for p in procs), "".join(p.stderr for p in procs))
+
+
+@pytest.fixture(scope="module")
+def runs(demo_run, listings) -> dict[str, tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]]:
     """Two runs at a time, never two on the same host (each run records the integrity state of its hosts before
     it starts and compares it after: a second run on the host would read the first one's files)."""
     pending, done = control_ids(), {}
@@ -77,7 +102,8 @@ def runs(demo_run) -> dict[str, tuple[subprocess.CompletedProcess, subprocess.Co
                 continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                done[running.pop(future)[0]] = future.result()
+                control_id = running.pop(future)[0]
+                done[control_id] = (listing_of(control_id, listings), future.result())
     return done
 
 

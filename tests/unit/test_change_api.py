@@ -125,7 +125,8 @@ def test_devices_are_judged_once_the_archive_holds_netdev_records(tmp_path):
     out = tmp_path / "r1.jsonl"
     changes.cm01_results(changes.ResultWriter(out, "run1"), only_ansible, [], tmp_path, assets=assets)
     found = {r.asset: r.outcome for r in read_results([out])}
-    assert (found["sw1"], found["sw2"], found["app1"]) == ("not_verifiable", "not_verifiable", "pass")
+    # app1 is named by the archive but not by the inventory's assets: another report's host, no result here
+    assert found == {"sw1": "not_verifiable", "sw2": "not_verifiable"}
     with_netdev = [*only_ansible, {**base, "id": "N", "engine": "netdev", "assets": {"sw1": ["network"]}}]
     out = tmp_path / "r2.jsonl"
     changes.cm01_results(changes.ResultWriter(out, "run2"), with_netdev, [], tmp_path, assets=assets)

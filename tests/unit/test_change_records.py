@@ -18,7 +18,7 @@ import pytest
 from baseline import REPO_ROOT
 from baseline.operations import changes
 from baseline.operations.chain import Archive
-from baseline.results import read_results
+from baseline.results import ResultWriter, read_results
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 VAULT_SECRET = "vaulted-" + secrets.token_hex(8)  # made afresh for each run: no value to leak from the repository
@@ -265,6 +265,22 @@ def test_verify_writes_cm01_results_per_host(archive, tmp_path):
     put(archive, lines(archive)[1:])
     assert verify(archive, "--results-file", str(out)).returncode == 1
     assert {r.outcome for r in list(read_results([out]))[2:]} == {"fail"}
+
+
+def test_with_an_inventory_only_its_hosts_get_cm01_results(tmp_path):
+    """An archive shared by two sites: verifying one site's inventory writes results for its hosts alone (a host it
+    lacks is another report's), and a host of the inventory the archive never names is a result all the same."""
+    when = "2026-12-01T10:00:00+00:00"
+    records = [{"id": f"c{i}", "assets": {host: ["linux"]}, "end": when, "start": when, "operator": "ops",
+                "reason": "r", "result": "succeeded", "mode": "apply"} for i, host in enumerate(("app1", "site2-app"))]
+    out = tmp_path / "results.jsonl"
+    written = changes.cm01_results(ResultWriter(out, run_id="r1"), records, [], tmp_path / "changes.jsonl",
+                                   assets=[("app1", "linux"), ("log1", "linux")])
+    results = list(read_results([out]))
+    assert written == 2
+    assert {(r.asset, r.outcome) for r in results} == {("app1", "pass"), ("log1", "pass")}
+    changes.cm01_results(ResultWriter(out, run_id="r2"), records, [], tmp_path / "changes.jsonl")
+    assert {r.asset for r in read_results([out]) if r.run_id == "r2"} == {"app1", "site2-app"}
 
 
 def test_redactor_replaces_secrets_and_their_lines():

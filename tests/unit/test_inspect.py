@@ -159,6 +159,25 @@ def test_failed_logins_counted_and_locked_accounts_named(limits):
     assert by(insp.host_lines(healthy(auth=many), limits, NOW), "failed_logins").status == "red"
 
 
+def test_a_failed_ssh_try_and_the_close_of_its_connection_are_one_attempt(limits):
+    journal = "\n".join([
+        "@source journal",
+        "2026-12-02T05:00:00+0000 app1 sshd[11]: Failed keyboard-interactive/pam for wu from 10.231.0.1 port 5 ssh2",
+        "2026-12-02T05:00:01+0000 app1 sshd[11]: Failed keyboard-interactive/pam for wu from 10.231.0.1 port 5 ssh2",
+        "2026-12-02T05:00:02+0000 app1 sshd[11]: Connection closed by authenticating user wu 10.231.0.1 port 5 [preauth]",
+        # no failed try logged for these connections: each close is the attempt
+        "2026-12-02T05:01:00+0000 app1 sshd[12]: Connection closed by authenticating user root 10.231.0.1 port 6 "
+        "[preauth]",
+        "2026-12-02T05:02:00+0000 app1 sshd[13]: Connection closed by invalid user sun 10.231.0.1 port 7 [preauth]",
+        "2026-12-02T05:03:00+0000 app1 sshd[14]: Failed password for invalid user sun from 10.231.0.2 port 8 ssh2",
+        "2026-12-02T05:03:01+0000 app1 sshd[14]: Connection closed by invalid user sun 10.231.0.2 port 8 [preauth]",
+        # the same port from another address is another connection
+        "2026-12-02T05:04:00+0000 app1 sshd[15]: Connection closed by authenticating user wu 10.231.0.3 port 5 "
+        "[preauth]"])
+    line = by(insp.host_lines(healthy(auth=journal), limits, NOW), "failed_logins")
+    assert line.measured == 6  # two tries of port 5, root, sun closed, sun's failed try, the other address
+
+
 def test_auth_log_lines_outside_the_window_are_not_counted(limits):
     old = (datetime.fromtimestamp(NOW, UTC) - timedelta(hours=30)).isoformat()
     new = (datetime.fromtimestamp(NOW, UTC) - timedelta(hours=1)).isoformat()
@@ -284,6 +303,37 @@ def test_restore_drill_age_from_the_controllers_records(tmp_path, limits):
     assert lines["db1"].status == "amber" and "latest drill failed" in lines["db1"].reason
     assert lines["db1"].value == "10.0 d"
     assert lines["db2"].status == "red" and lines["db3"].status == "red"
+
+
+def test_unreadable_restore_drill_records_are_unverified_not_a_crash(tmp_path, limits):
+    """The records directory the inspection's account cannot read (e.g. a management host's copy owned by root):
+    one amber 未验证 line per database host naming the directory, and the inspection goes on."""
+    records = tmp_path / "restore-drill"
+    (records / "a").mkdir(parents=True)
+    records.chmod(0)
+    try:
+        if os.access(records, os.R_OK):
+            pytest.skip("root reads a directory of mode 000; the next test raises the listing's error instead")
+        lines = insp.drill_lines(records, {"db1": "postgresql"}, {"db1": limits}, NOW)
+    finally:
+        records.chmod(0o755)
+    assert [(line.asset, line.status) for line in lines] == [("db1", insp.AMBER)]
+    assert "cannot be read" in lines[0].reason and str(records) in lines[0].reason
+
+
+def test_a_permission_error_while_listing_the_records_is_unverified(tmp_path, limits, monkeypatch):
+    """As root reads any directory, the error a management host's account meets is raised here by the listing."""
+    records = tmp_path / "restore-drill"
+    records.mkdir()
+
+    def refused(self, pattern):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "glob", refused)
+    lines = insp.drill_lines(records, {"db1": "postgresql", "db2": "mariadb"}, dict.fromkeys(["db1", "db2"], limits),
+                             NOW)
+    assert [(line.asset, line.status) for line in lines] == [("db1", insp.AMBER), ("db2", insp.AMBER)]
+    assert all("cannot be read: Permission denied" in line.reason for line in lines)
 
 
 # --- report, HTML, results -------------------------------------------------------------------------------------------
