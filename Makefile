@@ -5,20 +5,36 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup demo test lint unit lab-up lab-down bench
+.PHONY: setup demo test lint lint-tools unit lab-up lab-down bench
 
 setup:
 	@scripts/setup
 
 lint: setup
+	@$(MAKE) --no-print-directory lint-tools
+
+lint-tools:
 	$(BIN)/yamllint -s .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/ansible-lint --profile production --offline
 
-# Whole suite: lint, unit tests, lab integration (lab up, Ansible, pyinfra, testinfra over SSH, lab down).
-test: lint
-	$(BIN)/pytest tests -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
+# Whole suite: lint, the tests that need no lab, and the lab integration tests (lab up, Ansible, pyinfra, testinfra
+# over SSH, lab down). The lab tests run in the foreground; lint and the other tests run beside them in a process
+# group of their own (they mostly wait on simulated devices and timeouts, the lab mostly computes): their output is
+# kept in results/test-beside.log and shown when both are done. Ctrl-C or SIGTERM stops both.
+BESIDE_LOG := results/test-beside.log
+test: setup
+	@mkdir -p results; \
+	setsid bash -c '$(MAKE) --no-print-directory lint-tools && $(BIN)/pytest tests -m "not lab" -p no:cacheprovider \
+	  --durations=15 $(PYTEST_ARGS)' >$(BESIDE_LOG) 2>&1 </dev/null & beside=$$!; \
+	trap 'kill -TERM -- -$$beside 2>/dev/null; wait $$beside; echo "make test: stopped; lint and the tests beside the lab were stopped too ($(BESIDE_LOG))" >&2; exit 130' INT TERM; \
+	echo "make test: lint and the tests that need no lab run beside the lab tests; their output: $(BESIDE_LOG)"; \
+	$(BIN)/pytest tests -m lab -p no:cacheprovider --durations=25 $(PYTEST_ARGS); lab=$$?; \
+	wait $$beside; beside_rc=$$?; trap - INT TERM; \
+	echo "==== lint and the tests that need no lab ($(BESIDE_LOG)) ===="; cat $(BESIDE_LOG); \
+	echo "make test: lab tests exit $$lab; lint and the tests that need no lab exit $$beside_rc"; \
+	[ $$lab -eq 0 ] && [ $$beside_rc -eq 0 ]
 
 # The main job on the built-in lab: boot, apply the baseline, verify, write the report.
 demo: setup

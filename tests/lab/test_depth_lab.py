@@ -1,7 +1,8 @@
 """The depth of the server baseline on the lab, after `scripts/demo` (tests/lab/test_demo.py): a host converging from
 the former integrity database (`/var/lib/aide/baseline.db`, SHA-256) gets it moved once to Debian's path and
 rebuilt with SHA-512 by the baseline's run, after which the integrity checks pass and a second run changes
-nothing. The drifts of the depth items are in tests/lab/drifts.py (the `depth` batch of tests/lab/test_drift.py)."""
+nothing. The drifts of the depth items are in tests/lab/drifts.py (the `linux` and `integrity-database` batches of
+tests/lab/test_drift.py)."""
 
 from __future__ import annotations
 
