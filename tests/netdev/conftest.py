@@ -12,6 +12,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from baseline import REPO_ROOT
 from baseline.netdev import devices as devices_mod
 from baseline.netdev.drivers import connect
 from devtools.simulator import Simulator, from_inventory, seed_text
@@ -129,3 +130,15 @@ def shell(lab: Lab) -> Iterator:
     yield open_shell
     for item in opened:
         item.close()
+
+
+@pytest.fixture()
+def committed_lab_inventory(tmp_path: Path) -> Path:
+    """The lab inventory as committed (devices.yml, devsim.yml, group_vars), without what `scripts/lab up` writes
+    beside it: a running lab's hosts.yml is encrypted with the lab's own vault password, not the tests' one."""
+    source = REPO_ROOT / "inventory" / "lab"
+    found = tmp_path / "lab-inventory"
+    found.mkdir()
+    for name in ("devices.yml", "devsim.yml", "group_vars"):
+        (found / name).symlink_to(source / name)
+    return found

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from baseline import REPO_ROOT
 from baseline.netdev import devices as devices_mod
 from baseline.netdev.cli import main
 from baseline.netdev.drivers import connect
@@ -111,8 +110,8 @@ def test_the_cisco_baseline_names_the_host_in_its_messages_under_nw05(sending):
         i for i, line in enumerate(section) if line.startswith("logging host "))
 
 
-def test_lab_cisco_devices_render_the_origin_line():
-    lab_devices = [d for d in devices_mod.load(REPO_ROOT / "inventory" / "lab") if d.vendor.key == "cisco"]
+def test_lab_cisco_devices_render_the_origin_line(committed_lab_inventory):
+    lab_devices = [d for d in devices_mod.load(committed_lab_inventory) if d.vendor.key == "cisco"]
     assert lab_devices, "the lab inventory has a Cisco device"
     for device in lab_devices:
         assert ORIGIN in render(device, with_secrets=False).sections["NW-05"].splitlines(), device.name

@@ -49,11 +49,11 @@ def _received(sock: socket.socket) -> str:
     return sock.recvfrom(65535)[0].decode()
 
 
-def test_lab_devices_send_to_the_log_server_on_the_device_syslog_port():
+def test_lab_devices_send_to_the_log_server_on_the_device_syslog_port(committed_lab_inventory):
     """Every lab device maps its configured log host (log_server_address, what the baselines write) to the log
     server's address and netdev_syslog_port, the port the log server's device input and firewall rule take."""
     platform, network = _group_vars("platform.yml"), _group_vars("network.yml")
-    devices = definitions.load(str(REPO_ROOT / "inventory" / "lab"))
+    devices = definitions.load(str(committed_lab_inventory))
     assert devices, "the lab inventory has no network devices"
     options = options_from_inventory(devices)
     wanted = {platform["log_server_address"]: f"{platform['log_server_address']}:{network['netdev_syslog_port']}"}
