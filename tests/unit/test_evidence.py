@@ -283,11 +283,14 @@ def _interrupt_during_sleep(signum: int, tmp_path: Path, scratch: str, capsys, m
     monkeypatch.setattr(ev, "default_items", lambda days=7: items)
     monkeypatch.setattr(ev, "check_host", lambda host, inventory_path: {})  # no inventory needed here
     timer = threading.Timer(1.5, os.kill, (os.getpid(), signum))
+    # Ctrl-C as at a terminal, also when this test process was started with SIGINT ignored (a background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         timer.start()
         status = ev.run_collect(args, ["collect", "app1"], transport=ev.LocalTransport(), scratch_root=scratch)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     return status, capsys.readouterr().err
 
 

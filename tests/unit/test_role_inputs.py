@@ -17,7 +17,7 @@ wrong for the values the inventory holds stops real runs: it is found here inste
    validate_argument_spec does it, plus a stricter check that each value has exactly the declared type. The lab
    inventory is written here as `scripts/lab up` writes it (devtools.lab.outputs, secrets from
    baseline.secrets), vaulted under a throw-away password; a running lab's own inventory/lab/hosts.yml (vault
-   password from scripts/vault-password) is checked too when it exists. Values that depend on facts are listed
+   password from .lab/vault-password) is checked too when it exists. Values that depend on facts are listed
    in FACT_DEPENDENT with the reason. A role is applied by a play's `roles:`, by include_role/import_role, and as
    a dependency (meta/main.yml) of a role applied, with the variables of the role that depends on it.
 """
@@ -487,9 +487,14 @@ def lab_inventory(request, generated_lab) -> LoadedInventory:
         return load_inventory(*generated_lab)
     if not (LAB_INVENTORY / "hosts.yml").is_file():
         pytest.skip("no running lab: inventory/lab/hosts.yml is written by `scripts/lab up`")
-    from baseline.inventory import vault_password
+    from devtools.lab import config as lab_config
 
-    return load_inventory(LAB_INVENTORY, vault_password() or "")
+    # the password the lab wrote its hosts.yml with (.lab/vault-password), whatever BASELINE_VAULT_PASSWORD another
+    # test of the session has set
+    password = lab_config.SECRETS_DIR / "vault-password"
+    if not password.is_file():
+        pytest.skip(f"no vault password of the running lab: {password}")
+    return load_inventory(LAB_INVENTORY, password.read_text(encoding="utf-8").strip())
 
 
 # --- 1. Tests: names -----------------------------------------------------------------------------------------------------

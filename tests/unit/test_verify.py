@@ -416,8 +416,11 @@ def test_end_to_end_ctrl_c_names_the_step_and_keeps_no_half_run(devices, tmp_pat
     done = subprocess.run(baseline_verify(devices, tmp_path), capture_output=True, text=True, cwd=REPO_ROOT,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    # Ctrl-C's default action in verify and its steps, as at a terminal, also when the tests run as a background job
+    # (which starts with SIGINT ignored, inherited by every child)
     proc = subprocess.Popen(baseline_verify(devices, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=REPO_ROOT, start_new_session=True)
+                            text=True, cwd=REPO_ROOT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
