@@ -4,6 +4,7 @@ group_vars, and a vault file of fresh compliant secrets, encrypted with the give
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -19,10 +20,34 @@ from baseline.secrets import generate_values
 LAB_DEVICES = REPO_ROOT / "inventory" / "lab" / "devices.yml"
 
 
+# Ports handed out by free_port in this process (a test may ask for several before it binds any).
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low(default: int = 32768) -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback TCP port that is free now, below the kernel's ephemeral range: between this call and the bind
+    that follows it, no outgoing connection (the lab's SSH sessions make many while these tests run beside the
+    lab) can take it as its source port, as it could take a port the kernel picked with bind(0)."""
+    low, high = 20000, min(_ephemeral_low(), 32768)
+    for _ in range(500):
+        port = random.randrange(low, high)  # noqa: S311 - a port number, not a secret
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {low}-{high - 1}")
 
 
 def many_devices(count: int) -> dict[str, Any]:
