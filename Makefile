@@ -22,19 +22,24 @@ lint-tools:
 # Whole suite: lint, the tests that need no lab, and the lab integration tests (lab up, Ansible, pyinfra, testinfra
 # over SSH, lab down). The lab tests run in the foreground; lint and the other tests run beside them in a process
 # group of their own (they mostly wait on simulated devices and timeouts, the lab mostly computes): their output is
-# kept in results/test-beside.log and shown when both are done. Ctrl-C or SIGTERM stops both. `set -m` starts them
-# as a job of their own: without it, bash starts a background command with SIGINT ignored, which its children
-# inherit, and the tests of Ctrl-C handling would see no Ctrl-C.
+# kept in results/test-beside.log and shown when both are done, followed by the lab tests' failures again (their
+# whole output is in results/test-lab.log), so that the last lines name every failure. Ctrl-C or SIGTERM stops both.
+# `set -m` starts them as a job of their own: without it, bash starts a background command with SIGINT ignored,
+# which its children inherit, and the tests of Ctrl-C handling would see no Ctrl-C.
 BESIDE_LOG := results/test-beside.log
+LAB_LOG := results/test-lab.log
 test: setup
 	@mkdir -p results; \
 	set -m; bash -c '$(MAKE) --no-print-directory lint-tools && $(BIN)/pytest tests -m "not lab" -p no:cacheprovider \
 	  --durations=15 $(PYTEST_ARGS)' >$(BESIDE_LOG) 2>&1 </dev/null & beside=$$!; set +m; \
 	trap 'kill -TERM -- -$$beside 2>/dev/null; wait $$beside; echo "make test: stopped; lint and the tests beside the lab were stopped too ($(BESIDE_LOG))" >&2; exit 130' INT TERM; \
 	echo "make test: lint and the tests that need no lab run beside the lab tests; their output: $(BESIDE_LOG)"; \
-	$(BIN)/pytest tests -m lab -p no:cacheprovider --durations=25 $(PYTEST_ARGS); lab=$$?; \
+	$(BIN)/pytest tests -m lab -p no:cacheprovider --durations=25 -rfEs $(PYTEST_ARGS) 2>&1 | tee $(LAB_LOG); \
+	lab=$${PIPESTATUS[0]}; \
 	wait $$beside; beside_rc=$$?; trap - INT TERM; \
 	echo "==== lint and the tests that need no lab ($(BESIDE_LOG)) ===="; cat $(BESIDE_LOG); \
+	echo "==== the lab tests' summary again ($(LAB_LOG)) ===="; \
+	grep -E '^(FAILED|ERROR) ' $(LAB_LOG) | cut -c1-240; tail -n 1 $(LAB_LOG); \
 	echo "make test: lab tests exit $$lab; lint and the tests that need no lab exit $$beside_rc"; \
 	[ $$lab -eq 0 ] && [ $$beside_rc -eq 0 ]
 
