@@ -33,6 +33,8 @@ import yaml
 from baseline import REPO_ROOT, inventory, platform, policy, preflight, templates
 
 ROLES = REPO_ROOT / "roles"
+# What differs between the Debian releases the baseline supports, one file per release (playbooks/release.yml).
+RELEASE_VARS = REPO_ROOT / "playbooks" / "group_vars"
 DEPLOYS = REPO_ROOT / "playbooks" / "pyinfra"
 ROLLBACK_PROGRAM = "/usr/local/sbin/baseline-rollback"
 ROLLBACK_SOURCE = ROLES / "lockout_guard" / "files" / "baseline-rollback"
@@ -120,6 +122,45 @@ def host_vars() -> dict[str, Any]:
     return found
 
 
+def supported_releases() -> list[str]:
+    """Debian major versions with a release file (playbooks/group_vars/debian_<N>.yml)."""
+    return sorted(p.stem.removeprefix("debian_") for p in RELEASE_VARS.glob("debian_*.yml"))
+
+
+def host_release() -> tuple[str, str] | None:
+    """The host's distribution and major version ("Debian", "13") as the host reports them; None for the controller
+    or outside a pyinfra run."""
+    from pyinfra.context import ctx_host
+
+    if not ctx_host.isset() or _host().name == "@local":
+        return None
+    from pyinfra.facts.server import LinuxDistribution
+
+    found = _host().get_fact(LinuxDistribution)
+    return str(found.get("name")), str(found.get("major"))
+
+
+def release_values(release: tuple[str, str] | None = None) -> dict[str, Any]:
+    """What the baseline does differently on the host's Debian release: the release file Ansible reads for the
+    host's group debian_<N> (playbooks/release.yml); {} for the controller or a release without a file (the
+    pre-flight refuses the latter)."""
+    release = release if release is not None else host_release()
+    if release is None or release[0] != "Debian":
+        return {}
+    path = RELEASE_VARS / f"debian_{release[1]}.yml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
+def release_problem(release: tuple[str, str] | None) -> str | None:
+    """Why the host's release cannot be applied (None: supported or not a server)."""
+    if release is None:
+        return None
+    if release[0] != "Debian" or release[1] not in supported_releases():
+        return (f"{name()} runs {release[0]} {release[1]}; the baseline supports Debian "
+                f"{' and '.join(supported_releases())} (playbooks/group_vars/debian_<N>.yml). Nothing was changed.")
+    return None
+
+
 def _role_file(role: str, kind: str) -> dict[str, Any]:
     path = ROLES / role / kind / "main.yml"
     if not path.exists():
@@ -129,12 +170,14 @@ def _role_file(role: str, kind: str) -> dict[str, Any]:
 
 def values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """Values for the roles' templates and data, merged as Ansible merges them for a play of these roles: every
-    role's defaults, then the inventory (and `facts`, named as Ansible names them), then every role's vars; Jinja
-    expressions in them resolved by Ansible's own templating. Policy values come back converted ("12" -> 12)."""
+    role's defaults, then the inventory, then the host's release file (a playbook's group_vars outrank the
+    inventory's), then `facts` (named as Ansible names them), then every role's vars; Jinja expressions in them
+    resolved by Ansible's own templating. Policy values come back converted ("12" -> 12)."""
     merged: dict[str, Any] = {}
     for role in roles:
         merged.update(_role_file(role, "defaults"))
     merged.update(host_vars())
+    merged.update(release_values())
     merged.update(facts or {})
     for role in roles:
         merged.update(_role_file(role, "vars"))
@@ -226,6 +269,8 @@ def check_preflight() -> None:
         store_address = inventory.load(str(inventory_dir())).vars(store).get("ansible_host", store)
     reach = _reach if _host().data.get("ssh_hostname") else None  # not over SSH (@chroot, @local): no route
     problems = preflight.problems(found, groups, me, reach, store_address)
+    if me in groups.get("linux_servers", []):
+        problems += [p for p in [release_problem(host_release())] if p]
     if problems:
         print("Pre-flight refused the run before any host is changed:\n" + "\n".join(problems), file=sys.stderr)
         raise SystemExit(EXIT_REFUSED)

@@ -31,7 +31,14 @@ from baseline.policy import check_password
 testinfra_hosts = compliance.hosts_in("postgresql_servers")
 ASSET_KIND = "postgresql"
 pytestmark = pytest.mark.asset_kind("postgresql")
-LOG = "/var/log/postgresql/postgresql-15-main.log"
+
+
+def server_log(host) -> str:
+    """The cluster's log file, named by Debian after the server's major version (15 on Debian 12, 17 on 13)."""
+    version = psql_local(host, "SHOW server_version_num")
+    if not (version.ok and version.out.strip().isdigit()):
+        raise AssertionError(f"cannot read the server's version: {version.err}")
+    return f"/var/log/postgresql/postgresql-{int(version.out.strip()) // 10000}-main.log"
 
 
 @pytest.fixture()
@@ -124,11 +131,12 @@ def test_failed_login_is_delayed_and_logged(host, address, policy, evidence):
     delay = psql_local(host, "SELECT setting FROM pg_settings WHERE name = 'auth_delay.milliseconds'")
     name, _ = account(policy, "read_only")
     line = f'{PG_AUTH_FAILED} "{name}"'
+    log_file = server_log(host)
 
     def logged() -> int:
-        counted = host.run("sudo -n grep -c -F -- %s %s", line, LOG)
+        counted = host.run("sudo -n grep -c -F -- %s %s", line, log_file)
         if counted.rc not in (0, 1):
-            raise AssertionError(f"cannot read {LOG}: {counted.stderr.strip()}")
+            raise AssertionError(f"cannot read {log_file}: {counted.stderr.strip()}")
         return int(counted.stdout.strip() or 0)
 
     before = logged()
@@ -149,7 +157,7 @@ def test_failed_login_is_delayed_and_logged(host, address, policy, evidence):
     evidence.record(command=failed.shown + " (wrong password on stdin)",
                     observed={"error": failed.err, "seconds": round(seconds, 2)},
                     expected={"error": f"… {line}", "seconds": f">= {milliseconds / 1000 if milliseconds else '?'} × 0.9"})
-    evidence.record(command=f"grep -c '{line}' {LOG}; journalctl -t postgres --since @{since}",
+    evidence.record(command=f"grep -c '{line}' {log_file}; journalctl -t postgres --since @{since}",
                     observed={"log_lines_before": before, "log_lines_after": after, "syslog_copy": forwarded},
                     expected={"log_lines_after": f"> {before}", "syslog_copy": "at least one line (forwarded)"})
     assert milliseconds is not None and milliseconds >= 1000
@@ -240,7 +248,7 @@ def test_ddl_and_writes_to_sensitive_tables_reach_the_audit_log(host, policy, ev
     ddl = psql_local(host, f"CREATE TABLE {marker} (id int); DROP TABLE {marker};", policy["database_name"])
     write = psql_local(host, f"BEGIN; DELETE FROM {sensitive} WHERE false; ROLLBACK;", policy["database_name"])
     time.sleep(1)
-    log = host.run(f"sudo grep -h 'AUDIT:' {LOG} | tail -n 200")
+    log = host.run(f"sudo grep -h 'AUDIT:' {server_log(host)} | tail -n 200")
     ddl_lines = [line for line in log.stdout.splitlines() if marker in line and "CREATE TABLE" in line]
     write_lines = [line for line in log.stdout.splitlines() if "OBJECT" in line and sensitive in line]
     syslog = host.run(f"sudo journalctl -t postgres --since '-5min' --no-pager | grep -c {marker}")

@@ -1,5 +1,5 @@
-"""`scripts/lab`: the built-in lab of real Debian 12 hosts (systemd-nspawn containers, one optional QEMU VM)
-on a private bridge, plus the network-device simulator. See docs/lab.md."""
+"""`scripts/lab`: the built-in lab of real Debian hosts (systemd-nspawn containers of Debian 12, optionally Debian 13
+ones beside them, one optional QEMU VM) on a private bridge, plus the network-device simulator. See docs/lab.md."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from baseline import REPO_ROOT
 from devtools.lab import config, hosts, image, outputs, secrets, vm, wheelhouse
 from devtools.lab.system import LabError, delete_link, is_mounted, pid_alive, read_pid, stop_process, unmount
 
-REPO_SERVER_PID = config.STATE_DIR / "repo-server.pid"
+
+def repo_server_pid(release: str) -> Path:
+    """Pid file of the release's repository server (the default release's keeps its former name)."""
+    suffix = "" if release == config.DEFAULT_RELEASE else f"-{release}"
+    return config.STATE_DIR / f"repo-server{suffix}.pid"
+
+
 DEVSIM = REPO_ROOT / "scripts" / "devsim"
 SSH_READY_TIMEOUT = {"container": 60.0, "vm": 300.0}
 SCALE_READY_SLACK = 5.0  # seconds more to SSH-ready per scale host booted
@@ -82,23 +88,27 @@ def recover_leftovers() -> list[str]:
     return cleaned
 
 
-def start_repo_server(repo: Path) -> None:
-    pid = read_pid(REPO_SERVER_PID)
+def start_repo_server(repo: Path, release: str = config.DEFAULT_RELEASE) -> None:
+    pid_file = repo_server_pid(release)
+    pid = read_pid(pid_file)
     marker = f"--directory {repo}"
     if pid_alive(pid, marker):
         return
     stop_process(pid, "http.server")
-    log_file = open(config.STATE_DIR / "repo-server.log", "wb")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(config.REPO_PORT), "--bind",
+    log_file = open(pid_file.with_suffix(".log"), "wb")  # noqa: SIM115 - handed to the child process
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(config.REPO_PORTS[release]), "--bind",
                              config.CONTROLLER_ADDRESS, "--directory", str(repo)],
                             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     log_file.close()
-    REPO_SERVER_PID.write_text(str(proc.pid))
+    pid_file.write_text(str(proc.pid))
 
 
 def stop_repo_server() -> None:
-    stop_process(read_pid(REPO_SERVER_PID), "http.server")
-    REPO_SERVER_PID.unlink(missing_ok=True)
+    """Stop every release's repository server."""
+    for release in config.RELEASES:
+        pid_file = repo_server_pid(release)
+        stop_process(read_pid(pid_file), "http.server")
+        pid_file.unlink(missing_ok=True)
 
 
 def ssh(name: str, *command: str, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -122,6 +132,8 @@ def wait_ready(host: config.LabHost, deadline: float) -> float:
 
 def selected_hosts(args: argparse.Namespace) -> list[config.LabHost]:
     scale = list(config.scale_hosts(getattr(args, "scale", 0) or 0))
+    if getattr(args, "trixie", False):
+        scale = list(config.TRIXIE_HOSTS) + scale
     if getattr(args, "twins", False):
         scale = list(config.TWIN_HOSTS) + scale
     if args.hosts:
@@ -153,16 +165,22 @@ def cmd_up(args: argparse.Namespace) -> dict:
         chosen = selected_hosts(args)
         public_key = secrets.ensure_ssh_key()
         vault_password = secrets.ensure_vault_password()
-        base = image.base_image()
-        figures["base_image_build_s"] = base.seconds
-        repo = image.offline_repo(base.path)
-        figures["repo_build_s"] = repo.seconds
-        vm_image = None
-        if any(h.kind == "vm" for h in chosen):
-            vm_image = image.vm_image()
-            figures["vm_image_build_s"] = vm_image.seconds
-        log(f"images ready (base {base.seconds}s, repository {repo.seconds}s"
-            + (f", VM {vm_image.seconds}s)" if vm_image else ")"))
+        # each release in use gets its base image, offline repository and (for a VM host) VM image
+        releases = sorted({config.DEFAULT_RELEASE} | {h.release for h in chosen},
+                          key=list(config.RELEASES).index)
+        bases, repos, vm_images = {}, {}, {}
+        for release in releases:
+            bases[release] = image.base_image(release)
+            repos[release] = image.offline_repo(bases[release].path, release)
+            if any(h.kind == "vm" and h.release == release for h in chosen):
+                vm_images[release] = image.vm_image(release)
+            suffix = "" if release == config.DEFAULT_RELEASE else f"_{release}"
+            figures[f"base_image_build_s{suffix}"] = bases[release].seconds
+            figures[f"repo_build_s{suffix}"] = repos[release].seconds
+            if release in vm_images:
+                figures[f"vm_image_build_s{suffix}"] = vm_images[release].seconds
+            log(f"{release} images ready (base {bases[release].seconds}s, repository {repos[release].seconds}s"
+                + (f", VM {vm_images[release].seconds}s)" if release in vm_images else ")"))
         if wheelhouse.needed(chosen):
             wheels = wheelhouse.build()
             figures["wheelhouse_build_s"] = wheels.seconds
@@ -170,7 +188,8 @@ def cmd_up(args: argparse.Namespace) -> dict:
         from devtools.lab.system import ensure_bridge
         ensure_bridge(config.BRIDGE, config.CONTROLLER_ADDRESS, config.PREFIX_LEN)
         config.STATE_DIR.mkdir(parents=True, exist_ok=True)
-        start_repo_server(repo.path)
+        for release in releases:
+            start_repo_server(repos[release].path, release)
         raised = None
         if any(h not in config.ALL_HOSTS for h in chosen):  # the standard lab boots within the default limit
             raised = hosts.ensure_inotify_instances(
@@ -181,10 +200,9 @@ def cmd_up(args: argparse.Namespace) -> dict:
         host_keys = {}
         for host in chosen:
             if host.kind == "vm":
-                assert vm_image is not None  # built above whenever a VM host is chosen
-                host_keys[host.name] = vm.start(host, vm_image.path, public_key)
+                host_keys[host.name] = vm.start(host, vm_images[host.release].path, public_key)
             else:
-                host_keys[host.name] = hosts.start(host, base.path, public_key)
+                host_keys[host.name] = hosts.start(host, bases[host.release].path, public_key)
         all_running = [h for h in config.KNOWN_HOSTS if h.name in host_keys or _running(h.name)]
         for host in all_running:
             if host.name not in host_keys:
@@ -231,12 +249,13 @@ def cmd_down(_args: argparse.Namespace) -> dict:
 
 def cmd_status(_args: argparse.Namespace) -> dict:
     rows = {}
-    scale_running = [h for h in config.TWIN_HOSTS + config.scale_hosts(config.SCALE_MAX) if _running(h.name)]
-    for host in list(config.ALL_HOSTS) + scale_running:
+    extra_running = [h for h in config.KNOWN_HOSTS if h not in config.ALL_HOSTS and _running(h.name)]
+    for host in list(config.ALL_HOSTS) + extra_running:
         running = _running(host.name)
-        rows[host.name] = {"address": host.address, "kind": host.kind, "running": running,
+        rows[host.name] = {"address": host.address, "kind": host.kind, "release": host.release, "running": running,
                            "mounted": is_mounted(hosts.host_dir(host.name) / "root")}
-        print(f"{host.name:8} {host.kind:9} {host.address:13} {'running' if running else 'stopped'}")
+        print(f"{host.name:8} {host.kind:9} Debian {config.RELEASES[host.release]:3} {host.address:13} "
+              f"{'running' if running else 'stopped'}")
     return rows
 
 
@@ -257,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"0-{config.SCALE_MAX}, default 0; see docs/lab.md)")
     up.add_argument("--twins", action="store_true",
                     help="also boot app2, db3 and db4, the twins the pyinfra deploys apply (inventory/lab-twins)")
+    up.add_argument("--trixie", action="store_true",
+                    help="also boot the Debian 13 hosts " + ", ".join(h.name for h in config.TRIXIE_HOSTS)
+                         + " (default inventory)")
     sub.add_parser("down", help="stop everything the lab started and remove mounts, links, cgroups and state")
     sub.add_parser("status", help="show which lab hosts run")
     sh = sub.add_parser("ssh", help="open an SSH session (or run a command) on a lab host as the automation account")

@@ -12,9 +12,14 @@ SUBNET_PREFIX = "10.231.0"
 PREFIX_LEN = 24
 BRIDGE = "cblab0"
 CONTROLLER_ADDRESS = f"{SUBNET_PREFIX}.1"
-REPO_PORT = 8780
 AUTOMATION_USER = "automation"
-SUITE = "bookworm"
+# Debian releases the lab boots, by the codename apt knows: the version number Ansible's facts report, and the port
+# the controller serves the release's offline repository on. Each release has its own base image, repository and VM
+# image in the cache.
+RELEASES = {"bookworm": "12", "trixie": "13"}
+DEFAULT_RELEASE = "bookworm"
+REPO_PORTS = {"bookworm": 8780, "trixie": 8781}
+REPO_PORT = REPO_PORTS[DEFAULT_RELEASE]
 
 # Cache shared by every checkout on this machine (base image, offline repository, VM image); rebuilt only when
 # the package lists change. State of running hosts; both survive a killed run so `up` can clean up after it.
@@ -34,6 +39,7 @@ class LabHost:
     octet: int
     groups: tuple[str, ...]
     kind: str = "container"  # container or vm
+    release: str = DEFAULT_RELEASE  # a key of RELEASES
     extra_vars: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -81,18 +87,35 @@ TWIN_HOSTS: tuple[LabHost, ...] = (
 TWIN_OF = {"app2": "app1", "db3": "db1", "db4": "db2"}
 TWIN_INVENTORY_DIR = REPO_ROOT / "inventory" / "lab-twins"
 
-# Every host the lab can run: the standard ones, the twins and all scale hosts.
-KNOWN_HOSTS = ALL_HOSTS + TWIN_HOSTS + scale_hosts(SCALE_MAX)
+# Debian 13 hosts beside the Debian 12 ones (`scripts/lab up --trixie`): one of each server class, in the same groups
+# as app1, db1 and db2 but not backup clients (the store runs Debian 12's pgBackRest, which talks to its own version
+# only). They are in the default inventory: a lab run of Ansible or pyinfra applies them like the others.
+TRIXIE_HOSTS: tuple[LabHost, ...] = (
+    LabHost("app13", 31, ("app_servers",), release="trixie"),
+    LabHost("pg13", 32, ("postgresql_servers",), release="trixie"),
+    LabHost("maria13", 33, ("mariadb_servers",), release="trixie"),
+)
+
+# Every host the lab can run: the standard ones, the twins, the Debian 13 hosts and all scale hosts.
+KNOWN_HOSTS = ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + scale_hosts(SCALE_MAX)
 
 
 def host_by_name(name: str) -> LabHost:
     for host in KNOWN_HOSTS:
         if host.name == name:
             return host
-    raise KeyError(f"no lab host named {name!r}; lab hosts: {', '.join(h.name for h in ALL_HOSTS + TWIN_HOSTS)}, "
+    raise KeyError(f"no lab host named {name!r}; lab hosts: "
+                   f"{', '.join(h.name for h in ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS)}, "
                    f"scale01 ... scale{SCALE_MAX:02d}")
 
 
-def read_package_list(name: str) -> list[str]:
-    lines = (PACKAGE_DIR / name).read_text(encoding="utf-8").splitlines()
-    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+def read_package_list(name: str, release: str = DEFAULT_RELEASE) -> list[str]:
+    """The packages of a list for one release: a line `name @release` belongs to that release alone."""
+    if release not in RELEASES:
+        raise ValueError(f"no lab release {release!r}; releases: {', '.join(RELEASES)}")
+    packages = []
+    for line in (PACKAGE_DIR / name).read_text(encoding="utf-8").splitlines():
+        package, _, only = line.split("#")[0].strip().partition("@")
+        if package.strip() and only.strip() in ("", release):
+            packages.append(package.strip())
+    return packages

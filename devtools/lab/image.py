@@ -19,12 +19,19 @@ from devtools.lab.system import LabError, mount_overlay, run, unmount
 
 MIRROR = os.environ.get("BASELINE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get("BASELINE_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
-SOURCES = [
-    f"deb {MIRROR} {config.SUITE} main",
-    f"deb {MIRROR} {config.SUITE}-updates main",
-    f"deb {SECURITY_MIRROR} {config.SUITE}-security main",
-]
-LAB_SOURCES_LIST = f"deb [trusted=yes] http://{config.CONTROLLER_ADDRESS}:{config.REPO_PORT}/ ./\n"
+
+
+def sources(release: str) -> list[str]:
+    """Where a release's packages come from when an image or repository is built."""
+    return [f"deb {MIRROR} {release} main", f"deb {MIRROR} {release}-updates main",
+            f"deb {SECURITY_MIRROR} {release}-security main"]
+
+
+def lab_sources_list(release: str) -> str:
+    """A lab host's only package source: the controller's offline repository of its release."""
+    return f"deb [trusted=yes] http://{config.CONTROLLER_ADDRESS}:{config.REPO_PORTS[release]}/ ./\n"
+
+
 SUDOERS_AUTOMATION = (
     "# The automation account is the documented exception to individual accounts (AC-02): key-only login,\n"
     "# restricted to the admin network in authorized_keys, used by Ansible, pyinfra and testinfra.\n"
@@ -42,7 +49,7 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
-def _customize_hooks() -> list[str]:
+def _customize_hooks(release: str) -> list[str]:
     user = config.AUTOMATION_USER
     return [
         f'chroot "$1" useradd --create-home --shell /bin/bash --comment "automation account (key-only)" {user}',
@@ -52,7 +59,7 @@ def _customize_hooks() -> list[str]:
         'chroot "$1" visudo -c -q',
         'rm -f "$1"/etc/ssh/ssh_host_*',
         'chroot "$1" systemctl enable systemd-networkd',
-        f"printf '%s' '{LAB_SOURCES_LIST}' > \"$1/etc/apt/sources.list\"",
+        f"printf '%s' '{lab_sources_list(release)}' > \"$1/etc/apt/sources.list\"",
         'rm -f "$1"/etc/apt/sources.list.d/*',
         ': > "$1/etc/machine-id"',
         # A lab host is thrown away, never recovered after a power loss: dpkg need not fsync every file it unpacks
@@ -61,12 +68,19 @@ def _customize_hooks() -> list[str]:
     ]
 
 
-def _mmdebstrap(target: Path, packages: list[str]) -> None:
+def _mmdebstrap(target: Path, packages: list[str], release: str) -> None:
     cmd = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(packages)]
-    for hook in _customize_hooks():
+    for hook in _customize_hooks(release):
         cmd += ["--customize-hook", hook]
-    cmd += [config.SUITE, str(target), *SOURCES]
+    cmd += [release, str(target), *sources(release)]
     run(cmd)
+
+
+def _name(kind: str, release: str) -> str:
+    """Cache name prefix of an image kind: the default release's images keep their plain names (base-KEY), the
+    others carry the release in front (trixie-base-KEY), so that pruning one release's old images never touches
+    another's."""
+    return kind if release == config.DEFAULT_RELEASE else f"{release}-{kind}"
 
 
 def _prune(prefix: str, keep: Path) -> None:
@@ -75,32 +89,32 @@ def _prune(prefix: str, keep: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def base_image() -> Built:
-    """The root file system every container host boots from (lower layer of its overlay)."""
-    packages = config.read_package_list("base-packages.txt")
-    key = _digest(packages, SOURCES, _customize_hooks())
-    final = config.CACHE_DIR / f"base-{key}"
+def base_image(release: str = config.DEFAULT_RELEASE) -> Built:
+    """The root file system every container host of the release boots from (lower layer of its overlay)."""
+    packages = config.read_package_list("base-packages.txt", release)
+    key = _digest(packages, sources(release), _customize_hooks(release))
+    final = config.CACHE_DIR / f"{_name('base', release)}-{key}"
     if (final / "root" / "usr").is_dir():
         return Built(final / "root", 0.0)
     start = time.monotonic()
-    tmp = config.CACHE_DIR / f"tmp-base-{key}"
+    tmp = config.CACHE_DIR / f"tmp-{_name('base', release)}-{key}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    _mmdebstrap(tmp / "root", packages)
+    _mmdebstrap(tmp / "root", packages, release)
     tmp.rename(final)
-    _prune("base", final)
+    _prune(_name("base", release), final)
     return Built(final / "root", round(time.monotonic() - start, 1))
 
 
-def offline_repo(base: Path) -> Built:
+def offline_repo(base: Path, release: str = config.DEFAULT_RELEASE) -> Built:
     """Debian packages the roles install, with dependencies not already in the base image, as a flat repository."""
-    packages = config.read_package_list("repo-packages.txt")
-    key = _digest(packages, SOURCES, str(base))
-    final = config.CACHE_DIR / f"repo-{key}"
+    packages = config.read_package_list("repo-packages.txt", release)
+    key = _digest(packages, sources(release), str(base))
+    final = config.CACHE_DIR / f"{_name('repo', release)}-{key}"
     if (final / "Packages").is_file():
         return Built(final, 0.0)
     start = time.monotonic()
-    work = config.CACHE_DIR / f"tmp-repo-{key}"
+    work = config.CACHE_DIR / f"tmp-{_name('repo', release)}-{key}"
     merged = work / "merged"
     unmount(merged / "proc")
     unmount(merged)
@@ -108,7 +122,7 @@ def offline_repo(base: Path) -> Built:
     mount_overlay(base, work / "upper", work / "work", merged)
     try:
         shutil.copy("/etc/resolv.conf", merged / "etc/resolv.conf")
-        (merged / "etc/apt/build.list").write_text("\n".join(SOURCES) + "\n")
+        (merged / "etc/apt/build.list").write_text("\n".join(sources(release)) + "\n")
         apt_opts = ["-o", "Dir::Etc::SourceList=/etc/apt/build.list", "-o", "Dir::Etc::SourceParts=-",
                     "-o", "APT::Sandbox::User=root", "-q"]
         run(["chroot", str(merged), "apt-get", *apt_opts, "update"])
@@ -130,22 +144,23 @@ def offline_repo(base: Path) -> Built:
     shutil.rmtree(final, ignore_errors=True)
     (work / "repo").rename(final)
     shutil.rmtree(work, ignore_errors=True)
-    _prune("repo", final)
+    _prune(_name("repo", release), final)
     return Built(final, round(time.monotonic() - start, 1))
 
 
-def vm_image() -> Built:
+def vm_image(release: str = config.DEFAULT_RELEASE) -> Built:
     """Root file system, kernel and initrd for the VM host kind (kernel-level controls)."""
-    packages = [*config.read_package_list("base-packages.txt"), "linux-image-amd64", "initramfs-tools", "e2fsprogs"]
-    key = _digest(packages, SOURCES, _customize_hooks(), "vm")
-    final = config.CACHE_DIR / f"vm-{key}"
+    packages = [*config.read_package_list("base-packages.txt", release), "linux-image-amd64", "initramfs-tools",
+                "e2fsprogs"]
+    key = _digest(packages, sources(release), _customize_hooks(release), "vm")
+    final = config.CACHE_DIR / f"{_name('vm', release)}-{key}"
     if (final / "vmlinuz").is_file():
         return Built(final, 0.0)
     start = time.monotonic()
-    tmp = config.CACHE_DIR / f"tmp-vm-{key}"
+    tmp = config.CACHE_DIR / f"tmp-{_name('vm', release)}-{key}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    _mmdebstrap(tmp / "root", packages)
+    _mmdebstrap(tmp / "root", packages, release)
     kernels = sorted((tmp / "root/boot").glob("vmlinuz-*"))
     initrds = sorted((tmp / "root/boot").glob("initrd.img-*"))
     if not kernels or not initrds:
@@ -153,5 +168,5 @@ def vm_image() -> Built:
     shutil.copy2(kernels[-1], tmp / "vmlinuz")
     shutil.copy2(initrds[-1], tmp / "initrd.img")
     tmp.rename(final)
-    _prune("vm", final)
+    _prune(_name("vm", release), final)
     return Built(final, round(time.monotonic() - start, 1))

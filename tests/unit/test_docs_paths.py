@@ -33,12 +33,12 @@ def documents() -> list[Path]:
 
 def exists(path: str) -> bool:
     """The path exists; a wildcard matches a file; a placeholder (`inventory/<site>/hosts.yml`, a name the user
-    chooses) stands in a directory that exists."""
+    chooses) stands in a directory that exists, or (`debian_<N>.yml`) stands for files that exist."""
     if path.startswith(GENERATED):
         return True
-    if "<" in path:
-        return (REPO_ROOT / path.split("<", 1)[0]).is_dir()
     pattern = re.sub(r"<[^>]*>|\{[^}]*\}|\b[A-Z][A-Z_]{2,}\b", "*", path)
+    if "<" in path:
+        return (REPO_ROOT / path.split("<", 1)[0]).is_dir() or any(REPO_ROOT.glob(pattern))
     if "*" in pattern:
         return any(REPO_ROOT.glob(pattern))
     return (REPO_ROOT / pattern.rstrip(".")).exists()

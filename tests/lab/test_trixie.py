@@ -1,0 +1,89 @@
+"""Debian 13 (trixie) beside Debian 12: after the other lab suites, `scripts/lab up --trixie` adds the Debian 13 hosts
+(app13, pg13, maria13: one of each server class, from the trixie base image and offline repository) to the running
+lab. site.yml applies the baseline to them with the values of playbooks/group_vars/debian_13.yml, a second run
+changes nothing, and the compliance suites pass on them with the same checks as on the Debian 12 hosts of their
+class."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lab_run import on, playbook, recap
+
+from baseline import REPO_ROOT
+from baseline.results import read_results
+from devtools.lab import config
+
+pytestmark = pytest.mark.lab
+TRIXIE = [h.name for h in config.TRIXIE_HOSTS]
+TWIN_OF = {"app13": "app1", "pg13": "db1", "maria13": "db2"}  # the Debian 12 host of the same class
+LIMIT = ",".join(TRIXIE)
+
+
+def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedProcess, list]:
+    results = tmp / f"{name}.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "compliance_tests/linux", "compliance_tests/databases", "-q",
+                           "-p", "no:cacheprovider", "--hosts", ",".join(hosts), "--results-file", str(results)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200, check=False)
+    return proc, (list(read_results([results])) if results.exists() else [])
+
+
+@pytest.fixture(scope="module")
+def trixie_up(demo_run, lab):
+    """The Debian 13 hosts join the running lab (the hosts already running stay as they are)."""
+    return lab("up", "--trixie", timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def first_apply(trixie_up) -> subprocess.CompletedProcess:
+    return playbook("playbooks/site.yml", "--limit", LIMIT, timeout=2400)
+
+
+@pytest.fixture(scope="module")
+def second_apply(first_apply) -> subprocess.CompletedProcess:
+    return playbook("playbooks/site.yml", "--limit", LIMIT, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def verified(second_apply, tmp_path_factory, lab_results):
+    tmp = tmp_path_factory.mktemp("trixie")
+    outcome = suite(tmp, "trixie", TRIXIE + [TWIN_OF[h] for h in TRIXIE])
+    lab_results(tmp / "trixie.jsonl")
+    return outcome
+
+
+def test_the_debian_13_hosts_run_debian_13(trixie_up):
+    for name in TRIXIE:
+        assert on(name, ". /etc/os-release && echo $VERSION_ID").strip() == "13", name
+    assert on("app1", ". /etc/os-release && echo $VERSION_ID").strip() == "12"
+
+
+def test_site_yml_applies_the_baseline_to_debian_13(first_apply):
+    assert first_apply.returncode == 0, first_apply.stdout[-8000:] + first_apply.stderr[-2000:]
+    assert set(TRIXIE) <= set(recap(first_apply.stdout)), "a Debian 13 host was left out of the run"
+    assert re.search(r"^ok: \[app13\]", first_apply.stdout, re.M)
+
+
+def test_a_second_run_on_debian_13_changes_nothing(second_apply):
+    assert second_apply.returncode == 0, second_apply.stdout[-5000:]
+    changed = {h: r["changed"] for h, r in recap(second_apply.stdout).items() if r["changed"]}
+    assert changed == {}, re.findall(r"^changed: .*$", second_apply.stdout, re.M)
+    for name in TRIXIE:
+        on(name, "sudo -n true", timeout=120)
+
+
+def test_the_suites_pass_on_debian_13_with_the_checks_of_debian_12(verified):
+    proc, records = verified
+    assert records, proc.stdout[-5000:] + proc.stderr[-2000:]
+    bad = sorted({(r.asset, r.check) for r in records if r.outcome in ("fail", "error")})
+    assert bad == [], proc.stdout[-8000:]
+    for name in TRIXIE:
+        mine = {(r.check, r.outcome) for r in records if r.asset == name}
+        theirs = {(r.check, r.outcome) for r in records if r.asset == TWIN_OF[name]
+                  and "backup" not in r.check}  # the Debian 13 hosts are no backup clients
+        assert mine, f"no result for {name}"
+        assert mine == theirs, (name, sorted(mine ^ theirs))

@@ -1,0 +1,109 @@
+"""The Debian releases the baseline supports, said in one place (playbooks/group_vars/debian_<N>.yml): every release
+file names the same variables; Ansible's release play (playbooks/release.yml) groups a host by its release and refuses
+an unsupported one before any change, naming the host, its release and the supported ones; the pyinfra deploys read
+the same files and refuse the same hosts; the lab builds each release's images from its own package lists."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from baseline import REPO_ROOT
+from baseline import pyinfra_deploy as deploy
+from devtools.lab import config, image
+
+RELEASE_FILES = sorted((REPO_ROOT / "playbooks" / "group_vars").glob("debian_*.yml"))
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+
+
+def controller_release() -> str:
+    found = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
+    return found.get("VERSION_ID", "").strip('"')
+
+
+def test_debian_12_and_13_are_supported_and_every_release_file_names_the_same_variables():
+    assert [p.name for p in RELEASE_FILES] == ["debian_12.yml", "debian_13.yml"]
+    names = {p.name: set(yaml.safe_load(p.read_text(encoding="utf-8"))) for p in RELEASE_FILES}
+    assert len({frozenset(v) for v in names.values()}) == 1, names
+    assert deploy.supported_releases() == ["12", "13"]
+
+
+def test_each_release_file_says_its_own_release_and_postgresql():
+    for path, (number, codename, postgresql) in zip(RELEASE_FILES, [(12, "bookworm", 15), (13, "trixie", 17)],
+                                                    strict=True):
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert (values["debian_release"], values["debian_codename"], values["postgresql_version"]) == \
+            (number, codename, postgresql)
+        assert codename in config.RELEASES and config.RELEASES[codename] == str(number)
+
+
+def test_pyinfra_reads_the_release_file_of_the_host_and_refuses_another_release(monkeypatch):
+    assert deploy.release_values(("Debian", "13"))["postgresql_version"] == 17
+    assert deploy.release_values(("Debian", "12"))["postgresql_version"] == 15
+    assert deploy.release_values(("Debian", "11")) == {}
+    monkeypatch.setattr(deploy, "name", lambda: "old1")
+    assert deploy.release_problem(("Debian", "12")) is None
+    assert deploy.release_problem(None) is None  # the controller
+    for refused in (("Debian", "11"), ("Ubuntu", "24")):
+        message = deploy.release_problem(refused)
+        assert message is not None
+        assert f"old1 runs {refused[0]} {refused[1]}" in message
+        assert "supports Debian 12 and 13" in message and "Nothing was changed" in message
+
+
+def release_play(tmp_path: Path, releases: list[str]) -> subprocess.CompletedProcess:
+    """playbooks/release.yml, as it is, beside release files for `releases` only, on the controller as a server."""
+    books = tmp_path / "playbooks"
+    (books / "group_vars").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "playbooks" / "release.yml", books / "release.yml")
+    for number in releases:
+        (books / "group_vars" / f"debian_{number}.yml").write_text(f"release_marker: debian-{number}\n")
+    (books / "show.yml").write_text(
+        "- ansible.builtin.import_playbook: release.yml\n"
+        "- hosts: linux_servers\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.debug:\n        msg: 'marker={{ release_marker }} groups={{ group_names | join(\",\") }}'\n")
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"linux_servers": {"hosts": {"box": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}}}))
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), str(books / "show.yml")],
+                          capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+
+
+@pytest.mark.skipif(not Path("/etc/debian_version").exists(), reason="the release play reads a Debian controller")
+def test_the_release_play_groups_a_supported_host_and_changes_nothing(tmp_path):
+    number = controller_release()
+    proc = release_play(tmp_path, [number])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert f"marker=debian-{number} groups=debian_{number},linux_servers" in proc.stdout
+    assert "changed=0" in proc.stdout
+
+
+@pytest.mark.skipif(not Path("/etc/debian_version").exists(), reason="the release play reads a Debian controller")
+def test_the_release_play_refuses_an_unsupported_release_before_any_change(tmp_path):
+    number = controller_release()
+    proc = release_play(tmp_path, ["98", "99"])
+    assert proc.returncode != 0
+    assert f"box runs Debian {number}" in proc.stdout
+    assert "the baseline supports Debian 98 and 99" in proc.stdout and "Nothing was changed" in proc.stdout
+    assert "marker=" not in proc.stdout  # the next play never ran
+
+
+def test_the_lab_builds_each_release_from_its_own_package_lists():
+    bookworm = config.read_package_list("repo-packages.txt", "bookworm")
+    trixie = config.read_package_list("repo-packages.txt", "trixie")
+    assert "postgresql-15" in bookworm and "postgresql-17" not in bookworm
+    assert "postgresql-17" in trixie and "postgresql-15" not in trixie
+    assert set(bookworm) - {"postgresql-15", "postgresql-15-pgaudit", "postgresql-contrib"} == \
+        set(trixie) - {"postgresql-17", "postgresql-17-pgaudit"}
+    with pytest.raises(ValueError, match="no lab release 'sid'"):
+        config.read_package_list("repo-packages.txt", "sid")
+    assert image.lab_sources_list("trixie") != image.lab_sources_list("bookworm")
+    assert str(config.REPO_PORTS["trixie"]) in image.lab_sources_list("trixie")
+    # the default release keeps its cache names; another release's never match the default's pruning pattern
+    assert image._name("base", "bookworm") == "base" and image._name("base", "trixie") == "trixie-base"
+    assert {h.release for h in config.TRIXIE_HOSTS} == {"trixie"}
+    assert {h.release for h in config.ALL_HOSTS} == {"bookworm"}
