@@ -169,15 +169,14 @@ def _role_file(role: str, kind: str) -> dict[str, Any]:
 
 
 def values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Values for the roles' templates and data, merged as Ansible merges them for a play of these roles: every
-    role's defaults, then the inventory, then the host's release file (a playbook's group_vars outrank the
-    inventory's), then `facts` (named as Ansible names them), then every role's vars; Jinja expressions in them
-    resolved by Ansible's own templating. Policy values come back converted ("12" -> 12)."""
-    merged: dict[str, Any] = {}
+    """Values for the roles' templates and data, merged as Ansible merges them for a play of these roles: the host's
+    release file (`debian_release`, which the roles' defaults read), every role's defaults, then the inventory
+    (and `facts`, named as Ansible names them), then every role's vars; Jinja expressions in them resolved by
+    Ansible's own templating. Policy values come back converted ("12" -> 12)."""
+    merged: dict[str, Any] = dict(release_values())
     for role in roles:
         merged.update(_role_file(role, "defaults"))
     merged.update(host_vars())
-    merged.update(release_values())
     merged.update(facts or {})
     for role in roles:
         merged.update(_role_file(role, "vars"))

@@ -133,7 +133,7 @@ def wait_ready(host: config.LabHost, deadline: float) -> float:
 def selected_hosts(args: argparse.Namespace) -> list[config.LabHost]:
     scale = list(config.scale_hosts(getattr(args, "scale", 0) or 0))
     if getattr(args, "trixie", False):
-        scale = list(config.TRIXIE_HOSTS) + scale
+        scale = list(config.TRIXIE_HOSTS + config.UPGRADE_HOSTS) + scale
     if getattr(args, "twins", False):
         scale = list(config.TWIN_HOSTS) + scale
     if args.hosts:
@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also boot app2, db3 and db4, the twins the pyinfra deploys apply (inventory/lab-twins)")
     up.add_argument("--trixie", action="store_true",
                     help="also boot the Debian 13 hosts " + ", ".join(h.name for h in config.TRIXIE_HOSTS)
-                         + " (default inventory)")
+                         + " and the Debian 12 host " + ", ".join(h.name for h in config.UPGRADE_HOSTS)
+                         + " that tests/lab/test_trixie.py upgrades in place (default inventory)")
     sub.add_parser("down", help="stop everything the lab started and remove mounts, links, cgroups and state")
     sub.add_parser("status", help="show which lab hosts run")
     sh = sub.add_parser("ssh", help="open an SSH session (or run a command) on a lab host as the automation account")

@@ -95,9 +95,12 @@ TRIXIE_HOSTS: tuple[LabHost, ...] = (
     LabHost("pg13", 32, ("postgresql_servers",), release="trixie"),
     LabHost("maria13", 33, ("mariadb_servers",), release="trixie"),
 )
+# Booted with them as Debian 12 and upgraded in place to 13 by tests/lab/test_trixie.py (apt full-upgrade from the
+# trixie repository), the path existing servers take.
+UPGRADE_HOSTS: tuple[LabHost, ...] = (LabHost("upg1", 34, ("app_servers",)),)
 
 # Every host the lab can run: the standard ones, the twins, the Debian 13 hosts and all scale hosts.
-KNOWN_HOSTS = ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + scale_hosts(SCALE_MAX)
+KNOWN_HOSTS = ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + UPGRADE_HOSTS + scale_hosts(SCALE_MAX)
 
 
 def host_by_name(name: str) -> LabHost:
@@ -105,7 +108,7 @@ def host_by_name(name: str) -> LabHost:
         if host.name == name:
             return host
     raise KeyError(f"no lab host named {name!r}; lab hosts: "
-                   f"{', '.join(h.name for h in ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS)}, "
+                   f"{', '.join(h.name for h in ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + UPGRADE_HOSTS)}, "
                    f"scale01 ... scale{SCALE_MAX:02d}")
 
 

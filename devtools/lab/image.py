@@ -107,9 +107,12 @@ def base_image(release: str = config.DEFAULT_RELEASE) -> Built:
 
 
 def offline_repo(base: Path, release: str = config.DEFAULT_RELEASE) -> Built:
-    """Debian packages the roles install, with dependencies not already in the base image, as a flat repository."""
+    """Debian packages the roles install, with dependencies not already in the base image, as a flat repository.
+    A later release's repository also holds every package of its base image: a host of the default release
+    upgrades in place from it (apt full-upgrade), as a real server upgrades from its mirror."""
     packages = config.read_package_list("repo-packages.txt", release)
-    key = _digest(packages, sources(release), str(base))
+    whole = release != config.DEFAULT_RELEASE
+    key = _digest(packages, sources(release), str(base), *(["whole"] if whole else []))
     final = config.CACHE_DIR / f"{_name('repo', release)}-{key}"
     if (final / "Packages").is_file():
         return Built(final, 0.0)
@@ -126,7 +129,9 @@ def offline_repo(base: Path, release: str = config.DEFAULT_RELEASE) -> Built:
         apt_opts = ["-o", "Dir::Etc::SourceList=/etc/apt/build.list", "-o", "Dir::Etc::SourceParts=-",
                     "-o", "APT::Sandbox::User=root", "-q"]
         run(["chroot", str(merged), "apt-get", *apt_opts, "update"])
-        run(["chroot", str(merged), "apt-get", *apt_opts, "install", "--download-only", "--yes", *packages],
+        installed = run(["chroot", str(merged), "dpkg-query", "-W", "-f", "${Package}\\n"]).stdout.split() if whole else []
+        run(["chroot", str(merged), "apt-get", *apt_opts, "install", "--download-only", "--yes",
+             *(["--reinstall"] if whole else []), *packages, *installed],
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         debs = sorted((merged / "var/cache/apt/archives").glob("*.deb"))
         if not debs:
@@ -137,8 +142,7 @@ def offline_repo(base: Path, release: str = config.DEFAULT_RELEASE) -> Built:
             shutil.copy2(deb, out / deb.name)
         index = run(["apt-ftparchive", "packages", "."], cwd=out).stdout
         (out / "Packages").write_text(index)
-        release = run(["apt-ftparchive", "release", "."], cwd=out).stdout
-        (out / "Release").write_text(release)
+        (out / "Release").write_text(run(["apt-ftparchive", "release", "."], cwd=out).stdout)
     finally:
         unmount(merged)
     shutil.rmtree(final, ignore_errors=True)

@@ -1,8 +1,11 @@
 """Debian 13 (trixie) beside Debian 12: after the other lab suites, `scripts/lab up --trixie` adds the Debian 13 hosts
-(app13, pg13, maria13: one of each server class, from the trixie base image and offline repository) to the running
-lab. site.yml applies the baseline to them with the values of playbooks/group_vars/debian_13.yml, a second run
-changes nothing, and the compliance suites pass on them with the same checks as on the Debian 12 hosts of their
-class."""
+(app13, pg13, maria13: one of each server class, from the trixie base image and offline repository) and upg1, a
+Debian 12 app server, to the running lab. site.yml applies the baseline to all four (the Debian 13 hosts with the
+values of playbooks/group_vars/debian_13.yml). upg1 is then upgraded in place as an administrator upgrades a server
+(its apt source pointed at the Debian 13 repository, `apt-get full-upgrade` keeping the configuration files the
+baseline manages, the upgrade's file changes approved in the integrity database). One more run of site.yml
+converges upg1 and changes nothing on the Debian 13 hosts, and the compliance suites pass on all four with the same
+checks as on the Debian 12 hosts of their class."""
 
 from __future__ import annotations
 
@@ -20,8 +23,16 @@ from devtools.lab import config
 
 pytestmark = pytest.mark.lab
 TRIXIE = [h.name for h in config.TRIXIE_HOSTS]
-TWIN_OF = {"app13": "app1", "pg13": "db1", "maria13": "db2"}  # the Debian 12 host of the same class
-LIMIT = ",".join(TRIXIE)
+UPGRADED = [h.name for h in config.UPGRADE_HOSTS]
+TWIN_OF = {"app13": "app1", "pg13": "db1", "maria13": "db2", "upg1": "app1"}  # a Debian 12 host of the same class
+LIMIT = ",".join(TRIXIE + UPGRADED)
+UPGRADE = (f"echo 'deb [trusted=yes] http://{config.CONTROLLER_ADDRESS}:{config.REPO_PORTS['trixie']}/ ./' "
+           "| sudo tee /etc/apt/sources.list >/dev/null && sudo apt-get -q update >/dev/null"
+           " && sudo DEBIAN_FRONTEND=noninteractive apt-get -q -y full-upgrade"
+           " -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+           " && sudo systemctl daemon-reexec"
+           # the upgrade replaced hundreds of watched programs: the administrator approves them after checking them
+           " && sudo baseline-aide-approve approve --all >/dev/null")
 
 
 def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedProcess, list]:
@@ -44,14 +55,23 @@ def first_apply(trixie_up) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def second_apply(first_apply) -> subprocess.CompletedProcess:
-    return playbook("playbooks/site.yml", "--limit", LIMIT, timeout=1200)
+def upgraded(first_apply) -> dict[str, str]:
+    """upg1 upgraded in place after its Debian 12 baseline; its release before and after."""
+    before = {name: on(name, ". /etc/os-release && echo $VERSION_ID").strip() for name in UPGRADED}
+    for name in UPGRADED:
+        on(name, UPGRADE, timeout=1800)
+    return {name: before[name] + "->" + on(name, ". /etc/os-release && echo $VERSION_ID").strip() for name in UPGRADED}
+
+
+@pytest.fixture(scope="module")
+def second_apply(upgraded) -> subprocess.CompletedProcess:
+    return playbook("playbooks/site.yml", "--limit", LIMIT, timeout=1800)
 
 
 @pytest.fixture(scope="module")
 def verified(second_apply, tmp_path_factory, lab_results):
     tmp = tmp_path_factory.mktemp("trixie")
-    outcome = suite(tmp, "trixie", TRIXIE + [TWIN_OF[h] for h in TRIXIE])
+    outcome = suite(tmp, "trixie", TRIXIE + UPGRADED + sorted({TWIN_OF[h] for h in TRIXIE + UPGRADED}))
     lab_results(tmp / "trixie.jsonl")
     return outcome
 
@@ -59,20 +79,25 @@ def verified(second_apply, tmp_path_factory, lab_results):
 def test_the_debian_13_hosts_run_debian_13(trixie_up):
     for name in TRIXIE:
         assert on(name, ". /etc/os-release && echo $VERSION_ID").strip() == "13", name
-    assert on("app1", ". /etc/os-release && echo $VERSION_ID").strip() == "12"
+    for name in ["app1", *UPGRADED]:
+        assert on(name, ". /etc/os-release && echo $VERSION_ID").strip() == "12", name
 
 
 def test_site_yml_applies_the_baseline_to_debian_13(first_apply):
     assert first_apply.returncode == 0, first_apply.stdout[-8000:] + first_apply.stderr[-2000:]
-    assert set(TRIXIE) <= set(recap(first_apply.stdout)), "a Debian 13 host was left out of the run"
+    assert set(TRIXIE + UPGRADED) <= set(recap(first_apply.stdout)), "a host was left out of the run"
     assert re.search(r"^ok: \[app13\]", first_apply.stdout, re.M)
 
 
-def test_a_second_run_on_debian_13_changes_nothing(second_apply):
+def test_a_debian_12_host_upgrades_in_place_to_13(upgraded):
+    assert upgraded == {name: "12->13" for name in UPGRADED}
+
+
+def test_one_run_converges_the_upgraded_host_and_changes_nothing_on_debian_13(second_apply):
     assert second_apply.returncode == 0, second_apply.stdout[-5000:]
     changed = {h: r["changed"] for h, r in recap(second_apply.stdout).items() if r["changed"]}
-    assert changed == {}, re.findall(r"^changed: .*$", second_apply.stdout, re.M)
-    for name in TRIXIE:
+    assert set(changed) <= set(UPGRADED), re.findall(r"^changed: \[(?!upg).*$", second_apply.stdout, re.M)
+    for name in TRIXIE + UPGRADED:
         on(name, "sudo -n true", timeout=120)
 
 
@@ -81,7 +106,7 @@ def test_the_suites_pass_on_debian_13_with_the_checks_of_debian_12(verified):
     assert records, proc.stdout[-5000:] + proc.stderr[-2000:]
     bad = sorted({(r.asset, r.check) for r in records if r.outcome in ("fail", "error")})
     assert bad == [], proc.stdout[-8000:]
-    for name in TRIXIE:
+    for name in TRIXIE + UPGRADED:
         mine = {(r.check, r.outcome) for r in records if r.asset == name}
         theirs = {(r.check, r.outcome) for r in records if r.asset == TWIN_OF[name]
                   and "backup" not in r.check}  # the Debian 13 hosts are no backup clients

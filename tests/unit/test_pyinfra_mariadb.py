@@ -52,14 +52,16 @@ def role_tags(role: Path) -> set[str]:
 
 
 def lab_values(role: str, hostname: str, **extra: Any) -> dict[str, Any]:
-    """Role defaults < the shared inventory < extra < role vars, resolved by Ansible's templating."""
+    """The Debian 12 release file < role defaults < the shared inventory < extra < role vars, resolved by Ansible's
+    templating."""
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
 
     from baseline.inventory import _plain
 
     merged: dict[str, Any] = {}
-    for path in [REPO_ROOT / "roles" / role / "defaults" / "main.yml",
+    # the lab's servers run Debian 12: its release file first, as the deploys merge it (release_values)
+    for path in [REPO_ROOT / "playbooks/group_vars/debian_12.yml", REPO_ROOT / "roles" / role / "defaults" / "main.yml",
                  *sorted((REPO_ROOT / "inventory/group_vars/all").glob("*.yml"))]:
         if path.exists():
             merged.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})

@@ -28,7 +28,7 @@ def controller_release() -> str:
 
 def test_debian_12_and_13_are_supported_and_every_release_file_names_the_same_variables():
     assert [p.name for p in RELEASE_FILES] == ["debian_12.yml", "debian_13.yml"]
-    names = {p.name: set(yaml.safe_load(p.read_text(encoding="utf-8"))) for p in RELEASE_FILES}
+    names = {p.name: set(yaml.safe_load(p.read_text(encoding="utf-8"))["debian_release"]) for p in RELEASE_FILES}
     assert len({frozenset(v) for v in names.values()}) == 1, names
     assert deploy.supported_releases() == ["12", "13"]
 
@@ -36,15 +36,14 @@ def test_debian_12_and_13_are_supported_and_every_release_file_names_the_same_va
 def test_each_release_file_says_its_own_release_and_postgresql():
     for path, (number, codename, postgresql) in zip(RELEASE_FILES, [(12, "bookworm", 15), (13, "trixie", 17)],
                                                     strict=True):
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-        assert (values["debian_release"], values["debian_codename"], values["postgresql_version"]) == \
-            (number, codename, postgresql)
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))["debian_release"]
+        assert (values["number"], values["codename"], values["postgresql_version"]) == (number, codename, postgresql)
         assert codename in config.RELEASES and config.RELEASES[codename] == str(number)
 
 
 def test_pyinfra_reads_the_release_file_of_the_host_and_refuses_another_release(monkeypatch):
-    assert deploy.release_values(("Debian", "13"))["postgresql_version"] == 17
-    assert deploy.release_values(("Debian", "12"))["postgresql_version"] == 15
+    assert deploy.release_values(("Debian", "13"))["debian_release"]["postgresql_version"] == 17
+    assert deploy.release_values(("Debian", "12"))["debian_release"]["postgresql_version"] == 15
     assert deploy.release_values(("Debian", "11")) == {}
     monkeypatch.setattr(deploy, "name", lambda: "old1")
     assert deploy.release_problem(("Debian", "12")) is None

@@ -372,11 +372,15 @@ def playbook_applications(loader: Any) -> list[Application]:
 
 
 def role_variables(inventory: LoadedInventory, application: Application, host: str) -> dict[str, Any]:
-    """What the role's tasks see, in Ansible's order: role defaults < inventory < role vars < the play's variables."""
+    """What the role's tasks see, in Ansible's order: role defaults < inventory < the release file of the host's
+    group debian_<N> (the lab's servers run Debian 12; playbooks/release.yml groups them) < role vars < the play's
+    variables."""
     from ansible.utils.vars import combine_vars
 
     role = ROLES_DIR / application.role
     merged = combine_vars(_load(inventory, role / "defaults/main.yml"), inventory.host_vars(host))
+    if host != "localhost":
+        merged = combine_vars(merged, _load(inventory, REPO_ROOT / "playbooks/group_vars/debian_12.yml"))
     merged = combine_vars(merged, _load(inventory, role / "vars/main.yml"))
     return combine_vars(merged, application.variables)
 
