@@ -246,9 +246,12 @@ def test_database_logins_take_the_password_on_stdin(monkeypatch, suite_file, che
     recorder = StdinRecorder()
     monkeypatch.setattr(dbcheck, "run_with_stdin", recorder)
     policy, secrets = _policy()
-    host, evidence = FakeHost(), EvidenceLog()
+    # the fake host refuses everything but the server's version (which names PostgreSQL's log file)
+    host = FakeHost(lambda command: Result(0, "170004", "", command) if "server_version_num" in command
+                    else Result(1, "", "", command))
+    evidence = EvidenceLog()
     with pytest.raises((AssertionError, linuxcheck.CommandError, ValueError)):
-        getattr(suite, check)(host, "10.231.0.12", policy, evidence)  # the fake host refuses everything
+        getattr(suite, check)(host, "10.231.0.12", policy, evidence)
     _assert_no_secret(secrets, host, evidence)
     assert recorder.calls, "no login went through stdin"
     assert all("PASSWORD=" not in command and "MYSQL_PWD=" not in command for command, _ in recorder.calls)
