@@ -268,8 +268,8 @@ def check_preflight() -> None:
         store_address = inventory.load(str(inventory_dir())).vars(store).get("ansible_host", store)
     reach = _reach if _host().data.get("ssh_hostname") else None  # not over SSH (@chroot, @local): no route
     problems = preflight.problems(found, groups, me, reach, store_address)
-    if me in groups.get("linux_servers", []):
-        problems += [p for p in [release_problem(host_release())] if p]
+    if not problems and me in groups.get("linux_servers", []):  # the checks that need no connection come first
+        problems = [p for p in [release_problem(host_release())] if p]
     if problems:
         print("Pre-flight refused the run before any host is changed:\n" + "\n".join(problems), file=sys.stderr)
         raise SystemExit(EXIT_REFUSED)
