@@ -299,6 +299,11 @@ def firewall_part(v: dict[str, Any]) -> None:
 
 def updates_part(v: dict[str, Any]) -> None:
     install_packages("IP-04", "Install unattended-upgrades and cron", v["hardening_updates_packages"])
+    for path in v["hardening_updates_logs"]:
+        info = host.get_fact(File, path=path)
+        if not info or str(info.get("mode")).lstrip("0") != "640" or (info.get("user"), info.get("group")) != ("root", "adm"):
+            files.file(name="IP-04 | Logs of unattended-upgrades readable by root and adm only, made before its first run",
+                       path=path, user="root", group="adm", mode="640", present=True, touch=False)
     put("IP-04", "Security updates installed automatically",
         deploy.Managed("/etc/apt/apt.conf.d/52baseline-unattended-upgrades",
                        deploy.render(ROLE, "unattended-upgrades.conf.j2", v)))

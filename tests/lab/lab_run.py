@@ -58,3 +58,14 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     for host, fields in re.findall(r"^(\S+)\s+: (ok=.*)$", output, re.M):
         found[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
     return found
+
+
+def changed_tasks(output: str) -> list[str]:
+    """`TASK name: changed: [host]` for every change in ansible-playbook output: what a second run should not do."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[6:].rsplit("]", 1)[0]
+        elif line.startswith("changed: "):
+            found.append(f"{task}: {line}")
+    return found

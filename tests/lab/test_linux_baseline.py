@@ -5,14 +5,13 @@ second time. Controls removed by hand: tests/lab/test_drift.py."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from lab_run import on, playbook, recap
+from lab_run import changed_tasks, on, playbook, recap
 
 from baseline import REPO_ROOT
 from baseline.results import read_results
@@ -72,7 +71,7 @@ def test_second_run_after_the_suite_and_the_drill_changes_nothing(second_run):
     recaps = {host: figures for run in second_run for host, figures in recap(run.stdout).items()}
     assert set(linux_hosts()) <= set(recaps), "a Linux server was left out of the second run"
     changed = {h: r["changed"] for h, r in recaps.items() if r["changed"]}
-    assert changed == {}, [line for run in second_run for line in re.findall(r"^changed: .*$", run.stdout, re.M)]
+    assert changed == {}, [line for run in second_run for line in changed_tasks(run.stdout)]
     assert_logins(linux_hosts())
 
 

@@ -462,6 +462,7 @@ def in_place_facts(values: dict[str, Any]) -> dict[str, Any]:
     return {"DebPackages": packages, "Command": command, "Directory": directory,
             "File": lambda path: None if ("cron.d/baseline" in path or "50-baseline-" in path
                                           or path.startswith(values["hardening_aide_former_db"]))
+            else {"mode": 640, "user": "root", "group": "adm"} if path in values["hardening_updates_logs"]
             else directory(path),
             "Sysctl": lambda keys: {k: int(v) for k, v in wanted_sysctls.items() if k in keys}}
 
