@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup demo test lint lint-tools unit lab-up lab-down bench
+.PHONY: setup demo test test-trixie lint lint-tools unit lab-up lab-down bench
 
 setup:
 	@scripts/setup
@@ -34,7 +34,7 @@ test: setup
 	  --durations=15 $(PYTEST_ARGS)' >$(BESIDE_LOG) 2>&1 </dev/null & beside=$$!; set +m; \
 	trap 'kill -TERM -- -$$beside 2>/dev/null; wait $$beside; echo "make test: stopped; lint and the tests beside the lab were stopped too ($(BESIDE_LOG))" >&2; exit 130' INT TERM; \
 	echo "make test: lint and the tests that need no lab run beside the lab tests; their output: $(BESIDE_LOG)"; \
-	$(BIN)/pytest tests -m lab -p no:cacheprovider --durations=25 -rfEs $(PYTEST_ARGS) 2>&1 | tee $(LAB_LOG); \
+	$(BIN)/pytest tests -m "lab and not trixie" -p no:cacheprovider --durations=25 -rfEs $(PYTEST_ARGS) 2>&1 | tee $(LAB_LOG); \
 	lab=$${PIPESTATUS[0]}; \
 	wait $$beside; beside_rc=$$?; trap - INT TERM; \
 	echo "==== lint and the tests that need no lab ($(BESIDE_LOG)) ===="; cat $(BESIDE_LOG); \
@@ -42,6 +42,12 @@ test: setup
 	grep -E '^(FAILED|ERROR) ' $(LAB_LOG) | cut -c1-240; tail -n 1 $(LAB_LOG); \
 	echo "make test: lab tests exit $$lab; lint and the tests that need no lab exit $$beside_rc"; \
 	[ $$lab -eq 0 ] && [ $$beside_rc -eq 0 ]
+
+# Debian 13 beside Debian 12 (tests/lab/test_trixie.py): a lab session of its own, with the demo as its setup. Not
+# yet part of `make test`: it adds about a quarter to the lab tests' time, which CI cannot hold yet.
+test-trixie: setup
+	$(BIN)/pytest tests/lab/test_trixie.py tests/lab/test_lab.py::test_down_leaves_nothing_behind -m lab \
+	  -p no:cacheprovider --durations=10 -rfEs $(PYTEST_ARGS)
 
 # The main job on the built-in lab: boot, apply the baseline, verify, write the report.
 demo: setup

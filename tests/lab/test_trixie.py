@@ -21,7 +21,7 @@ from baseline import REPO_ROOT
 from baseline.results import read_results
 from devtools.lab import config
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.trixie]
 TRIXIE = [h.name for h in config.TRIXIE_HOSTS]
 UPGRADED = [h.name for h in config.UPGRADE_HOSTS]
 TWIN_OF = {"app13": "app1", "pg13": "db1", "maria13": "db2", "upg1": "app1"}  # a Debian 12 host of the same class
