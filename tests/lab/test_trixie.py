@@ -44,9 +44,12 @@ def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def trixie_up(demo_run, lab):
+def trixie_up(demo_run) -> subprocess.CompletedProcess:
     """The Debian 13 hosts join the running lab (the hosts already running stay as they are)."""
-    return lab("up", "--trixie", timeout=1800)
+    proc = subprocess.run([str(REPO_ROOT / "scripts" / "lab"), "up", "--trixie"], capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert proc.returncode == 0, f"scripts/lab up --trixie failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
 
 
 @pytest.fixture(scope="module")
