@@ -44,7 +44,7 @@ test: setup
 	[ $$lab -eq 0 ] && [ $$beside_rc -eq 0 ]
 
 # Debian 13 beside Debian 12 (tests/lab/test_trixie.py): a lab session of its own, with the demo as its setup. Not
-# yet part of `make test`: it adds about a quarter to the lab tests' time, which CI cannot hold yet.
+# yet part of `make test`: it would add an estimated 10 to 12 minutes, which CI cannot hold yet.
 test-trixie: setup
 	$(BIN)/pytest tests/lab/test_trixie.py tests/lab/test_lab.py::test_down_leaves_nothing_behind -m lab \
 	  -p no:cacheprovider --durations=10 -rfEs $(PYTEST_ARGS)
