@@ -90,10 +90,60 @@ class Step:
 Runner = Callable[[Step], int]
 
 
+STEP_GRACE = 60  # seconds an interrupted step has to end on its own before it is killed
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def run_subprocess(step: Step) -> int:
-    """Run a step from the repository root; its output goes to ours."""
+    """Run a step from the repository root; its output goes to ours.
+
+    The step runs in a process group of its own, and an interrupt reaches it from here, exactly once: Ctrl-C (or
+    SIGTERM) is passed on to it, it has STEP_GRACE seconds to end on its own, then it is killed. So a step started
+    at the moment of the interrupt is stopped as well, and nothing a step runs still writes into the run's directory
+    when the unfinished run is removed. The interrupt signals are held back while the step starts.
+    """
     sys.stdout.flush()
-    return subprocess.run(step.argv, env=step.env, cwd=REPO_ROOT, check=False).returncode
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        proc = subprocess.Popen(step.argv, env=step.env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, process_group=0,
+                                preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held))  # noqa: PLW1509
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # an interrupt held back is raised here
+        return proc.wait()
+    except KeyboardInterrupt:
+        _stop(proc, signal.SIGINT)
+        raise
+    except Interrupted:
+        _stop(proc, signal.SIGTERM)
+        raise
+
+
+def _stop(proc: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+        proc.wait(timeout=STEP_GRACE)
+    except ProcessLookupError:
+        proc.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _remove_partial(partial: Path) -> None:
+    """Remove an unfinished run; a file that appears meanwhile (a step's late write) is removed by a second pass."""
+    for attempt in range(3):
+        try:
+            shutil.rmtree(partial)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
 
 
 # --- verdicts per check, drift ---------------------------------------------------------------------------------
@@ -471,13 +521,13 @@ def _run(s: Settings, environ: dict[str, str], runner: Runner) -> int:
                         s.syslog, s.facility)
     except (KeyboardInterrupt, Interrupted):
         if not kept:
-            shutil.rmtree(partial, ignore_errors=True)
+            _remove_partial(partial)
         where = f"the history keeps run {s.run_id}" if kept else f"run {s.run_id} is not kept in the history"
         print(f"{PROG}: interrupted during {current}; {where} ({s.history})", file=sys.stderr)
         return 130
     except (OSError, ValueError) as exc:  # ValueError: a results line that is not a result
         if not kept:
-            shutil.rmtree(partial, ignore_errors=True)
+            _remove_partial(partial)
         where = f"the history keeps run {s.run_id}" if kept else f"run {s.run_id} is not kept in the history"
         print(f"{PROG}: {current}: {exc}; {where}", file=sys.stderr)
         return 1

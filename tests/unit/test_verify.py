@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -296,6 +297,38 @@ def test_an_interrupted_run_leaves_no_half_entry(env, inventory, capsys, how):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     assert run(env, inventory, Recorded(GOOD), run_id="after") == 0  # compared with the last complete run
     assert "drift since run before: none" in capsys.readouterr().out
+
+
+STEP_WITH_CLEANUP = """
+import pathlib, signal, sys, time
+done = pathlib.Path(sys.argv[1])
+def stop(signum, frame):
+    time.sleep(1)  # a clean-up that takes a while; a second signal would cut it short
+    done.write_text(done.read_text() + signal.Signals(signum).name + " " if done.exists() else signal.Signals(signum).name + " ")
+    sys.exit(130)
+signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGTERM, stop)
+print("step started", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_step_gets_the_signal_once_and_ends_its_clean_up(env, inventory, tmp_path, signum):
+    """Ctrl-C or SIGTERM to verify alone (as `kill` sends it): verify passes it on to the step it runs, once, waits
+    for the step's own clean-up, then removes the unfinished run."""
+    done = tmp_path / "cleaned"
+
+    def runner(step: verify.Step) -> int:
+        if step.name == "change archive":
+            threading.Timer(1.5, os.kill, (os.getpid(), signum)).start()
+            return verify.run_subprocess(verify.Step(step.name, [sys.executable, "-c", STEP_WITH_CLEANUP, str(done)],
+                                                     step.env, step.results))
+        return Recorded(GOOD)(step)
+
+    assert run(env, inventory, runner, run_id="cut") == 130
+    assert done.read_text() == signum.name + " "  # the step ended its clean-up, after one signal
+    assert history_runs(env) == []
 
 
 # --- the real commands of the steps that need no host -----------------------------------------------------------
