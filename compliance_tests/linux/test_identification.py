@@ -372,15 +372,19 @@ def test_ssh_protocol_2_with_strong_algorithms(host, policy, evidence, sshd_sett
                if not set(sshd_settings[name].split(",")) <= allowed[name]}
     _, in_file = sshd_config_directives(compliance.root_file(host, SSHD_CONFIG))
     file_differs = sshd_disagreements(in_file, sshd_settings, SSH_ALGORITHMS)
+    known = host.run("ssh -Q kex").stdout.split()
+    kex_expected = [name for name in policy["accounts_ssh_kex"] if name in known]  # the strongest it knows first
     banner = host.run("timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/22; head -c 20 <&3'").stdout
     weak_macs = [m for m in macs if any(w in m for w in WEAK_MAC_MARKERS)]
     weak_kex = [k for k in kex if any(w in k for w in WEAK_KEX_MARKERS)]
     settings = {k: sshd_settings.get(k) for k in ("permitemptypasswords", "passwordauthentication", "banner")}
     evidence.record(command="sshd -T; ssh banner",
                     observed={"ciphers": sorted(ciphers), "macs": macs, "kex": kex, "banner": banner,
+                              "kex_of_the_inventory_known_here": kex_expected,
                               "weak_macs": weak_macs, "weak_kex": weak_kex, "settings": settings,
                               "outside_the_inventory_lists": outside, "sshd_config_differs": file_differs},
                     expected={"ciphers": "a subset of accounts_ssh_ciphers", "banner": "SSH-2.0-…",
+                              "kex": "accounts_ssh_kex in its order, less the names `ssh -Q kex` does not list",
                               "weak_macs": [], "weak_kex": [], "outside_the_inventory_lists": {},
                               "sshd_config_differs": {},
                               "settings": {"permitemptypasswords": "no", "passwordauthentication": "no",
@@ -389,6 +393,7 @@ def test_ssh_protocol_2_with_strong_algorithms(host, policy, evidence, sshd_sett
                          "allowed lists: accounts_ssh_ciphers, accounts_ssh_macs, accounts_ssh_kex (inventory)")
     assert banner.startswith("SSH-2.0-")
     assert outside == {}, outside
+    assert kex == kex_expected, f"sshd offers {kex}; the inventory's key exchanges known here: {kex_expected}"
     assert weak_macs == [] and weak_kex == []
     assert file_differs == {}, f"{SSHD_CONFIG} read alone shows other algorithms than sshd -T: {file_differs}"
     assert settings == {"permitemptypasswords": "no", "passwordauthentication": "no", "banner": "/etc/issue.net"}
@@ -425,11 +430,25 @@ def test_ssh_refuses_weak_algorithms_at_negotiation(policy, evidence, host_keys)
 @pytest.mark.control("IA-05")
 @pytest.mark.method("state")
 def test_ssh_attempts_limited(policy, evidence, sshd_settings):
+    """Attempts per connection; and where sshd has per-source penalties (OpenSSH 9.8 and later), they are on and
+    spare only the automation controller's addresses (accounts_ssh_penalty_exempt)."""
     tries = sshd_settings.get("maxauthtries")
     limit = min(SSH_MAX_AUTH_TRIES, policy["accounts_ssh_max_auth_tries"], policy["login_max_failures"])
-    evidence.record(command="sshd -T | grep maxauthtries", observed=tries, expected=f"1..{limit}",
-                    note=f"the lowest of {SSH_MAX_AUTH_TRIES}, accounts_ssh_max_auth_tries and login_max_failures")
+    penalties = sshd_settings.get("persourcepenalties")  # absent: this OpenSSH has none
+    exempt = sorted(set(sshd_settings.get("persourcepenaltyexemptlist", "").split(",")) - {"", "none"})
+    wanted = sorted(policy.get("accounts_ssh_penalty_exempt") or [])
+    observed = {"maxauthtries": tries}
+    expected: dict = {"maxauthtries": f"1..{limit}"}
+    if penalties is not None:
+        observed |= {"persourcepenalties": penalties, "persourcepenaltyexemptlist": exempt}
+        expected |= {"persourcepenalties": "on (not 'no')", "persourcepenaltyexemptlist": wanted}
+    evidence.record(command="sshd -T | grep -e maxauthtries -e persourcepenalt", observed=observed, expected=expected,
+                    note=f"the lowest of {SSH_MAX_AUTH_TRIES}, accounts_ssh_max_auth_tries and login_max_failures; "
+                         "per-source penalties where this OpenSSH has them, the controller exempt "
+                         "(accounts_ssh_penalty_exempt)")
     assert at_most(tries, limit)
+    if penalties is not None:
+        assert penalties != "no" and exempt == wanted, observed
 
 
 @pytest.mark.control("IA-06")

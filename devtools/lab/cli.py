@@ -247,6 +247,24 @@ def cmd_down(_args: argparse.Namespace) -> dict:
     return {"down_s": seconds, "hosts": names}
 
 
+def cmd_reboot(args: argparse.Namespace) -> dict:
+    """Reboot running container hosts keeping their disks (an orderly shutdown, then a boot of the same files)."""
+    known = {h.name: h for h in config.KNOWN_HOSTS}
+    unknown = [name for name in args.hosts if name not in known]
+    if unknown:
+        raise LabError(f"unknown lab host(s): {', '.join(unknown)}")
+    figures = {}
+    with lab_lock():
+        for name in args.hosts:
+            host = known[name]
+            t0 = time.monotonic()
+            hosts.reboot(host, image.base_image(host.release).path)
+            wait_ready(host, time.monotonic() + SSH_READY_TIMEOUT[host.kind])
+            figures[name] = round(time.monotonic() - t0, 2)
+            log(f"{name} rebooted, SSH-ready in {figures[name]}s")
+    return figures
+
+
 def cmd_status(_args: argparse.Namespace) -> dict:
     rows = {}
     extra_running = [h for h in config.KNOWN_HOSTS if h not in config.ALL_HOSTS and _running(h.name)]
@@ -281,15 +299,19 @@ def main(argv: list[str] | None = None) -> int:
                          + " and the Debian 12 host " + ", ".join(h.name for h in config.UPGRADE_HOSTS)
                          + " that tests/lab/test_trixie.py upgrades in place (default inventory)")
     sub.add_parser("down", help="stop everything the lab started and remove mounts, links, cgroups and state")
+    reboot = sub.add_parser("reboot", help="reboot running container hosts keeping their disks (as after a release "
+                                           "upgrade)")
+    reboot.add_argument("hosts", nargs="+", metavar="HOST")
     sub.add_parser("status", help="show which lab hosts run")
     sh = sub.add_parser("ssh", help="open an SSH session (or run a command) on a lab host as the automation account")
     sh.add_argument("host")
     sh.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    if os.geteuid() != 0 and args.action in ("up", "down"):
+    if os.geteuid() != 0 and args.action in ("up", "down", "reboot"):
         parser.error("the lab needs root (systemd-nspawn, mounts, bridges)")
     try:
-        result = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "ssh": cmd_ssh}[args.action](args)
+        result = {"up": cmd_up, "down": cmd_down, "reboot": cmd_reboot, "status": cmd_status,
+                  "ssh": cmd_ssh}[args.action](args)
     except LabError as exc:
         print(f"lab: error: {exc}", file=sys.stderr)
         return 1

@@ -115,16 +115,45 @@ def start(host: config.LabHost, base: Path, public_key: str) -> list[str]:
     root = hdir / "root"
     mount_overlay(base, hdir / "upper", hdir / "work", root)
     host_key = configure_root(root, host, public_key, "host0")
-    log = open(hdir / "console.log", "wb")  # noqa: SIM115 - handed to the child process
-    cmd = ["systemd-nspawn", "--boot", f"--directory={root}", nspawn_marker(host.name), "--register=no",
+    _boot(host.name, root)
+    (hdir / "automation_key.pub").write_text(public_key.strip() + "\n")
+    return host_key
+
+
+def _boot(name: str, root: Path) -> None:
+    hdir = host_dir(name)
+    log = open(hdir / "console.log", "ab")  # noqa: SIM115 - handed to the child process
+    cmd = ["systemd-nspawn", "--boot", f"--directory={root}", nspawn_marker(name), "--register=no",
            "--keep-unit", f"--network-bridge={config.BRIDGE}", "--console=read-only", "--quiet"]
     # the child enters the host's own cgroup before exec; the lab CLI starts hosts from one thread
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, preexec_fn=lambda: enter_cgroup(host.name))  # noqa: PLW1509
+                            start_new_session=True, preexec_fn=lambda: enter_cgroup(name))  # noqa: PLW1509
     log.close()
     (hdir / "pid").write_text(str(proc.pid))
-    (hdir / "automation_key.pub").write_text(public_key.strip() + "\n")
-    return host_key
+
+
+def reboot(host: config.LabHost, base: Path, timeout: float = 90.0) -> None:
+    """Reboot a running container host keeping its disk, as `systemctl reboot` reboots a server: an orderly
+    shutdown (systemd-nspawn ends on the container's reboot and nothing boots it again here), then a boot of the same
+    files. Used after an in-place release upgrade, whose new libraries only a restart brings into every service."""
+    hdir = host_dir(host.name)
+    if host.kind != "container" or not is_running(host.name):
+        raise LabError(f"{host.name} is not a running container host")
+    stop_process(read_pid(hdir / "pid"), nspawn_marker(host.name), timeout=timeout)
+    for pid in cgroup_pids(host.name):
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    root = hdir / "root"
+    unmount(root)
+    deadline = time.monotonic() + 5
+    while cgroup_pids(host.name) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    remove_cgroup(host.name)
+    delete_link(f"vb-{host.name}"[:15])
+    mount_overlay(base, hdir / "upper", hdir / "work", root)
+    _boot(host.name, root)
 
 
 def started_with_key(name: str, public_key: str) -> bool:

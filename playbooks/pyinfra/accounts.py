@@ -526,8 +526,14 @@ def ssh(v: dict[str, Any], facts: dict[str, Any]) -> None:
     pam_sshd = facts["pam_sshd"]
     edit("IA-06 | Second-factor prompt in sshd's PAM stack uses the password (key + password on level 3)",
          "/etc/pam.d/sshd", pam_sshd, lineinfile(pam_sshd, "^@include common-auth", "@include common-auth"))
+    known = command_fact("ssh -Q kex").split()
+    if not [name for name in v["accounts_ssh_kex"] if name in known]:
+        refuse("IA-05", f"accounts_ssh_kex = {', '.join(v['accounts_ssh_kex'])}: none of these key exchanges is known "
+                        f"to the host's OpenSSH (ssh -Q kex: {', '.join(known)}); sshd would refuse them")
+        return
     items = [deploy.Managed(item["dest"], deploy.render(ROLE, "sshd-baseline.conf.j2",
-                                                        {**v, "accounts_sshd_main_file": item["main"]}),
+                                                        {**v, "accounts_sshd_main_file": item["main"],
+                                                         "accounts_ssh_kex_known": known}),
                             mode="600", validate="/usr/sbin/sshd -t -f {path}") for item in v["accounts_sshd_files"]]
     for item in items:
         _planned[item.path] = ("root", "root", "600")

@@ -209,8 +209,11 @@ def local_logs(v: dict[str, Any], notify: set[str]) -> None:
         notify.add("journald")
     put("AU-04", "Local logs rotated daily and kept for the retention period",
         deploy.Managed("/etc/logrotate.d/rsyslog", deploy.render(ROLE, "logrotate-rsyslog.j2", v)))
-    put("AU-03", "Login records (wtmp, btmp) not readable by other users, also when created at boot",
-        deploy.Managed("/etc/tmpfiles.d/00-baseline-logs.conf", role_file("tmpfiles-logs.conf")))
+    if put("AU-03", "Login records (wtmp, btmp, the release's login databases) not readable by other users, also "
+           "when created at boot", deploy.Managed("/etc/tmpfiles.d/00-baseline-logs.conf",
+                                                  deploy.render(ROLE, "tmpfiles-logs.conf.j2", v))):
+        server.shell(name="AU-03 | Login records made or set now, not at the next boot",
+                     commands=["systemd-tmpfiles --create /etc/tmpfiles.d/00-baseline-logs.conf"])
     for item in v["audit_login_record_logs"]:
         put("AU-03", f"Login records not readable by other users after rotation: {item}",
             deploy.Managed(f"/etc/logrotate.d/{item}",

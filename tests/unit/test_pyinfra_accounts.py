@@ -40,6 +40,14 @@ PAM_SSHD = "# PAM configuration for the Secure Shell service\n@include common-ac
 
 # --- the simulated host -----------------------------------------------------------------------------------------
 
+# `ssh -Q kex` of Debian 12's OpenSSH 9.2 (no ML-KEM yet)
+OPENSSH_9_2_KEX = ["diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1", "diffie-hellman-group14-sha256",
+                   "diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512",
+                   "diffie-hellman-group-exchange-sha1", "diffie-hellman-group-exchange-sha256",
+                   "ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521", "curve25519-sha256",
+                   "curve25519-sha256@libssh.org", "sntrup761x25519-sha512@openssh.com"]
+
+
 class Host:
     """A Debian host as the deploy's facts see it."""
 
@@ -61,6 +69,7 @@ class Host:
             "/etc/sudoers.d/README": ("", "root", "root", "440"), "/etc/sudoers.d/10-automation": ("", "root", "root", "440"),
             "/home/automation/.ssh/authorized_keys": ("key\n", "automation", "automation", "600")}
         self.dirs: dict[str, str] = {"/home/automation": "750"}
+        self.kex = OPENSSH_9_2_KEX
 
     def get_fact(self, fact: type, **kwargs: Any) -> Any:
         kind = fact.__name__
@@ -105,6 +114,8 @@ class Host:
                              and not p.endswith("/50-baseline.conf"))
         if command.startswith("for h in"):
             return ""
+        if command == "ssh -Q kex":
+            return "\n".join(self.kex)
         raise AssertionError(f"unexpected command fact {command}")
 
 
@@ -351,6 +362,29 @@ def test_a_hand_edited_sshd_dropin_and_a_stray_one_are_repaired_under_the_guard(
     reload = next(op for op in recorder.ops if op["name"].startswith("AC-01 | Remove sshd drop-ins"))
     assert "rm -f /etc/ssh/sshd_config.d/60-local.conf" in reload["commands"]
     assert names[-1] == "IA-05 | Lockout safety: a new SSH login with sudo after the change: sshd configuration"
+
+
+def test_sshd_gets_the_inventorys_key_exchanges_that_the_hosts_openssh_knows(run, module, lab_values):
+    """Debian 12's OpenSSH does not know ML-KEM: its sshd gets the inventory's list in order without it; Debian 13's
+    gets the whole list; a host that knows none of them is stopped before any sshd file is written."""
+    assert lab_values["accounts_ssh_kex"][0] == "mlkem768x25519-sha256"
+
+    def kex_of(recorder: Recorder) -> list[str]:
+        install = next(op for op in recorder.ops if op["op"] == "deploy.install" and
+                       any(item.path.startswith("/etc/ssh/") for item in op["items"]))
+        return [line.split()[1].split(",") for line in install["items"][0].content.splitlines()
+                if line.startswith("KexAlgorithms ")][0]
+
+    assert kex_of(run(Host())) == [k for k in lab_values["accounts_ssh_kex"] if k != "mlkem768x25519-sha256"]
+    trixie = Host()
+    trixie.kex = [*OPENSSH_9_2_KEX, "mlkem768x25519-sha256", "sntrup761x25519-sha512"]
+    assert kex_of(run(trixie)) == lab_values["accounts_ssh_kex"]
+    old = Host()
+    old.kex = ["diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1"]
+    names = run(old).names
+    stop = next(n for n in names if n.startswith("IA-05 | Stop here"))
+    assert "accounts_ssh_kex" in stop and "none of these key exchanges is known" in stop
+    assert not any(n.startswith("IA-05 | Install the sshd drop-in") for n in names)
 
 
 def test_departed_staff_and_accounts_outside_the_roster(run, module, lab_values):
