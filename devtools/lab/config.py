@@ -87,17 +87,22 @@ TWIN_HOSTS: tuple[LabHost, ...] = (
 TWIN_OF = {"app2": "app1", "db3": "db1", "db4": "db2"}
 TWIN_INVENTORY_DIR = REPO_ROOT / "inventory" / "lab-twins"
 
-# Debian 13 hosts beside the Debian 12 ones (`scripts/lab up --trixie`): one of each server class, in the same groups
-# as app1, db1 and db2 but not backup clients (the store runs Debian 12's pgBackRest, which talks to its own version
-# only). They are in the default inventory: a lab run of Ansible or pyinfra applies them like the others.
+# Debian 13 hosts beside the Debian 12 ones (`scripts/lab up --trixie`): one of each server class, in the groups of
+# app1, db1 and db2 (backup clients of bak1 like them), and a drill host of their own: a restore drill needs the
+# database servers of the backup's release (PostgreSQL 17, MariaDB 11.8), so drill13 restores the Debian 13
+# database servers and drill1 the Debian 12 ones (restore_drill_*_sources per drill host, outputs.py). They are in
+# the default inventory: a lab run of Ansible or pyinfra applies them like the others.
 TRIXIE_HOSTS: tuple[LabHost, ...] = (
-    LabHost("app13", 31, ("app_servers",), release="trixie"),
-    LabHost("pg13", 32, ("postgresql_servers",), release="trixie"),
-    LabHost("maria13", 33, ("mariadb_servers",), release="trixie"),
+    LabHost("app13", 31, ("app_servers", "backup_clients"), release="trixie"),
+    LabHost("pg13", 32, ("postgresql_servers", "backup_clients"), release="trixie"),
+    LabHost("maria13", 33, ("mariadb_servers", "backup_clients"), release="trixie"),
+    LabHost("drill13", 35, ("drill_hosts",), release="trixie"),
 )
 # Booted with them as Debian 12 and upgraded in place to 13 by tests/lab/test_trixie.py (apt full-upgrade from the
 # trixie repository), the path existing servers take.
-UPGRADE_HOSTS: tuple[LabHost, ...] = (LabHost("upg1", 34, ("app_servers",)),)
+UPGRADE_HOSTS: tuple[LabHost, ...] = (LabHost("upg1", 34, ("app_servers", "backup_clients")),)
+# The groups of the database servers a drill host restores (roles/restore_drill, restore_drill_<engine>_sources).
+DRILL_SOURCE_GROUPS = {"postgresql": "postgresql_servers", "mariadb": "mariadb_servers"}
 
 # Every host the lab can run: the standard ones, the twins, the Debian 13 hosts and all scale hosts.
 KNOWN_HOSTS = ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + UPGRADE_HOSTS + scale_hosts(SCALE_MAX)

@@ -54,13 +54,28 @@ def write_ssh_config(hosts: list[config.LabHost]) -> None:
     ssh_config_path().write_text("\n".join(blocks))
 
 
+def drill_sources(hosts: list[config.LabHost]) -> dict[str, dict[str, list[str]]]:
+    """Per drill host, the database servers of its own release it restores, when the lab runs drill hosts of more
+    than one release (a drill restores a backup with the database server of the backup's release); {} otherwise,
+    and each drill host restores every database server (the role's default)."""
+    drills = [h for h in hosts if "drill_hosts" in h.groups]
+    if len({h.release for h in drills}) < 2:
+        return {}
+    return {drill.name: {f"restore_drill_{engine}_sources": [h.name for h in hosts if group in h.groups
+                                                             and h.release == drill.release]
+                         for engine, group in config.DRILL_SOURCE_GROUPS.items()}
+            for drill in drills}
+
+
 def ansible_inventory(hosts: list[config.LabHost], extra_vars: dict | None = None) -> dict:
     children: dict[str, dict] = {}
+    sources = drill_sources(hosts)
     for host in hosts:
         for group in host.groups:
             children.setdefault(group, {"hosts": {}})["hosts"][host.name] = {
                 "ansible_host": host.address,
                 "host_kind": host.kind,
+                **sources.get(host.name, {}),
             }
     return {
         "all": {

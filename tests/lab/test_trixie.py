@@ -1,22 +1,21 @@
 """Debian 13 (trixie) beside Debian 12: after the other lab suites, `scripts/lab up --trixie` adds the Debian 13 hosts
-(app13, pg13, maria13: one of each server class, from the trixie base image and offline repository) and upg1, a
-Debian 12 app server, to the running lab. site.yml applies the baseline to all four (the Debian 13 hosts with the
-values of playbooks/group_vars/debian_13.yml). upg1 is then upgraded in place as an administrator upgrades a server
-(its apt source pointed at the Debian 13 repository, `apt-get full-upgrade` keeping the configuration files the
-baseline manages, a reboot so that every service runs the new libraries, then the upgrade's file changes approved
-in the integrity database). One more run of site.yml converges upg1 and changes nothing on the Debian 13 hosts,
-and the compliance suites pass on all four with the same checks as on the Debian 12 hosts of their class.
-
-Not yet: the Debian 13 database servers are no backup clients (the store and the drill host run Debian 12: its
-pgBackRest talks to its own version only, and its PostgreSQL 15 cannot restore a PostgreSQL 17 backup), so their
-backup checks (BR-01..BR-03) fail; the suites' test leaves those checks out and a strict expected failure below says
-so until they pass."""
+(app13, pg13, maria13: one of each server class, backup clients of bak1 like app1, db1 and db2; drill13, the drill
+host of the Debian 13 database servers; all from the trixie base image and offline repository) and upg1, a Debian 12
+app server, to the running lab. site.yml applies the baseline to them (the Debian 13 hosts with the values of
+playbooks/group_vars/debian_13.yml), with the backup store and both drill hosts, whose keys the store's accounts
+hold; each new backup client makes its first backups. upg1 is then upgraded in place as an administrator upgrades a
+server (its apt source pointed at the Debian 13 repository, `apt-get full-upgrade` keeping the configuration files
+the baseline manages, a reboot so that every service runs the new libraries, then the upgrade's file changes
+approved in the integrity database). One more run of site.yml converges upg1 and changes nothing elsewhere; the
+restore drill on drill13 restores pg13's PostgreSQL 17 and maria13's MariaDB 11.8 backups; and the compliance
+suites pass on every host with the same checks as on the Debian 12 host of its class."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,8 +28,11 @@ from devtools.lab import config
 pytestmark = [pytest.mark.lab, pytest.mark.trixie]
 TRIXIE = [h.name for h in config.TRIXIE_HOSTS]
 UPGRADED = [h.name for h in config.UPGRADE_HOSTS]
-TWIN_OF = {"app13": "app1", "pg13": "db1", "maria13": "db2", "upg1": "app1"}  # a Debian 12 host of the same class
-LIMIT = ",".join(TRIXIE + UPGRADED)
+TWIN_OF = {"app13": "app1", "pg13": "db1", "maria13": "db2", "drill13": "drill1", "upg1": "app1"}  # Debian 12, same class
+# the store and the Debian 12 drill host as well: the store's accounts hold every drill host's key, so a run writes
+# them only with the keys of all drill hosts read (roles/backup_store)
+LIMIT = ",".join([*TRIXIE, *UPGRADED, "bak1", "drill1"])
+DRILL = [h.name for h in config.TRIXIE_HOSTS if "drill_hosts" in h.groups]
 UPGRADE = (f"echo 'deb [trusted=yes] http://{config.CONTROLLER_ADDRESS}:{config.REPO_PORTS['trixie']}/ ./' "
            "| sudo tee /etc/apt/sources.list >/dev/null && sudo apt-get -q update >/dev/null"
            " && sudo DEBIAN_FRONTEND=noninteractive apt-get -q -y full-upgrade"
@@ -38,7 +40,6 @@ UPGRADE = (f"echo 'deb [trusted=yes] http://{config.CONTROLLER_ADDRESS}:{config.
 # after the reboot (whose first boot after an upgrade writes /etc/.updated): the upgrade replaced hundreds of watched
 # programs, which the administrator approves after checking them
 APPROVE = "sudo baseline-aide-approve approve --all >/dev/null"
-DATABASE_BACKUP_CHECKS = "compliance_tests/databases/test_db_backups.py::"
 
 
 def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedProcess, list]:
@@ -84,7 +85,14 @@ def second_apply(upgraded) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def verified(second_apply, tmp_path_factory, lab_results):
+def drilled(second_apply) -> tuple[subprocess.CompletedProcess, float]:
+    """The restore drill of the Debian 13 database servers, on their drill host; and when it started."""
+    started = time.time()
+    return playbook("playbooks/restore_drill.yml", "--limit", ",".join(DRILL), timeout=1500), started
+
+
+@pytest.fixture(scope="module")
+def verified(drilled, tmp_path_factory, lab_results):
     tmp = tmp_path_factory.mktemp("trixie")
     outcome = suite(tmp, "trixie", TRIXIE + UPGRADED + sorted({TWIN_OF[h] for h in TRIXIE + UPGRADED}))
     lab_results(tmp / "trixie.jsonl")
@@ -120,21 +128,23 @@ def test_one_run_converges_the_upgraded_host_and_changes_nothing_on_debian_13(se
 def test_the_suites_pass_on_debian_13_with_the_checks_of_debian_12(verified):
     proc, records = verified
     assert records, proc.stdout[-5000:] + proc.stderr[-2000:]
-    bad = sorted({(r.asset, r.check) for r in records if r.outcome in ("fail", "error")
-                  and not (r.asset in TRIXIE and r.check.startswith(DATABASE_BACKUP_CHECKS))})
+    bad = sorted({(r.asset, r.check) for r in records if r.outcome in ("fail", "error")})
     assert bad == [], proc.stdout[-8000:]
     for name in TRIXIE + UPGRADED:
-        # the hosts of this test are no backup clients (their Debian 12 counterparts are): backups compared apart
-        mine = {(r.check.split("[")[0], r.outcome) for r in records if r.asset == name and "backup" not in r.check}
-        theirs = {(r.check.split("[")[0], r.outcome) for r in records if r.asset == TWIN_OF[name]
-                  and "backup" not in r.check}
+        mine = {(r.check.split("[")[0], r.outcome) for r in records if r.asset == name}
+        theirs = {(r.check.split("[")[0], r.outcome) for r in records if r.asset == TWIN_OF[name]}
         assert mine, f"no result for {name}"
         assert mine == theirs, (name, sorted(mine ^ theirs))
 
 
-@pytest.mark.xfail(strict=True, reason="the Debian 13 database servers are no backup clients yet: the lab's store and "
-                                       "drill host run Debian 12 (pgBackRest, PostgreSQL 15)")
-def test_the_debian_13_database_servers_are_backed_up_and_their_restore_drilled(verified):
-    _, records = verified
-    backups = [r for r in records if r.asset in TRIXIE and r.check.startswith(DATABASE_BACKUP_CHECKS)]
-    assert backups and all(r.outcome == "pass" for r in backups), sorted({(r.asset, r.check, r.outcome) for r in backups})
+
+def test_the_drill_restores_the_debian_13_backups_with_their_own_database_servers(drilled):
+    proc, started = drilled
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
+    for source, engine in (("pg13", "postgresql"), ("maria13", "mariadb")):
+        found = [p for p in (REPO_ROOT / "results" / "restore-drill").glob(f"*/{source}-{engine}.json")
+                 if p.stat().st_mtime >= started]
+        assert found, f"this drill wrote no result for {source} ({engine}):\n{proc.stdout[-4000:]}"
+    # drill13 restores the Debian 13 servers alone (drill1 the Debian 12 ones)
+    assert not [p for p in (REPO_ROOT / "results" / "restore-drill").glob("*/db[12]-*.json")
+                if p.stat().st_mtime >= started]

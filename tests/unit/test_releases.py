@@ -106,3 +106,23 @@ def test_the_lab_builds_each_release_from_its_own_package_lists():
     assert image._name("base", "bookworm") == "base" and image._name("base", "trixie") == "trixie-base"
     assert {h.release for h in config.TRIXIE_HOSTS} == {"trixie"}
     assert {h.release for h in config.ALL_HOSTS} == {"bookworm"}
+
+
+def test_each_drill_host_restores_the_database_servers_of_its_own_release():
+    from devtools.lab import outputs
+
+    standard = list(config.ALL_HOSTS)
+    assert outputs.drill_sources(standard) == {}  # one release: every drill host restores every server (the default)
+    inventory = outputs.ansible_inventory(standard)
+    drill1 = inventory["all"]["children"]["linux_servers"]["children"]["drill_hosts"]["hosts"]["drill1"]
+    assert "restore_drill_postgresql_sources" not in drill1
+    both = [*config.ALL_HOSTS, *config.TRIXIE_HOSTS, *config.UPGRADE_HOSTS]
+    assert outputs.drill_sources(both) == {
+        "drill1": {"restore_drill_postgresql_sources": ["db1"], "restore_drill_mariadb_sources": ["db2"]},
+        "drill13": {"restore_drill_postgresql_sources": ["pg13"], "restore_drill_mariadb_sources": ["maria13"]}}
+    inventory = outputs.ansible_inventory(both)
+    drill13 = inventory["all"]["children"]["linux_servers"]["children"]["drill_hosts"]["hosts"]["drill13"]
+    assert drill13["restore_drill_postgresql_sources"] == ["pg13"]
+    # every Debian 13 server and the upgraded host are backup clients of the store, as their Debian 12 counterparts
+    clients = inventory["all"]["children"]["linux_servers"]["children"]["backup_clients"]["hosts"]
+    assert {"app13", "pg13", "maria13", "upg1"} <= set(clients)
