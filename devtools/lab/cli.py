@@ -133,7 +133,8 @@ def wait_ready(host: config.LabHost, deadline: float) -> float:
 def selected_hosts(args: argparse.Namespace) -> list[config.LabHost]:
     scale = list(config.scale_hosts(getattr(args, "scale", 0) or 0))
     if getattr(args, "trixie", False):
-        scale = list(config.TRIXIE_HOSTS + config.UPGRADE_HOSTS) + scale
+        vms = config.TRIXIE_VM_HOSTS if getattr(args, "vm", False) else ()
+        scale = list(config.TRIXIE_HOSTS + vms + config.UPGRADE_HOSTS) + scale
     if getattr(args, "twins", False):
         scale = list(config.TWIN_HOSTS) + scale
     if args.hosts:
@@ -297,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--trixie", action="store_true",
                     help="also boot the Debian 13 hosts " + ", ".join(h.name for h in config.TRIXIE_HOSTS)
                          + " and the Debian 12 host " + ", ".join(h.name for h in config.UPGRADE_HOSTS)
-                         + " that tests/lab/test_trixie.py upgrades in place (default inventory)")
+                         + " that tests/lab/test_trixie.py upgrades in place (default inventory); with --vm also the "
+                         "Debian 13 VM " + ", ".join(h.name for h in config.TRIXIE_VM_HOSTS))
     sub.add_parser("down", help="stop everything the lab started and remove mounts, links, cgroups and state")
     reboot = sub.add_parser("reboot", help="reboot running container hosts keeping their disks (as after a release "
                                            "upgrade)")

@@ -98,6 +98,8 @@ TRIXIE_HOSTS: tuple[LabHost, ...] = (
     LabHost("maria13", 33, ("mariadb_servers", "backup_clients"), release="trixie"),
     LabHost("drill13", 35, ("drill_hosts",), release="trixie"),
 )
+# With --vm as well: the VM kind on Debian 13 (its kernel-level controls: auditd, kernel.* sysctls, modules).
+TRIXIE_VM_HOSTS: tuple[LabHost, ...] = (LabHost("kern13", 36, ("kernel_hosts",), kind="vm", release="trixie"),)
 # Booted with them as Debian 12 and upgraded in place to 13 by tests/lab/test_trixie.py (apt full-upgrade from the
 # trixie repository), the path existing servers take.
 UPGRADE_HOSTS: tuple[LabHost, ...] = (LabHost("upg1", 34, ("app_servers", "backup_clients")),)
@@ -105,7 +107,7 @@ UPGRADE_HOSTS: tuple[LabHost, ...] = (LabHost("upg1", 34, ("app_servers", "backu
 DRILL_SOURCE_GROUPS = {"postgresql": "postgresql_servers", "mariadb": "mariadb_servers"}
 
 # Every host the lab can run: the standard ones, the twins, the Debian 13 hosts and all scale hosts.
-KNOWN_HOSTS = ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + UPGRADE_HOSTS + scale_hosts(SCALE_MAX)
+KNOWN_HOSTS = ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + TRIXIE_VM_HOSTS + UPGRADE_HOSTS + scale_hosts(SCALE_MAX)
 
 
 def host_by_name(name: str) -> LabHost:
@@ -113,7 +115,7 @@ def host_by_name(name: str) -> LabHost:
         if host.name == name:
             return host
     raise KeyError(f"no lab host named {name!r}; lab hosts: "
-                   f"{', '.join(h.name for h in ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + UPGRADE_HOSTS)}, "
+                   f"{', '.join(h.name for h in ALL_HOSTS + TWIN_HOSTS + TRIXIE_HOSTS + TRIXIE_VM_HOSTS + UPGRADE_HOSTS)}, "
                    f"scale01 ... scale{SCALE_MAX:02d}")
 
 

@@ -1,7 +1,7 @@
 """Debian 13 (trixie) beside Debian 12: after the other lab suites, `scripts/lab up --trixie` adds the Debian 13 hosts
 (app13, pg13, maria13: one of each server class, backup clients of bak1 like app1, db1 and db2; drill13, the drill
-host of the Debian 13 database servers; all from the trixie base image and offline repository) and upg1, a Debian 12
-app server, to the running lab. site.yml applies the baseline to them (the Debian 13 hosts with the values of
+host of the Debian 13 database servers; kern13, the VM kind on Debian 13 for the kernel-level controls; all from the
+trixie images and offline repository) and upg1, a Debian 12 app server, to the running lab. site.yml applies the baseline to them (the Debian 13 hosts with the values of
 playbooks/group_vars/debian_13.yml), with the backup store and both drill hosts, whose keys the store's accounts
 hold; each new backup client makes its first backups. upg1 is then upgraded in place as an administrator upgrades a
 server (its apt source pointed at the Debian 13 repository, `apt-get full-upgrade` keeping the configuration files
@@ -19,16 +19,17 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_run import changed_tasks, on, playbook, recap
+from lab_run import changed_tasks, on, playbook, playbooks_beside, recap
 
 from baseline import REPO_ROOT
 from baseline.results import read_results
 from devtools.lab import config
 
 pytestmark = [pytest.mark.lab, pytest.mark.trixie]
-TRIXIE = [h.name for h in config.TRIXIE_HOSTS]
+TRIXIE = [h.name for h in config.TRIXIE_HOSTS + config.TRIXIE_VM_HOSTS]
 UPGRADED = [h.name for h in config.UPGRADE_HOSTS]
-TWIN_OF = {"app13": "app1", "pg13": "db1", "maria13": "db2", "drill13": "drill1", "upg1": "app1"}  # Debian 12, same class
+# a Debian 12 host of the same class
+TWIN_OF = {"app13": "app1", "pg13": "db1", "maria13": "db2", "drill13": "drill1", "kern13": "kern1", "upg1": "app1"}
 # the store and the Debian 12 drill host as well: the store's accounts hold every drill host's key, so a run writes
 # them only with the keys of all drill hosts read (roles/backup_store)
 LIMIT = ",".join([*TRIXIE, *UPGRADED, "bak1", "drill1"])
@@ -53,15 +54,22 @@ def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedP
 @pytest.fixture(scope="module")
 def trixie_up(demo_run) -> subprocess.CompletedProcess:
     """The Debian 13 hosts join the running lab (the hosts already running stay as they are)."""
-    proc = subprocess.run([str(REPO_ROOT / "scripts" / "lab"), "up", "--trixie"], capture_output=True, text=True,
-                          timeout=1800, check=False)
+    proc = subprocess.run([str(REPO_ROOT / "scripts" / "lab"), "up", "--trixie", "--vm"], capture_output=True,
+                          text=True, timeout=1800, check=False)
     assert proc.returncode == 0, f"scripts/lab up --trixie failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
 
+def site(timeout: float) -> subprocess.CompletedProcess:
+    """site.yml on the hosts of this test: the VM (software-emulated) in a run of its own beside the containers'."""
+    runs = playbooks_beside("playbooks/site.yml", "--limit", LIMIT, timeout=timeout)
+    return subprocess.CompletedProcess([r.args for r in runs], max(r.returncode for r in runs),
+                                       "".join(r.stdout for r in runs), "".join(r.stderr for r in runs))
+
+
 @pytest.fixture(scope="module")
 def first_apply(trixie_up) -> subprocess.CompletedProcess:
-    return playbook("playbooks/site.yml", "--limit", LIMIT, timeout=1500)
+    return site(timeout=1800)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +89,7 @@ def upgraded(first_apply) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def second_apply(upgraded) -> subprocess.CompletedProcess:
-    return playbook("playbooks/site.yml", "--limit", LIMIT, timeout=1800)
+    return site(timeout=1800)
 
 
 @pytest.fixture(scope="module")

@@ -126,3 +126,19 @@ def test_each_drill_host_restores_the_database_servers_of_its_own_release():
     # every Debian 13 server and the upgraded host are backup clients of the store, as their Debian 12 counterparts
     clients = inventory["all"]["children"]["linux_servers"]["children"]["backup_clients"]["hosts"]
     assert {"app13", "pg13", "maria13", "upg1"} <= set(clients)
+
+
+def test_the_debian_13_vm_boots_with_trixie_and_vm_only():
+    import argparse
+
+    from devtools.lab import cli
+
+    def names(**flags) -> set[str]:
+        args = argparse.Namespace(**{"hosts": None, "vm": False, "trixie": False, "twins": False, "scale": 0, **flags})
+        return {h.name for h in cli.selected_hosts(args)}
+
+    assert "kern13" not in names(trixie=True) and "kern13" not in names(vm=True)
+    assert {"kern1", "kern13", "app13", "drill13", "upg1"} <= names(trixie=True, vm=True)
+    assert {h.release for h in config.TRIXIE_VM_HOSTS} == {"trixie"}
+    assert {h.kind for h in config.TRIXIE_VM_HOSTS} == {"vm"}
+
