@@ -1,14 +1,15 @@
-"""Debian 13 (trixie) beside Debian 12: after the other lab suites, `scripts/lab up --trixie` adds the Debian 13 hosts
-(app13, pg13, maria13: one of each server class, backup clients of bak1 like app1, db1 and db2; drill13, the drill
-host of the Debian 13 database servers; kern13, the VM kind on Debian 13 for the kernel-level controls; all from the
-trixie images and offline repository) and upg1, a Debian 12 app server, to the running lab. site.yml applies the baseline to them (the Debian 13 hosts with the values of
-playbooks/group_vars/debian_13.yml), with the backup store and both drill hosts, whose keys the store's accounts
-hold; each new backup client makes its first backups. upg1 is then upgraded in place as an administrator upgrades a
-server (its apt source pointed at the Debian 13 repository, `apt-get full-upgrade` keeping the configuration files
-the baseline manages, a reboot so that every service runs the new libraries, then the upgrade's file changes
-approved in the integrity database). One more run of site.yml converges upg1 and changes nothing elsewhere; the
-restore drill on drill13 restores pg13's PostgreSQL 17 and maria13's MariaDB 11.8 backups; and the compliance
-suites pass on every host with the same checks as on the Debian 12 host of its class."""
+"""Debian 13 (trixie) beside Debian 12: after the other lab suites, `scripts/lab up --trixie --vm` adds the Debian 13
+hosts (app13, pg13, maria13: one of each server class, backup clients of bak1 like app1, db1 and db2; drill13, the
+drill host of the Debian 13 database servers; kern13, the VM kind on Debian 13 for the kernel-level controls; all from
+the trixie images and offline repository) and upg1, a Debian 12 app server, to the running lab. site.yml applies the
+baseline to them (the Debian 13 hosts with the values of playbooks/group_vars/debian_13.yml), with the backup store
+and both drill hosts, whose keys the store's accounts hold; each new backup client makes its first backups. upg1 is
+then upgraded in place as an administrator upgrades a server (its apt source pointed at the Debian 13 repository,
+`apt-get full-upgrade` keeping the configuration files the baseline manages, a reboot so that every service runs the
+new libraries, then the upgrade's file changes approved in the integrity database). One more run of site.yml converges
+upg1 and changes nothing elsewhere; the restore drill on drill13 restores pg13's PostgreSQL 17 and maria13's MariaDB
+11.8 backups; and the compliance suites pass on every host with the same checks as on the Debian 12 host of its class.
+pyinfra, run after Ansible, finds nothing to change on the Debian 13 servers."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pytest
 from lab_run import changed_tasks, on, playbook, playbooks_beside, recap
 
 from baseline import REPO_ROOT
+from baseline.operations import changes
 from baseline.results import read_results
 from devtools.lab import config
 
@@ -156,3 +158,18 @@ def test_the_drill_restores_the_debian_13_backups_with_their_own_database_server
     # drill13 restores the Debian 13 servers alone (drill1 the Debian 12 ones)
     assert not [p for p in (REPO_ROOT / "results" / "restore-drill").glob("*/db[12]-*.json")
                 if p.stat().st_mtime >= started]
+
+
+def test_pyinfra_after_ansible_changes_nothing_on_debian_13(verified):
+    """The pyinfra deploys read the Debian 13 values too (baseline/pyinfra_deploy.py, release_values): after
+    Ansible, pyinfra's whole site deploy finds nothing to change on the Debian 13 servers (the engines never fight)."""
+    servers = [h.name for h in config.TRIXIE_HOSTS if {"app_servers", "postgresql_servers", "mariadb_servers"}
+               & set(h.groups)]
+    limits = [arg for name in servers for arg in ("--limit", name)]
+    proc = subprocess.run([str(Path(sys.executable).parent / "pyinfra"), "-y", "inventory/lab/pyinfra_inventory.py",
+                           "playbooks/pyinfra/site.py", *limits], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    record = changes.archive().read()[-1]
+    made = sorted({(c["host"], c["task"]) for c in record.get("changes") or []})
+    assert made == [], made
