@@ -354,6 +354,24 @@ def validation_command(values: dict[str, Any]) -> str:
 
 # --- the deploy -------------------------------------------------------------------------------------------------------
 
+CLUSTERS = "find /etc/postgresql -mindepth 1 -maxdepth 1 -type d -printf '%f\\n' 2>/dev/null; true"
+
+
+def other_clusters(values: dict[str, Any], listing: str | None) -> list[str]:
+    """Major versions of the PostgreSQL clusters on the host other than postgresql_version (/etc/postgresql/N)."""
+    return sorted({v for v in (listing or "").split() if v.isdigit() and v != str(values["postgresql_version"])},
+                  key=int)
+
+
+def cluster_problem(values: dict[str, Any], others: list[str]) -> str:
+    """tasks/preflight.yml: a cluster of another major version stops the run before anything is installed."""
+    first = others[0]
+    return (f"holds a PostgreSQL {', '.join(others)} cluster (/etc/postgresql/{first}/main) and postgresql_version is "
+            f"{values['postgresql_version']}: the run would install PostgreSQL {values['postgresql_version']} beside "
+            f"it as a second, empty cluster. Move the data first (pg_upgradecluster {first} main, then remove the "
+            f"old packages), or set postgresql_version: {first} for this host until then. PostgreSQL was left as it is.")
+
+
 def install(values: dict[str, Any]) -> None:
     """tasks/install.yml."""
     installed = host.get_fact(DebPackages) or {}
@@ -425,6 +443,10 @@ def accounts_and_audit(values: dict[str, Any]) -> None:
 def main() -> None:
     values = role_values()
     # tasks/preflight.yml (DB-01): the database passwords are checked by deploy.check_preflight on this host.
+    others = other_clusters(values, host.get_fact(Command, command=CLUSTERS))
+    if others:
+        print(f"{deploy.name()}: DB-01 | {cluster_problem(values, others)}", file=sys.stderr)
+        raise SystemExit(deploy.EXIT_REFUSED)
     install(values)
     tls()
     config(values)

@@ -41,6 +41,19 @@ def test_weak_database_password_is_refused_before_anything_changes(lab_up, tmp_p
     assert "TASK [postgresql" not in proc.stdout and "TASK [mariadb" not in proc.stdout
 
 
+def test_a_cluster_of_another_major_version_is_refused_before_anything_changes(first_run):
+    """As on a server upgraded in place (its PostgreSQL 15 cluster kept, the new release's PostgreSQL 17 wanted): the
+    run stops at the role's pre-flight, names the cluster and the way out, and installs nothing beside it."""
+    packages = on("db1", "dpkg-query -W -f '${Package}\\n' 'postgresql-*' | sort")
+    proc = playbook("playbooks/databases.yml", "--limit", "db1", "-e", "postgresql_version=17")
+    assert proc.returncode != 0
+    assert "db1 holds a PostgreSQL 15 cluster (/etc/postgresql/15/main) and postgresql_version is 17" in proc.stdout
+    assert "pg_upgradecluster 15 main" in proc.stdout
+    assert not re.search(r"^TASK \[postgresql : DB-01 \| Install", proc.stdout, re.M)
+    assert on("db1", "dpkg-query -W -f '${Package}\\n' 'postgresql-*' | sort") == packages
+    assert on("db1", "ls /etc/postgresql").split() == ["15"]
+
+
 def test_second_run_changes_nothing_and_check_mode_alters_nothing(first_run):
     second = playbook("playbooks/databases.yml")
     assert second.returncode == 0, second.stdout[-3000:]

@@ -317,3 +317,22 @@ def test_role_vars_expressions_are_resolved(monkeypatch):
     values = module.role_values()
     assert values["postgresql_service"] == "postgresql@16-main"
     assert values["postgresql_conf_dir"] == "/etc/postgresql/16/main"
+
+
+def test_a_cluster_of_another_major_version_stops_the_deploy_before_anything_is_installed(monkeypatch):
+    """A host upgraded in place keeps its cluster (PostgreSQL 15 on Debian 13, whose postgresql_version is 17): the
+    deploy refuses at prepare time, before any operation, naming the cluster and the way out."""
+    module, _, _ = run(monkeypatch)
+    assert module.other_clusters({"postgresql_version": 17}, "15\n17\nlost+found\n") == ["15"]
+    assert module.other_clusters({"postgresql_version": "15"}, "15\n") == []
+    assert module.other_clusters({"postgresql_version": 17}, None) == []
+    message = module.cluster_problem({"postgresql_version": 17}, ["15"])
+    assert "PostgreSQL 15 cluster (/etc/postgresql/15/main) and postgresql_version is 17" in message
+    assert "pg_upgradecluster 15 main" in message and "postgresql_version: 15" in message
+    recorder_ops: list[str] = []
+    monkeypatch.setattr(module, "install", lambda values: recorder_ops.append("install"))
+    monkeypatch.setattr(module, "role_values", lambda: values_for(postgresql_version=17))
+    monkeypatch.setattr(module, "host", SimpleNamespace(get_fact=lambda fact, **kw: "15\n"))
+    with pytest.raises(SystemExit) as stopped:
+        module.main()
+    assert stopped.value.code == 2 and recorder_ops == []
