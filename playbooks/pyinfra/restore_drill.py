@@ -95,7 +95,7 @@ def setup(v: dict[str, Any]) -> None:
               dest=f"{conf}/known_hosts", user="root", group="root", mode="600")
     env = dict(v, drill_root=v["restore_drill_root"], store_address=v["restore_drill_store_address"],
                store_root=v["backup_store_root"], ssh_key=v["restore_drill_ssh_key"], config_dir=conf,
-               database=v["database_name"])
+               database=v["database_name"], pg_version=v["restore_drill_postgresql_version"])
     files.put(name="BR-03 | Drill settings", src=StringIO(deploy.render(ROLE, "drill.env.j2", env)),
               dest=f"{conf}/drill.env", user="root", group="root", mode="600")
     for script in v["restore_drill_scripts"]:
