@@ -223,7 +223,10 @@ def cmd_up(args: argparse.Namespace) -> dict:
         figures["ssh_ready_s"] = round(time.monotonic() - t_boot, 2)
         figures["per_host_ready_s"] = ready
         if DEVSIM.exists() and not args.no_devices:
-            subprocess.run([str(DEVSIM), "start"], check=True)
+            if subprocess.run([str(DEVSIM), "start"], check=False).returncode != 0:
+                raise LabError("the servers are up, but the simulated network devices did not start (the simulator's "
+                               "log is above; a port in use: another simulator, e.g. of another checkout, still "
+                               "serves the devices' ports)")
         figures["up_total_s"] = round(time.monotonic() - t0, 2)
     log(f"{len(chosen)} hosts SSH-ready in {figures['ssh_ready_s']}s: "
         + ", ".join(f"{h.name} {h.address}" for h in chosen))
