@@ -165,6 +165,11 @@ def test_full_and_incremental_backups_survive_destruction_with_no_row_lost(first
     records = [r for r in read_results(sorted((REPO_ROOT / "results").glob("restore-drill-*.jsonl"))[-1:])]
     assert {(r.asset, r.outcome) for r in records} == {("db1", "pass"), ("db2", "pass")}
     assert all(r.control_ids == ["BR-03"] for r in records)
+    # the restored copies are the platform's data: on the drill host, root's alone (the PostgreSQL one lets the
+    # postgres account in, which reads its repository), whatever the umask of the session that ran the drill
+    modes = on("drill1", "sudo sh -c \"stat -c '%n %a %U %G' /srv/drill /srv/drill/*\"").splitlines()
+    assert sorted(modes) == ["/srv/drill 711 root root", "/srv/drill/db1-postgresql 750 root postgres",
+                             "/srv/drill/db2-mariadb 700 root root"], modes
 
 
 def test_compliance_suite_passes_on_the_databases(first_run, tmp_path, lab_results):
