@@ -126,6 +126,31 @@ def test_a_path_the_run_restored_is_approved_as_the_run_left_it(host):
     assert entries_of(host.db)["/etc/hosts"] == "rewritten by the run"
 
 
+def test_a_rerun_after_a_stopped_run_approves_what_both_changed(host):
+    host.live(APPROVED)
+    host.run("snapshot")
+    host.live({**APPROVED, "/etc/ssh/sshd_config": "by the stopped run"})  # then the run failed before its approval
+    kept = host.run("snapshot")
+    assert kept["snapshot"] is True and kept["kept_from_a_stopped_run_min"] == 0
+    assert "snapshot kept" in host.log
+    host.live({**APPROVED, "/etc/ssh/sshd_config": "by the stopped run", "/etc/new.conf": "by the re-run"})
+    outcome = host.run("approve")
+    assert outcome["approved"] == ["/etc/new.conf", "/etc/ssh/sshd_config"] and outcome["pending"] == []
+    assert host.run("snapshot") == {"snapshot": True}  # the approval ended the run: the next one starts afresh
+
+
+def test_a_snapshot_older_than_a_day_is_not_kept(host):
+    host.live(APPROVED)
+    host.run("snapshot")
+    host.live({**APPROVED, "/usr/bin/tac": "changed after a run stopped days ago"})
+    old = host.tmp / "baseline.db.pre-run"
+    os.utime(old, (old.stat().st_atime, old.stat().st_mtime - 2 * 86400))
+    assert host.run("snapshot") == {"snapshot": True}
+    host.live({**APPROVED, "/usr/bin/tac": "changed after a run stopped days ago", "/etc/new.conf": "n"})
+    outcome = host.run("approve")
+    assert outcome["approved"] == ["/etc/new.conf"] and outcome["pending"] == ["/usr/bin/tac"]
+
+
 def test_without_a_snapshot_of_the_run_nothing_is_approved(host):
     host.live({**APPROVED, "/usr/bin/tac": "tampered"})
     outcome = host.run("approve")
