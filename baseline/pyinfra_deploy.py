@@ -254,18 +254,23 @@ def _reach() -> platform.Reach:
 UPLOAD_TEMP_DIR = "/tmp"
 
 
+def use_shared_upload_temp_dir() -> None:
+    """Uploads go to /tmp unless the user chose a temporary directory. An upload is written to a temporary file by
+    the login account and then moved into place with sudo; pam_tmpdir (RI-01) gives sudo sessions root's own TMPDIR
+    (/tmp/user/0, mode 0700), which pyinfra would otherwise pick and the login account cannot write. /tmp is sticky;
+    keys and hashes never pass through it (see put_secret)."""
+    from pyinfra import config
+
+    if not config.TEMP_DIR:
+        config.TEMP_DIR = UPLOAD_TEMP_DIR
+
+
 def check_preflight() -> None:
     """The pre-flight for this host, once per run (every deploy calls it; the first call checks). Problems are
     printed and the run stops with exit 2 while pyinfra is still preparing: no operation has run on any host."""
-    from pyinfra import config
-
     from baseline import pyinfra_records
 
-    # An upload goes to a temporary file of the login account, which sudo then moves into place. pam_tmpdir (RI-01)
-    # gives sudo sessions root's own TMPDIR (/tmp/user/0, mode 0700), which pyinfra would pick for that file and the
-    # login account cannot write: uploads use /tmp (sticky; keys and hashes never pass through it, see put_secret).
-    if not config.TEMP_DIR:
-        config.TEMP_DIR = UPLOAD_TEMP_DIR
+    use_shared_upload_temp_dir()
     pyinfra_records.start()  # the run's change record (CM-01); a run without a reason outside the lab stops here
     me = name()
     if me in _checked:
