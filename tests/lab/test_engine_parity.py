@@ -8,7 +8,8 @@ originals (app1, db1, db2, by scripts/demo), and then
   host-specific files (keys, certificates, databases of host state) aside, listed in HOST_SPECIFIC;
 - Ansible run on the twins after pyinfra changes nothing, and pyinfra run on the originals after Ansible changes
   nothing: the engines never fight;
-- a drift made by hand on a twin is caught by the suite and repaired by the pyinfra deploy.
+- a drift made by hand on a twin is caught by the suite and repaired by the pyinfra deploy, and one on an original
+  (hardened by Ansible, pam_tmpdir in place) is repaired by pyinfra as well.
 """
 
 from __future__ import annotations
@@ -199,3 +200,23 @@ def test_a_drift_on_a_twin_is_caught_and_repaired_by_pyinfra(twins_applied):
     again = suite(["app2"], config.TWIN_INVENTORY_DIR, tmp, "repaired")
     still = {check for (_host, check), outcome in again.items() if outcome in ("fail", "error")}
     assert not still, f"still failing after the pyinfra run: {still}"
+
+
+def test_pyinfra_repairs_a_drift_on_a_host_ansible_hardened(twins_applied):
+    """An upload on a host that Ansible hardened: pam_tmpdir (RI-01) is in place there, and pyinfra must still write
+    its upload's temporary file where the login account can. No suite run on the original (its failed-login probes
+    would count in the daily inspection); sshd's effective value shows the repair."""
+    drop_in = "/etc/ssh/sshd_config.d/50-baseline.conf"
+    before = on("app1", f"sudo grep '^MaxAuthTries ' {drop_in}").strip()
+    assert before and before != "MaxAuthTries 6", before
+    on("app1", f"sudo sed -i 's/^MaxAuthTries .*/MaxAuthTries 6/' {drop_in}")
+    try:
+        repaired = pyinfra("app1")
+        run_ok(repaired, "pyinfra repairing app1 after Ansible hardened it")
+        assert any("IA-" in task for task in changed(last_record()).get("app1", [])), "no sshd repair was recorded"
+        assert on("app1", f"sudo grep '^MaxAuthTries ' {drop_in}").strip() == before
+        assert f"maxauthtries {before.split()[1]}" in on("app1", "sudo sshd -T -C user=root,host=x,addr=127.0.0.1")
+    finally:
+        # only when the run did not repair it (a rewrite of a repaired file would be an integrity difference)
+        on("app1", f"sudo grep -qx '{before}' {drop_in} || "
+                   f"{{ sudo sed -i 's/^MaxAuthTries .*/{before}/' {drop_in} && sudo systemctl reload ssh; }}")
