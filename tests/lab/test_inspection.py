@@ -1,7 +1,8 @@
 """Daily inspection (OP-01, `baseline inspect`) on the lab after the demo: the healthy lab inspects green or amber
 (exit 0, each amber line printed with its reason), then one fault at a time, each undone in a `finally`: the log
 server's rsyslog stopped (log intake red, with a tightened age threshold so the test does not wait hours), one
-client's snapshots on the backup store aged by hand (its off-site backup line red), and a device unreachable (an
+client's snapshots on the backup store aged by hand (its off-site backup line red), a client's own backup record
+aged by hand (its engine's full and incremental lines red), and a device unreachable (an
 inventory copy pointing it at a closed port: its management line red)."""
 
 from __future__ import annotations
@@ -115,6 +116,31 @@ def test_backup_aged_on_the_store_turns_its_line_red(demo_run, tmp_path):
         restore = "; ".join(f"touch -d @{stamp.split('.')[0]} {shlex.quote(path)}"
                             for stamp, path in (row.split(" ", 1) for row in saved.strip().splitlines()))
         on(store, f"sudo sh -c {shlex.quote(restore)}")
+
+
+def test_backup_record_aged_on_the_client_turns_its_engine_lines_red(demo_run, tmp_path):
+    """The client's own record of its last full and incremental backup (baseline-backup writes it after the off-site
+    copy) set back by hand: the engine's full and incremental lines turn red; the record is put back byte for byte."""
+    client = groups()["postgresql_servers"][0]
+    state_dir = inventory.load(str(config.INVENTORY_DIR)).vars(client).get("backup_client_state_dir",
+                                                                            "/var/lib/baseline-backup")
+    record = shlex.quote(f"{state_dir}/postgresql.json")
+    saved = shlex.quote(f"{state_dir}/postgresql.json.inspection-test")
+    on(client, f"sudo test -s {record} && sudo cp -p {record} {saved}")
+    age_it = ("import json, sys; p = sys.argv[1]; d = json.load(open(p))\n"
+              "for k in ('last_full', 'last_incremental'):\n"
+              "    if isinstance(d.get(k), dict): d[k]['time'] = '20200101T000000Z'\n"
+              "json.dump(d, open(p, 'w'))")
+    try:
+        on(client, f"sudo python3 -c {shlex.quote(age_it)} {record}")
+        proc, report = inspect(tmp_path)
+        full, newest = line(report, client, "backup", "postgresql full"), line(report, client, "backup",
+                                                                                "postgresql incremental")
+        assert proc.returncode == 1
+        assert full["status"] == "red" and newest["status"] == "red", described([full, newest])
+        assert full["value"].endswith(" d") and float(full["value"].split()[0]) > 365, described([full])
+    finally:
+        on(client, f"sudo mv -f {saved} {record}")
 
 
 def closed_port() -> int:
