@@ -6,7 +6,8 @@ Inspects every host and device of the inventory in parallel (one thread and one 
 ControlMaster over the inventory's ssh_config; one TCP connection per device to read its SSH banner) and writes a
 dated report DIR/inspection-<UTC date-time>.json and .html (DIR: --out, else $BASELINE_INSPECTION_DIR, else
 reports/inspections/) and one OP-01 results record per asset. Every line is green, amber or red and shows the
-measured value and the threshold. A host that cannot be reached is red; a probe that cannot run is amber 未验证
+measured value and the threshold. The orphan-account survey (AC-02, baseline.operations.orphans) runs beside the
+probes: an account outside the staff roster is a red line of its asset. A host that cannot be reached is red; a probe that cannot run is amber 未验证
 with the reason. Thresholds come from the inventory's policy values (policy.yml); `--set NAME=VALUE` may only
 tighten one (docs/operations.md, "Daily inspection (OP-01)").
 
@@ -63,6 +64,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "updates": ("待安装安全更新", "Pending security updates"),
     "certs": ("证书有效期", "Certificate expiry"),
     "time": ("时间偏差", "Time offset"),
+    "accounts": ("孤立账户（花名册外或已离职）", "Orphan accounts (not in the roster, or departed)"),
 }
 
 
@@ -780,8 +782,41 @@ def load_assets(inv: Any, overrides: Mapping[str, float]) -> tuple[list[Asset], 
     return servers, nets
 
 
-def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: Path,
-            gather: Callable[[Path, str, str], HostProbe] = gather_host) -> list[Line]:
+def accounts_lines(surveys: Iterable[Any]) -> list[Line]:
+    """AC-02 in the inspection: per server, database and device, the accounts that can log in and that the staff
+    roster does not know or that belong to departed staff (baseline.operations.orphans surveys). Red on any."""
+    out = []
+    for s in surveys:
+        command = "; ".join(s.commands) or "baseline orphans"
+        if s.error:
+            out.append(unverified(s.asset, "accounts", s.kind, "0", f"accounts not read: {s.error}", command=command))
+        elif s.findings:
+            names = ", ".join(f.account for f in s.findings)
+            out.append(Line(s.asset, "accounts", s.kind, RED, f"{len(s.findings)}: {names}", "0",
+                            measured=len(s.findings), command=command,
+                            reason="; ".join(f"{f.account}: {f.why} ({f.where})" for f in s.findings)))
+        else:
+            out.append(Line(s.asset, "accounts", s.kind, GREEN, f"0 of {s.checked}", "0", measured=0.0,
+                            command=command))
+    return out
+
+
+def survey_accounts(inv: Any) -> list[Line]:
+    """The orphan-account lines of the inventory; an inventory the survey cannot use gives one amber line per
+    asset with the reason (the other lines of the inspection stand)."""
+    from baseline.netdev.definitions import NetdevError
+    from baseline.operations import orphans
+
+    try:
+        return accounts_lines(orphans.survey(inv))
+    except (orphans.OrphansError, NetdevError) as exc:
+        return [unverified(name, "accounts", "-", "0", f"accounts not compared: {exc}", command="baseline orphans")
+                for name in inv.hosts("all")]
+
+
+def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: Path, *,
+            gather: Callable[[Path, str, str], HostProbe] = gather_host,
+            accounts: Callable[[Any], list[Line]] = survey_accounts) -> list[Line]:
     """Every line of the inspection of inventory `inv`."""
     from baseline.compliance import SharedConnections
 
@@ -808,6 +843,7 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
     shared = SharedConnections(ssh_config)
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(32, len(servers) + len(devices)))) as pool:
+            accounts_job = pool.submit(accounts, inv)
             host_jobs = {a.name: pool.submit(gather, shared.config, a.name, scripts[a.name]) for a in servers}
             device_jobs = [pool.submit(device_line, d.name, str(d.values.get("ansible_host", d.name)),
                                        int(d.values.get("ansible_port", 22)), d.limits,
@@ -815,6 +851,7 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
                            for d in devices]
             probes = {name: job.result() for name, job in host_jobs.items()}
             device_results = [job.result() for job in device_jobs]
+            account_lines = accounts_job.result()
     finally:
         shared.close()
     now = time.time()
@@ -853,7 +890,7 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
     sources = {**{h: "postgresql" for h in groups.get("postgresql_servers", []) if h in by_name},
                **{h: "mariadb" for h in groups.get("mariadb_servers", []) if h in by_name}}
     lines += drill_lines(drills, sources, limits, now)
-    return lines
+    return lines + account_lines
 
 
 # --- report and results ----------------------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ def test_healthy_lab_inspects_green_or_amber(demo_run, tmp_path):
         assert line(report, host, "ssh")["status"] in ("green", "amber")
     for device in groups().get("network_devices", []):
         assert line(report, device, "mgmt")["status"] in ("green", "amber")
+    accounts = {(x["asset"], x["item"]): x["status"] for x in report["lines"] if x["kind"] == "accounts"}
+    assert {("app1", "server"): "green", ("db1", "postgresql"): "green", ("db2", "mariadb"): "green"}.items() \
+        <= accounts.items(), f"orphan-account lines (AC-02): {accounts}"
     records = [json.loads(x) for x in (tmp_path / "inspection.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {r["asset"] for r in records} == set(everything)
     assert all(r["control_ids"] == ["OP-01"] and r["outcome"] in ("pass", "not_verifiable") for r in records)

@@ -1,6 +1,7 @@
 """`baseline orphans` on the hardened lab (AC-02 on every asset): no orphan account anywhere after the demo; an
 account added by hand on app1 and a PostgreSQL login role made by hand on db1 are both found, with where they were
-read, and written as failing AC-02 records; both are removed again whatever happens."""
+read, written as failing AC-02 records and shown as red lines of the daily inspection; both are removed again
+whatever happens."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def orphans(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
         raise AssertionError(f"baseline orphans printed no JSON (exit {proc.returncode}):\n{proc.stdout}\n"
                              f"{proc.stderr}") from None
     return proc, printed
+
+
+def inspection(tmp_path) -> subprocess.CompletedProcess:
+    """`baseline inspect` of the lab inventory into tmp_path/inspection."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BASELINE_INVENTORY", "BASELINE_SSH_CONFIG")}
+    return subprocess.run([str(BIN / "baseline"), "inspect", "--out", str(tmp_path / "inspection"),
+                           "--results-file", str(tmp_path / "inspection.jsonl")], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def psql(sql: str) -> str:
@@ -69,6 +78,13 @@ def test_an_account_and_a_login_role_made_by_hand_are_found_with_where(demo_run,
         assert failed[("app1", "linux")].evidence[0].observed["account"] == USER
         assert failed[("app1", "linux")].evidence[0].command == user["where"]
         assert failed[("db1", "postgresql")].evidence[0].observed["account"] == ROLE
+        # the daily inspection (OP-01) shows the same accounts as red lines of their assets
+        shown = inspection(tmp_path)
+        assert shown.returncode == 1, shown.stderr[-2000:]
+        report = json.loads(next((tmp_path / "inspection").glob("inspection-*.json")).read_text(encoding="utf-8"))
+        red = {(x["asset"], x["item"]): x for x in report["lines"] if x["kind"] == "accounts" and x["status"] == "red"}
+        assert set(red) == {("app1", "server"), ("db1", "postgresql")}, red
+        assert USER in red[("app1", "server")]["value"] and ROLE in red[("db1", "postgresql")]["value"]
     finally:
         on("app1", f"sudo -n userdel -r {USER} 2>/dev/null || true")
         psql(f"DROP ROLE IF EXISTS {ROLE}")

@@ -537,3 +537,43 @@ def test_faults_and_attention_come_first_in_the_html(limits):
     clean = insp.render_html(insp.build_report([lines[0]], inventory="i", started=datetime.now(UTC), seconds=1,
                                                run_id="r", overrides={}), "en")
     assert "Faults and attention" not in clean
+
+
+# --- orphan accounts (AC-02) in the inspection --------------------------------------------------------------------
+
+
+def test_orphan_accounts_turn_their_asset_red_and_unread_assets_amber():
+    from baseline.operations.orphans import AssetSurvey, Finding
+
+    clean = AssetSurvey("app1", "server", accounts=30, checked=4, commands=["getent passwd"])
+    stray = AssetSurvey("db1", "postgresql", accounts=6, checked=3, commands=["psql as postgres"],
+                        findings=[Finding("db1", "postgresql", "stray_login", "not in the roster",
+                                          "psql as postgres: pg_roles: rolcanlogin")])
+    unread = AssetSurvey("sw1", "network", error="SSH login refused")
+    lines = {(x.asset, x.item): x for x in insp.accounts_lines([clean, stray, unread])}
+    assert lines[("app1", "server")].status == insp.GREEN and lines[("app1", "server")].value == "0 of 4"
+    red = lines[("db1", "postgresql")]
+    assert red.status == insp.RED and red.value == "1: stray_login" and red.measured == 1
+    assert "not in the roster" in red.reason and "pg_roles" in red.reason
+    amber = lines[("sw1", "network")]
+    assert amber.status == insp.AMBER and amber.unverified and "SSH login refused" in amber.reason
+    assert insp.exit_status(lines.values()) == 1
+    assert insp.exit_status([lines[("app1", "server")], amber]) == 0
+
+
+def test_an_inventory_the_survey_refuses_gives_amber_lines_with_the_reason(monkeypatch):
+    from baseline.operations import orphans
+
+    def refuse(inv):
+        raise orphans.OrphansError("app1: the staff roster cannot be compared with: staff is not set")
+
+    monkeypatch.setattr(orphans, "survey", refuse)
+
+    class Inv:
+        def hosts(self, pattern):
+            return ["app1", "sw1"]
+
+    lines = insp.survey_accounts(Inv())
+    assert [(x.asset, x.status, x.unverified) for x in lines] == [("app1", insp.AMBER, True), ("sw1", insp.AMBER, True)]
+    assert all("staff is not set" in x.reason for x in lines)
+    assert set(insp.KINDS["accounts"]) and all(x.kind == "accounts" for x in lines)
