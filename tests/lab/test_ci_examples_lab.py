@@ -3,6 +3,9 @@ CI variables set for the lab inventory, pass and leave the JUnit files and the r
 then a drift made by hand on app1 (AC-01 of tests/lab/drifts.py: a system account gets a login shell) makes the
 same `baseline verify` exit 1 and name it, and the drift's own repair restores app1.
 
+The drift run is the Jenkins pipeline's (examples/ci/Jenkinsfile): its `sh` steps as written, with the parameter and
+the credential as Jenkins binds them, on the same site and history; it must exit 1 and name the drift too.
+
 The job's first line, `make setup`, is left out when the virtualenv exists (the lab session runs from it; setup
 would only check the installed packages again): it is the only line not run.
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -88,6 +92,37 @@ def shell(lines: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
                           text=True, timeout=3600, check=False)
 
 
+def jenkins_steps() -> tuple[list[str], list[str]]:
+    """(steps to run, steps left out): the shell of each `sh '...'` step of examples/ci/Jenkinsfile, in order,
+    without `make setup` when .venv exists."""
+    text = (REPO_ROOT / "examples" / "ci" / "Jenkinsfile").read_text(encoding="utf-8")
+    steps = re.findall(r"\bsh '([^']*)'", text)
+    skipped = [step for step in steps if step.strip() == "make setup" and (REPO_ROOT / ".venv" / "bin" / "python").exists()]
+    return [step for step in steps if step not in skipped], skipped
+
+
+def jenkins_env(gitlab: dict[str, str]) -> dict[str, str]:
+    """The Jenkins agent's environment for the same site: the parameter and the bound credential as Jenkins sets
+    them, the workspace the repository, no GitLab variables."""
+    env = {k: v for k, v in gitlab.items() if not k.startswith(("CI_", "GITLAB_")) and k != "CI"}
+    env.update({"JENKINS_URL": "http://jenkins.invalid/", "WORKSPACE": str(REPO_ROOT), "BUILD_NUMBER": "2"})
+    return env
+
+
+def jenkins(steps: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Each step as Jenkins' `sh` runs it (`sh -xe` on a script of the step), stopping at the first failure."""
+    out, err, proc = [], [], None
+    for step in steps:
+        proc = subprocess.run(["sh", "-xe", "-c", step], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                              timeout=3600, check=False)
+        out.append(proc.stdout)
+        err.append(proc.stderr)
+        if proc.returncode:
+            break
+    assert proc is not None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(out), "".join(err))
+
+
 def newest_summary(history: Path) -> dict:
     runs = verify.entries(history)
     assert runs, f"no complete run in {history}"
@@ -118,7 +153,10 @@ def test_gitlab_job_passes_on_the_lab_publishes_its_artifacts_and_fails_on_a_dri
 
     try:
         on(AC_01.host, str(AC_01.command))
-        proc = shell([verify_line], env)
+        # the drift run is the Jenkins pipeline's steps, as written, in its environment (same site, same history)
+        steps, left_out = jenkins_steps()
+        assert left_out == skipped and steps, f"Jenkins steps {steps}, left out {left_out}"
+        proc = jenkins(steps, jenkins_env(env))
         assert proc.returncode == 1, f"no drift seen (exit {proc.returncode}):\n{proc.stdout[-8000:]}\n{proc.stderr[-3000:]}"
         summary = newest_summary(history)
         found = {(d["control"], d["asset"], d["check"].split("[")[0]) for d in summary["drift"]}
