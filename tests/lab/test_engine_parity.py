@@ -43,7 +43,8 @@ MANAGED_DIRS = (
     "/etc/audit", "/etc/sysctl.d", "/etc/modprobe.d", "/etc/nftables.conf", "/etc/apt/apt.conf.d",
     "/etc/aide", "/etc/clamav", "/etc/postgresql", "/etc/mysql", "/etc/cron.allow", "/etc/at.allow",
     "/etc/cron.d", "/etc/systemd/system", "/usr/local/sbin", "/usr/local/bin", "/etc/passwd", "/etc/group",
-    "/etc/aliases", "/etc/baseline-pki",
+    "/etc/aliases", "/etc/baseline-pki", "/etc/needrestart/conf.d", "/etc/systemd/coredump.conf.d",
+    "/etc/tmpfiles.d/tmp.conf", "/etc/default/sysstat", "/etc/sysstat/sysstat",
 )
 # Files that are the host's own by nature: keys and certificates issued per host, and Ansible's dated copies of a
 # replaced file (`backup: true`, named by process id and time). Paths and contents are compared with the host's own
