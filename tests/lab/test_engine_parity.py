@@ -221,3 +221,25 @@ def test_pyinfra_repairs_a_drift_on_a_host_ansible_hardened(twins_applied):
         # only when the run did not repair it (a rewrite of a repaired file would be an integrity difference)
         on("app1", f"sudo grep -qx '{before}' {drop_in} || "
                    f"{{ sudo sed -i 's/^MaxAuthTries .*/{before}/' {drop_in} && sudo systemctl reload ssh; }}")
+
+
+def test_a_value_below_the_policy_floor_stops_pyinfra_before_the_host_is_changed(twins_applied):
+    """The pre-flight under pyinfra, as under Ansible: an inventory whose value for a twin is below the policy's
+    floor (host_vars of a copy of the twins' inventory, named to pyinfra with --data) ends the real run with exit 2
+    and the variable and the rule named, and the files the value governs stay as they were."""
+    copy = twins_applied["tmp"] / "weak-inventory"
+    (copy / "host_vars").mkdir(parents=True)
+    hosts = copy / "hosts.yml"
+    hosts.touch(mode=0o600)
+    hosts.write_bytes((config.TWIN_INVENTORY_DIR / "hosts.yml").read_bytes())
+    (copy / "group_vars").symlink_to((config.TWIN_INVENTORY_DIR / "group_vars").resolve())
+    (copy / "host_vars" / "app2.yml").write_text("password_min_length: 8\n", encoding="utf-8")
+    governed = "sudo sh -c 'sha256sum /etc/security/pwquality.conf.d/* /etc/login.defs /etc/pam.d/common-password'"
+    before = on("app2", governed)
+    refused = pyinfra("app2", "--data", f"baseline_inventory={copy}",
+                      "--data", "change_reason=the pre-flight under pyinfra (a weak value must be refused)")
+    assert refused.returncode == 2, f"exit {refused.returncode}:\n{refused.stdout[-3000:]}\n{refused.stderr[-3000:]}"
+    said = refused.stdout + refused.stderr
+    assert "password_min_length = 8 is below the policy floor 10" in said, said[-3000:]
+    assert "Pre-flight refused the run before any host is changed" in said, said[-3000:]
+    assert on("app2", governed) == before
