@@ -5,11 +5,11 @@
 Inspects every host and device of the inventory in parallel (one thread and one SSH connection per server,
 ControlMaster over the inventory's ssh_config; one TCP connection per device to read its SSH banner) and writes a
 dated report DIR/inspection-<UTC date-time>.json and .html (DIR: --out, else $BASELINE_INSPECTION_DIR, else
-reports/inspections/) and one OP-01 results record per asset. Every line is green, amber or red and shows the
-measured value and the threshold. The orphan-account survey (AC-02, baseline.operations.orphans) runs beside the
-probes: an account outside the staff roster is a red line of its asset. A host that cannot be reached is red; a probe that cannot run is amber 未验证
-with the reason. Thresholds come from the inventory's policy values (policy.yml); `--set NAME=VALUE` may only
-tighten one (docs/operations.md, "Daily inspection (OP-01)").
+reports/inspections/) and one OP-01 results record per asset. Every line is green, amber or red and shows the measured
+value and the threshold. The orphan-account survey (AC-02, baseline.operations.orphans) runs beside the probes: an
+account outside the staff roster is a red line of its asset. A host that cannot be reached is red; a probe that cannot
+run is amber 未验证 with the reason. Thresholds come from the inventory's policy values (policy.yml); `--set NAME=VALUE`
+may only tighten one (docs/operations.md, "Daily inspection (OP-01)").
 
 Exit status: 0 every line green or amber, 1 any line red, 2 bad input (inventory, option, threshold).
 """
