@@ -2,7 +2,8 @@
 validation or a `then` command fails, leaves or puts back the previous files. The script is taken from the
 operation it builds and run here on files under a temporary directory (as root would on the host): a refused
 validation changes nothing, a failing reload restores the previous bytes and mode and removes a file that did not
-exist before, and a good change is installed."""
+exist before, and a good change is installed. The lockout guard's confirmation: a new login confirms; a failed
+login, or a rollback that fired first, restores the previous access files and stops the host."""
 
 from __future__ import annotations
 
@@ -96,3 +97,47 @@ def test_a_failing_then_command_restores_the_previous_files_and_removes_new_ones
     assert state(old) == ("before\n", "0o644")
     assert not new.exists()
     assert reloads.read_text(encoding="utf-8").count("reload") == 2, "the command runs again on the restored files"
+
+
+# --- the lockout guard's confirmation (a change that can cut access) ------------------------------------------------
+
+
+class GuardedHost:
+    """The host as _confirm_or_restore sees it: the commands it runs there, and whether `confirm` succeeds."""
+
+    def __init__(self, confirm_ok: bool = True):
+        self.name = "app2"
+        self.commands: list[str] = []
+        self.confirm_ok = confirm_ok
+
+    def run_shell_command(self, command, _sudo=False):
+        assert _sudo, "the rollback program runs as root"
+        self.commands.append(command)
+        return (self.confirm_ok if " confirm " in command else True), None
+
+
+def login(rc: int) -> subprocess.CompletedProcess:
+    return subprocess.CompletedProcess(["ssh"], rc, "", "" if rc == 0 else "Permission denied (publickey).")
+
+
+def test_a_new_login_confirms_the_change_and_nothing_is_restored(monkeypatch):
+    host = GuardedHost()
+    monkeypatch.setattr(deploy, "_host", lambda: host)
+    monkeypatch.setattr(deploy, "fresh_login", lambda: login(0))
+    deploy._confirm_or_restore("sshd drop-in")
+    assert [c.split()[1] for c in host.commands] == ["confirm"]
+
+
+@pytest.mark.parametrize(("rc", "confirm_ok", "cause"), [
+    (255, True, "a new SSH login with sudo failed after the change (exit 255: Permission denied (publickey).)"),
+    (0, False, "the rollback fired before the login could confirm the change"),
+])
+def test_a_failed_login_or_a_fired_rollback_restores_and_stops_the_host(monkeypatch, rc, confirm_ok, cause):
+    host = GuardedHost(confirm_ok)
+    monkeypatch.setattr(deploy, "_host", lambda: host)
+    monkeypatch.setattr(deploy, "fresh_login", lambda: login(rc))
+    with pytest.raises(RuntimeError) as stopped:
+        deploy._confirm_or_restore("sshd drop-in")
+    assert host.commands[-1] == f"{deploy.ROLLBACK_PROGRAM} restore {deploy.GUARD_ID} --run {deploy.RUN_MARK}"
+    assert str(stopped.value) == (f"app2: sshd drop-in: {cause}; the previous access configuration is restored and "
+                                  "the run stops for this host")
