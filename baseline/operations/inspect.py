@@ -7,9 +7,10 @@ ControlMaster over the inventory's ssh_config; one TCP connection per device to 
 dated report DIR/inspection-<UTC date-time>.json and .html (DIR: --out, else $BASELINE_INSPECTION_DIR, else
 reports/inspections/) and one OP-01 results record per asset. Every line is green, amber or red and shows the measured
 value and the threshold. The orphan-account survey (AC-02, baseline.operations.orphans) runs beside the probes: an
-account outside the staff roster is a red line of its asset. A host that cannot be reached is red; a probe that cannot
-run is amber 未验证 with the reason. Thresholds come from the inventory's policy values (policy.yml); `--set NAME=VALUE`
-may only tighten one (docs/operations.md, "Daily inspection (OP-01)").
+account outside the staff roster is a red line of its asset, and the same survey gives the AC-02 results records
+(those of `baseline orphans --results-file`), so a run that inspects need not survey again. A host that cannot be
+reached is red; a probe that cannot run is amber 未验证 with the reason. Thresholds come from the inventory's policy
+values (policy.yml); `--set NAME=VALUE` may only tighten one (docs/operations.md, "Daily inspection (OP-01)").
 
 Exit status: 0 every line green or amber, 1 any line red, 2 bad input (inventory, option, threshold).
 """
@@ -801,14 +802,18 @@ def accounts_lines(surveys: Iterable[Any]) -> list[Line]:
     return out
 
 
-def survey_accounts(inv: Any) -> list[Line]:
+def survey_accounts(inv: Any, kept: list[Any] | None = None) -> list[Line]:
     """The orphan-account lines of the inventory; an inventory the survey cannot use gives one amber line per
-    asset with the reason (the other lines of the inspection stand)."""
+    asset with the reason (the other lines of the inspection stand). The surveys themselves are added to `kept`,
+    for the AC-02 records (`main`), so that one survey serves both the inspection and AC-02."""
     from baseline.netdev.definitions import NetdevError
     from baseline.operations import orphans
 
     try:
-        return accounts_lines(orphans.survey(inv))
+        surveys = orphans.survey(inv)
+        if kept is not None:
+            kept.extend(surveys)
+        return accounts_lines(surveys)
     except (orphans.OrphansError, NetdevError) as exc:
         return [unverified(name, "accounts", "-", "0", f"accounts not compared: {exc}", command="baseline orphans")
                 for name in inv.hosts("all")]
@@ -994,8 +999,8 @@ def parser() -> argparse.ArgumentParser:
                                 "and device of the inventory: a dated JSON and HTML report and OP-01 results.")
     p.add_argument("-i", "--inventory", help="inventory (default: $BASELINE_INVENTORY, else the lab's)")
     p.add_argument("--out", help="report directory (default: $BASELINE_INSPECTION_DIR, else reports/inspections)")
-    p.add_argument("--results-file", help="results file (JSON Lines) for the OP-01 records "
-                   "(default: results/inspection-<run id>.jsonl)")
+    p.add_argument("--results-file", help="results file (JSON Lines) for the OP-01 records and the AC-02 records of "
+                   "its orphan-account survey (default: results/inspection-<run id>.jsonl)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="first language of the labels (default zh)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                    help="tighten one threshold for this run: " + ", ".join(KNOBS_BY_NAME))
@@ -1005,6 +1010,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from baseline import compliance
+    from baseline.operations import orphans
 
     args = parser().parse_args(argv)
     try:
@@ -1025,9 +1031,11 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     run_id = os.environ.get("BASELINE_RUN_ID", "").strip() or new_run_id()
     clock = time.monotonic()
+    surveys: list[Any] = []
     try:
         lines = inspect(inv, ssh_config, overrides, Path(args.drills) if args.drills else
-                        REPO_ROOT / "results" / "restore-drill")
+                        REPO_ROOT / "results" / "restore-drill",
+                        accounts=lambda inventory: survey_accounts(inventory, surveys))
     except InputError as exc:
         print(f"baseline inspect: {exc}", file=sys.stderr)
         return 2
@@ -1041,6 +1049,7 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".html").write_text(render_html(report, args.lang), encoding="utf-8")
     results = Path(args.results_file) if args.results_file else REPO_ROOT / "results" / f"inspection-{run_id}.jsonl"
     write_results(lines, assets, ResultWriter(results, run_id=run_id), stem.with_suffix(".html"))
+    orphans.write_results(surveys, results, run_id)  # AC-02 from the same survey as the accounts lines
     lang = 0 if args.lang == "zh" else 1
     for line in lines:
         if line.status != GREEN:

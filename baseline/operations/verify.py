@@ -419,7 +419,6 @@ def steps(s: Settings, results: Path, environ: dict[str, str]) -> list[Step]:
                                        s.run_id], env, results),
         Step("daily inspection", [*cli, "inspect", "-i", str(s.inventory), "--results-file", str(results), "--out",
                                   str(s.report_dir / "inspection")], env, results),
-        Step("orphan accounts", [*cli, "orphans", "-i", str(s.inventory), "--results-file", str(results)], env, results),
         Step("assessment register", [*cli, "assessment", "verify", "--results-file", str(results), "--run-id",
                                      s.run_id], env, results),
         Step("report", [*cli, "report", "--results", str(results), "--out", str(s.report_dir),

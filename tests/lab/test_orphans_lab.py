@@ -1,7 +1,7 @@
 """`baseline orphans` on the hardened lab (AC-02 on every asset): no orphan account anywhere after the demo; an
 account added by hand on app1 and a PostgreSQL login role made by hand on db1 are both found, with where they were
-read, written as failing AC-02 records and shown as red lines of the daily inspection; both are removed again
-whatever happens."""
+read, written as failing AC-02 records and shown as red lines of the daily inspection, whose results carry the same
+AC-02 records; both are removed again whatever happens."""
 
 from __future__ import annotations
 
@@ -85,6 +85,11 @@ def test_an_account_and_a_login_role_made_by_hand_are_found_with_where(demo_run,
         red = {(x["asset"], x["item"]): x for x in report["lines"] if x["kind"] == "accounts" and x["status"] == "red"}
         assert set(red) == {("app1", "server"), ("db1", "postgresql")}, red
         assert USER in red[("app1", "server")]["value"] and ROLE in red[("db1", "postgresql")]["value"]
+        # ... and its results carry the same AC-02 records, from its own survey (verify and the demo survey once)
+        from_inspection = [r for r in read_results([tmp_path / "inspection.jsonl"]) if r.control_ids == ["AC-02"]]
+        assert {(r.asset, r.asset_kind) for r in from_inspection if r.outcome == "fail"} == set(failed)
+        assert {(r.asset, r.asset_kind) for r in from_inspection} == {
+            (r.asset, r.asset_kind) for r in read_results([results])}
     finally:
         on("app1", f"sudo -n userdel -r {USER} 2>/dev/null || true")
         psql(f"DROP ROLE IF EXISTS {ROLE}")

@@ -577,3 +577,30 @@ def test_an_inventory_the_survey_refuses_gives_amber_lines_with_the_reason(monke
     assert [(x.asset, x.status, x.unverified) for x in lines] == [("app1", insp.AMBER, True), ("sw1", insp.AMBER, True)]
     assert all("staff is not set" in x.reason for x in lines)
     assert set(insp.KINDS["accounts"]) and all(x.kind == "accounts" for x in lines)
+
+
+def test_the_inspections_own_survey_gives_the_ac02_records(tmp_path, banner_server, monkeypatch):
+    """One survey of the accounts serves both the inspection's accounts lines and the AC-02 results (baseline verify
+    and the demo survey no second time)."""
+    from baseline.operations import orphans
+    from baseline.operations.orphans import AssetSurvey, Finding
+
+    calls = []
+
+    def survey(inv):
+        calls.append(inv)
+        return [AssetSurvey("sw-a", "network", accounts=3, checked=2, commands=["display current-configuration"],
+                            findings=[Finding("sw-a", "network", "ghost", "not in the roster", "local-user ghost")])]
+
+    monkeypatch.setattr(orphans, "survey", survey)
+    monkeypatch.delenv("BASELINE_SSH_CONFIG", raising=False)
+    monkeypatch.setenv("BASELINE_RUN_ID", "20261204T000000Z-one")
+    code, report = run_main(tmp_path, make_inventory(tmp_path, {"sw-a": banner_server}))
+    assert code == 1 and len(calls) == 1
+    (accounts,) = [line for line in report["lines"] if line["kind"] == "accounts"]
+    assert accounts["status"] == "red" and "ghost" in accounts["value"]
+    records = {tuple(r.control_ids): r for r in read_results([tmp_path / "r.jsonl"])}
+    assert set(records) == {("OP-01",), ("AC-02",)}
+    ac02 = records[("AC-02",)]
+    assert ac02.asset == "sw-a" and ac02.outcome == "fail" and "ghost" in ac02.reason
+    assert ac02.check == orphans.CHECK and ac02.run_id == records[("OP-01",)].run_id == "20261204T000000Z-one"

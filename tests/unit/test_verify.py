@@ -152,7 +152,7 @@ def test_a_compliant_run_then_a_drift_exits_1_and_lists_it(env, inventory, capsy
     assert [(d["control"], d["asset"], d["check"]) for d in summary["drift"]] == [("IA-02", "app1", PWQUALITY)]
     assert summary["counts"]["IA-02"]["app1"] == {"不符合": 1} and summary["counts"]["AU-05"]["app1"] == {"未验证": 1}
     assert summary["steps"] == {"compliance suites": 1, "change archive": 0, "incident register": 0,
-                                "sanitisation register": 0, "daily inspection": 0, "orphan accounts": 0,
+                                "sanitisation register": 0, "daily inspection": 0,
                                 "assessment register": 0, "report": 0}
     kept = list(read_results([env / "history" / "20260101T010000Z-b" / "results.jsonl"]))
     assert {r.run_id for r in kept} == {"20260101T010000Z-b"} and len(kept) == len(GOOD)
@@ -194,7 +194,7 @@ def test_steps_use_this_python_and_one_run_id(env, inventory):
     runner = Recorded(GOOD)
     assert run(env, inventory, runner, "--junit", str(env / "j.xml"), run_id="same-run") == 0
     assert [s.name for s in runner.seen] == ["compliance suites", "change archive", "incident register",
-                                           "sanitisation register", "daily inspection", "orphan accounts",
+                                           "sanitisation register", "daily inspection",
                                            "assessment register", "report"]
     for step in runner.seen:
         assert step.argv[0] == sys.executable
@@ -292,7 +292,7 @@ def test_an_interrupted_run_leaves_no_half_entry(env, inventory, capsys, how):
     assert run(env, inventory, Recorded(GOOD), run_id="before") == 0
     assert run(env, inventory, Stop("change archive", how), run_id="cut") == 130
     err = capsys.readouterr().err
-    assert "interrupted during step 2/8 (change archive); run cut is not kept in the history" in err
+    assert "interrupted during step 2/7 (change archive); run cut is not kept in the history" in err
     assert history_runs(env) == ["before"]  # no entry, no temporary one
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     assert run(env, inventory, Recorded(GOOD), run_id="after") == 0  # compared with the last complete run
@@ -457,7 +457,7 @@ def test_end_to_end_ctrl_c_names_the_step_and_keeps_no_half_run(devices, tmp_pat
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if "1/8: device audit" in line:
+            if "1/7: device audit" in line:
                 os.killpg(proc.pid, signal.SIGINT)
                 break
         out, err = proc.communicate(timeout=120)
@@ -465,6 +465,6 @@ def test_end_to_end_ctrl_c_names_the_step_and_keeps_no_half_run(devices, tmp_pat
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, out + err
-    assert "interrupted during step 1/8 (device audit)" in err and "is not kept in the history" in err
+    assert "interrupted during step 1/7 (device audit)" in err and "is not kept in the history" in err
     assert [e.path.name for e in verify.entries(tmp_path / "history")] == history_runs(tmp_path)  # no partial left
     assert len(history_runs(tmp_path)) == 1
