@@ -29,7 +29,6 @@ HELPERS = "baseline_pyinfra_mariadb_helpers"
 ROLE = "mariadb"
 PATTERN = "mariadb_servers"
 CONFIG = "/etc/mysql/mariadb.conf.d/60-baseline.cnf"
-FILES_DIR = "/var/lib/mysql-files"
 VALIDATE = "mariadbd --defaults-file={path} --help --verbose --user=mysql"
 
 
@@ -227,7 +226,8 @@ def secret(values: dict[str, Any], variable: str) -> str:
 def tls(values: dict[str, Any]) -> None:
     """DB-03: the server certificate from the project CA (roles/pki host_cert with the role's parameters; the
     pki deploy issues it on the controller from the same CA directory and installs it where it differs)."""
-    deploy.include("pki", pki_cert_name="mariadb", pki_key_owner="root", pki_key_group="mysql", pki_key_mode="0640")
+    deploy.include("pki", pki_cert_name=values["mariadb_tls_cert_name"], pki_key_owner=values["mariadb_tls_key_owner"],
+                   pki_key_group=values["mariadb_tls_key_group"], pki_key_mode=values["mariadb_tls_key_mode"])
 
 
 def main() -> None:
@@ -257,8 +257,8 @@ def main() -> None:
     tls(v)
 
     # tasks/config.yml
-    files.directory(name="DB-04 | Directory for server-side file operations (empty, server only)", path=FILES_DIR,
-                    present=True, user="mysql", group="mysql", mode="750")
+    files.directory(name="DB-04 | Directory for server-side file operations (empty, server only)", path=v["mariadb_files_dir"],
+                    present=True, user="mysql", group="mysql", mode=v["mariadb_files_dir_mode"])
     settings = dict(v, min_length=v["password_min_length"], digits=v["mariadb_password_digits"],
                     letters_same_case=v["mariadb_password_letters_same_case"],
                     other_characters=v["mariadb_password_other_characters"],

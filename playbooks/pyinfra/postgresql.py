@@ -381,10 +381,12 @@ def install(values: dict[str, Any]) -> None:
     service("DB-03 | PostgreSQL cluster running", values["postgresql_service"])
 
 
-def tls() -> None:
-    """tasks/tls.yml: the server certificate from the project CA (roles/pki host_cert with the role's parameters)."""
-    deploy.include("pki", pki_cert_name="postgresql", pki_key_owner="root", pki_key_group="postgres",
-                   pki_key_mode="0640")
+def tls(values: dict[str, Any]) -> None:
+    """tasks/tls.yml: the server certificate from the project CA (roles/pki host_cert with the role's parameters,
+    role vars both engines read)."""
+    deploy.include("pki", pki_cert_name=values["postgresql_tls_cert_name"],
+                   pki_key_owner=values["postgresql_tls_key_owner"], pki_key_group=values["postgresql_tls_key_group"],
+                   pki_key_mode=values["postgresql_tls_key_mode"])
 
 
 def config_files(values: dict[str, Any]) -> tuple[deploy.Managed, deploy.Managed]:
@@ -448,7 +450,7 @@ def main() -> None:
         print(f"{deploy.name()}: DB-01 | {cluster_problem(values, others)}", file=sys.stderr)
         raise SystemExit(deploy.EXIT_REFUSED)
     install(values)
-    tls()
+    tls(values)
     config(values)
     accounts_and_audit(values)
 
