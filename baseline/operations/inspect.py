@@ -107,7 +107,8 @@ KNOBS_BY_NAME = {k.name: k for k in KNOBS}
 # Role defaults read when the inventory does not set the variable (roles/<role>/defaults/main.yml is where the
 # value is documented and what the role applies).
 ROLE_DEFAULTS = {"pki_renew_days": "pki", "pki_remote_dir": "pki", "logserver_dir": "logserver",
-                 "logserver_device_dir": "logserver", "backup_client_state_dir": "backup_client"}
+                 "logserver_device_dir": "logserver", "backup_client_state_dir": "backup_client",
+                 "restore_drill_records_dir": "restore_drill"}
 OPTIONAL = ("logserver_device_dir",)  # read when the role has it: "" otherwise
 
 
@@ -640,35 +641,74 @@ def offsite_lines(store: str, section: Section | None, clients: Iterable[str],
     return out
 
 
+def drill_host_records(section: Section) -> dict[str, list[str]]:
+    """The verdicts a drill host keeps (roles/restore_drill: restore_drill_records_dir/<source>-<engine>/<time>.json),
+    as the probe prints them: `@file <source>-<engine>/<time>.json`, then the file. <source>-<engine> -> texts."""
+    found: dict[str, list[list[str]]] = {}
+    current: list[str] | None = None
+    for row in section.text.splitlines():
+        if row.startswith("@file "):
+            current = []
+            found.setdefault(row.split(" ", 1)[1].strip().split("/", 1)[0], []).append(current)
+        elif current is not None:
+            current.append(row)
+    return {key: ["\n".join(rows) for rows in files] for key, files in found.items()}
+
+
 def drill_lines(records_dir: Path, sources: Mapping[str, str], limits: Mapping[str, Mapping[str, float]],
-                now: float) -> list[Line]:
-    """Per database host and engine (`sources`: host -> engine): the age of the newest passed restore drill
-    recorded on the controller (results/restore-drill/<time>/<host>-<engine>.json, roles/restore_drill)."""
+                now: float, drill_hosts: Mapping[str, tuple[str, Section | None]] | None = None) -> list[Line]:
+    """Per database host and engine (`sources`: host -> engine): the age of the newest passed restore drill, from
+    the verdicts each drill host keeps (`drill_hosts`: drill host -> its restore_drill_records_dir and its probe's
+    `drills` section, None when it could not be read) and those on this machine, if any
+    (`records_dir`/<time>/<host>-<engine>.json, where the controller that ran the drill writes them). A source whose
+    verdicts could not all be read and that has no passed drill among those read is amber 未验证, never red."""
+    kept = dict(drill_hosts or {})
+    remote = {name: (drill_host_records(section) if section is not None and section.rc == 0 else None)
+              for name, (_, section) in kept.items()}
     out = []
     for host, engine in sources.items():
-        newest = None
-        failed_since = False
+        key = f"{host}-{engine}"
+        where = [f"{records_dir}/*/{key}.json", *(f"{name}:{kept[name][0]}/{key}/*.json" for name in remote)]
+        texts: list[str] = []
+        problems = []
         try:
-            paths = sorted(records_dir.glob(f"*/{host}-{engine}.json"))
+            paths = sorted(records_dir.glob(f"*/{key}.json"))
         except OSError as exc:  # a probe that cannot run is 未验证 with the reason, never a crash
-            out.append(unverified(host, "drill", engine, f"≤ {age_text(limits[host]['drill_max_age_s'])}",
-                                  f"the restore drill records in {records_dir} cannot be read: {exc.strerror or exc}",
-                                  command=f"{records_dir}/*/{host}-{engine}.json"))
-            continue
+            paths = []
+            problems.append(f"the restore drill records in {records_dir} cannot be read: {exc.strerror or exc}")
         for path in paths:
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                when = datetime.fromisoformat(str(data["time"])).timestamp()
-            except (OSError, ValueError, KeyError):
+                texts.append(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                problems.append(f"{path} cannot be read: {exc.strerror or exc}")
+        for name, found in remote.items():
+            if found is None:
+                problems.append(f"the restore drill records on {name} cannot be read: "
+                                f"{_tail(kept[name][1])}")
+            else:
+                texts += found.get(key, [])
+        verdicts = []
+        for text in texts:
+            try:
+                data = json.loads(text)
+                verdicts.append((datetime.fromisoformat(str(data["time"])).timestamp(), bool(data.get("passed"))))
+            except (ValueError, KeyError, TypeError):
                 continue
-            if data.get("passed"):
-                newest = max(newest or 0.0, when)
+        newest = None
+        failed_since = False
+        for when, passed in sorted(verdicts):
+            if passed:
+                newest = when
                 failed_since = False
-            elif newest is None or when > newest:
+            else:
                 failed_since = True
-        line = age_line(host, "drill", engine, None if newest is None else now - newest,
-                        limits[host]["drill_max_age_s"], command=f"{records_dir}/*/{host}-{engine}.json",
-                        missing=f"no passed restore drill of {host} ({engine}) recorded")
+        limit = limits[host]["drill_max_age_s"]
+        if newest is None and problems:
+            out.append(unverified(host, "drill", engine, f"≤ {age_text(limit)}", "; ".join(problems),
+                                  command="; ".join(where)))
+            continue
+        line = age_line(host, "drill", engine, None if newest is None else now - newest, limit,
+                        command="; ".join(where), missing=f"no passed restore drill of {host} ({engine}) recorded")
         if failed_since and line.status == GREEN:
             line.status, line.reason = AMBER, "the latest drill failed; the age is that of the last passed one"
         out.append(line)
@@ -829,6 +869,7 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
     groups = inv.groups()
     log_servers = groups.get("log_servers", [])
     stores = groups.get("backup_servers", [])
+    drill_hosts = [h for h in groups.get("drill_hosts", []) if h in {s.name for s in servers}]
     clients = [h for h in groups.get("backup_clients", []) if h in {s.name for s in servers}]
     by_name = {a.name: a for a in [*servers, *devices]}
     kernel_only = set(groups.get(KERNEL_ONLY_GROUP, []))
@@ -842,6 +883,7 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
             "LOG_DIR": str(setting(v, "logserver_dir")) if asset.name in log_servers else "",
             "DEVICE_LOG_DIR": str(setting(v, "logserver_device_dir")) if asset.name in log_servers else "",
             "STORE_ROOT": str(setting(v, "backup_store_root")) if asset.name in stores else "",
+            "DRILL_DIR": str(setting(v, "restore_drill_records_dir")) if asset.name in drill_hosts else "",
         })
 
     scripts = {a.name: script(a) for a in servers}
@@ -894,7 +936,12 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
                                root=str(setting(by_name[store].values, "backup_store_root")))
     sources = {**{h: "postgresql" for h in groups.get("postgresql_servers", []) if h in by_name},
                **{h: "mariadb" for h in groups.get("mariadb_servers", []) if h in by_name}}
-    lines += drill_lines(drills, sources, limits, now)
+    kept_verdicts = {}
+    for drill_host in drill_hosts:
+        found = probes.get(drill_host)
+        section = found.sections.get("drills") if found and found.reachable and not found.probe_error else None
+        kept_verdicts[drill_host] = (str(setting(by_name[drill_host].values, "restore_drill_records_dir")), section)
+    lines += drill_lines(drills, sources, limits, now, kept_verdicts)
     return lines + account_lines
 
 

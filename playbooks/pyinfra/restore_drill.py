@@ -6,7 +6,8 @@ after the drill host's packages (settle).
 
     pyinfra inventory/lab/pyinfra_inventory.py playbooks/pyinfra/restore_drill.py [--limit drill2] [--dry]
 
-Results: results/restore-drill/<time>/*.json and results/restore-drill-<time>.jsonl, as with Ansible. A drill
+Results: results/restore-drill/<time>/*.json and results/restore-drill-<time>.jsonl, as with Ansible, and each
+verdict kept on the drill host (restore_drill_records_dir/<source>-<engine>/<time>.json). A drill
 always restores (it is a change, as in the role); --dry lists the drills and runs none. Any difference fails the
 run. The keys that open the backups go into files of mode 600 in a root-only directory, never on a command line.
 """
@@ -87,6 +88,8 @@ def setup(v: dict[str, Any]) -> None:
     conf = v["restore_drill_config_dir"]
     files.directory(name="BR-03 | Drill configuration directory (root only)", path=conf, present=True, user="root",
                     group="root", mode="700")
+    files.directory(name="BR-03 | Verdicts of the drills kept on the drill host (root only; the daily inspection reads "
+                    "them)", path=v["restore_drill_records_dir"], present=True, user="root", group="root", mode="700")
     for item in v["restore_drill_secret_files"]:
         helpers.put_secret(f"BR-03 | Keys that open the backups (kept on the drill host only for the drill): "
                            f"{item['file']}", str(item["value"]), f"{conf}/{item['file']}")
@@ -104,9 +107,22 @@ def setup(v: dict[str, Any]) -> None:
                   dest=f"/usr/local/sbin/{source.name}", user="root", group="root", mode="755")
 
 
-def run_drill(engine: str, source: str, results_dir: str) -> None:
+def keep_verdict(verdict: Path, records_dir: str, engine: str, source: str) -> None:
+    """The drill's verdict (JSON) kept on the drill host as the role keeps it, where the daily inspection reads it:
+    RECORDS_DIR/<source>-<engine>/<time>.json, root's alone. The content goes on standard input."""
+    directory = f"{records_dir}/{source}-{engine}"
+    command = (f"install -d -o root -g root -m 0700 {shlex.quote(directory)} && umask 077 && "
+               f"cat > {shlex.quote(f'{directory}/{STAMP}.json')}")
+    ok, output = host.run_shell_command(command, _sudo=True, _stdin=verdict.read_text(encoding="utf-8"))
+    if not ok:
+        raise RuntimeError(f"the verdict of the drill of {source} ({engine}) could not be kept in {directory}: "
+                           f"{output.stderr[-500:]}")
+
+
+def run_drill(engine: str, source: str, results_dir: str, records_dir: str) -> None:
     """On the drill host: restore and fingerprint (baseline-restore-drill); on the controller: both fingerprints
-    fetched, compared, and the result recorded (JSON and the BR-03 record). A difference fails the operation."""
+    fetched, compared, and the result recorded (JSON and the BR-03 record), the verdict kept on the drill host too.
+    A difference fails the operation."""
     ok, output = host.run_shell_command(f"/usr/local/sbin/baseline-restore-drill {engine} {source}", _sudo=True)
     if not ok:
         raise RuntimeError(f"restore drill of {source} ({engine}) failed: {output.stderr[-2000:]}")
@@ -127,6 +143,9 @@ def run_drill(engine: str, source: str, results_dir: str) -> None:
          f"--restored={directory}/{source}-{engine}-restored.json", f"--json-out={directory}/{source}-{engine}.json",
          f"--results-file={results_dir}/restore-drill-{STAMP}.jsonl", f"--seconds={outcome['seconds']}"],
         cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    verdict = directory / f"{source}-{engine}.json"
+    if verdict.is_file():  # a failed comparison is kept too, then fails the operation
+        keep_verdict(verdict, records_dir, engine, source)
     for line in compare.stdout.splitlines():
         print(f"{deploy.name()}: BR-03 | Drill outcome: {line}")
     if compare.returncode != 0:
@@ -140,7 +159,7 @@ def drills(v: dict[str, Any]) -> None:
         for source in sources:
             python.call(name=f"BR-03 | Restore the latest {engine} backup of {source} on the drill host, compare row "
                         "counts and table checksums, record the result", function=run_drill, engine=engine,
-                        source=source, results_dir=results)
+                        source=source, results_dir=results, records_dir=v["restore_drill_records_dir"])
 
 
 def main() -> None:

@@ -305,6 +305,59 @@ def test_restore_drill_age_from_the_controllers_records(tmp_path, limits):
     assert lines["db2"].status == "red" and lines["db3"].status == "red"
 
 
+def drill_verdicts(tmp_path: Path, verdicts: dict[str, list[tuple[float, bool]]]) -> Path:
+    """A drill host's records directory as roles/restore_drill keeps it: <source>-<engine>/<time>.json."""
+    root = tmp_path / "drill-host" / "records"
+    for key, items in verdicts.items():
+        (root / key).mkdir(parents=True)
+        for index, (days, passed) in enumerate(items):
+            when = datetime.fromtimestamp(NOW - days * 86400, UTC)
+            (root / key / f"{when:%Y%m%dT%H%M%SZ}-{index}.json").write_text(
+                json.dumps({"asset": key.split("-")[0], "time": when.isoformat(timespec="seconds"), "passed": passed},
+                           indent=1) + "\n", encoding="utf-8")
+    return root
+
+
+def probe_drills(root: Path) -> insp.Section:
+    """The `drills` section of the real probe script, run here by sh on `root`."""
+    import subprocess
+
+    script = insp.render_probe({"HOURS": "24", "PKI_DIR": "/nonexistent", "STATE_DIR": "", "LOG_DIR": "",
+                                "DEVICE_LOG_DIR": "", "STORE_ROOT": "", "DRILL_DIR": str(root)})
+    out = subprocess.run(["sh", "-s"], input=script, capture_output=True, text=True, timeout=120, check=True).stdout
+    return insp.parse_sections(out)["drills"]
+
+
+def test_restore_drill_age_from_the_verdicts_the_drill_host_keeps(tmp_path, limits):
+    """Wherever the inspection runs (the management host has no drill records of its own), the drill host's own
+    verdicts, read by the real probe, give each source's line; the newest passed one counts."""
+    root = drill_verdicts(tmp_path, {"db1-postgresql": [(200, True), (10, True)], "db2-mariadb": [(3, False)]})
+    section = probe_drills(root)
+    assert section.rc == 0 and section.text.count("@file ") == 3
+    assert sorted(insp.drill_host_records(section)) == ["db1-postgresql", "db2-mariadb"]
+    per = dict.fromkeys(["db1", "db2"], limits)
+    lines = {line.asset: line for line in insp.drill_lines(
+        tmp_path / "no-local-records", {"db1": "postgresql", "db2": "mariadb"}, per, NOW,
+        {"drill1": (str(root), section)})}
+    assert lines["db1"].status == insp.GREEN and lines["db1"].value == "10.0 d"
+    assert f"drill1:{root}/db1-postgresql/*.json" in lines["db1"].command
+    assert lines["db2"].status == insp.RED, "a failed drill alone is no passed drill"
+
+
+def test_a_drill_host_whose_verdicts_cannot_be_read_is_unverified_not_red(tmp_path, limits):
+    missing = probe_drills(tmp_path / "nowhere")
+    assert missing.rc == 2 and "does not exist" in missing.text
+    per = dict.fromkeys(["db1"], limits)
+    for section in (missing, None):
+        (line,) = insp.drill_lines(tmp_path / "none", {"db1": "postgresql"}, per, NOW, {"drill1": ("/x", section)})
+        assert line.status == insp.AMBER and line.unverified and "on drill1 cannot be read" in line.reason
+    # a passed drill read elsewhere still counts: the line is judged on it
+    root = drill_verdicts(tmp_path, {"db1-postgresql": [(5, True)]})
+    (line,) = insp.drill_lines(tmp_path / "none", {"db1": "postgresql"}, per, NOW,
+                               {"drill1": ("/x", None), "drill2": (str(root), probe_drills(root))})
+    assert line.status == insp.GREEN and line.value == "5.0 d"
+
+
 def test_unreadable_restore_drill_records_are_unverified_not_a_crash(tmp_path, limits):
     """The records directory the inspection's account cannot read (e.g. a management host's copy owned by root):
     one amber 未验证 line per database host naming the directory, and the inspection goes on."""
