@@ -15,6 +15,8 @@ receives the device's syslog in its stead).
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from pathlib import Path
 
 import jinja2
@@ -22,7 +24,7 @@ import jinja2
 from baseline.netdev.definitions import NetdevError, NetDevice
 from baseline.secrets import generate
 from devtools.simulator.device import FLAVOURS, Device
-from devtools.simulator.server import LOOPBACK, Options, Simulator
+from devtools.simulator.server import Options, Simulator
 
 SEEDS = Path(__file__).parent / "seeds"
 SEED_FILES = {"huawei": "huawei.cfg.j2", "huawei_vrpv8": "huawei.cfg.j2", "hp_comware": "hp_comware.cfg.j2",
@@ -42,12 +44,31 @@ def seed_text(device: NetDevice) -> str:
         factory_password=generate(length=16, name="factory password"), community="public")
 
 
+def local_address_problem(address: str) -> str | None:
+    """Why the simulator cannot serve a device at `address` (None when it can): it serves IPv4 addresses of this
+    machine only, loopback or, in the lab, the controller's address on the lab network (the bridge must be up)."""
+    try:
+        parsed = ipaddress.IPv4Address(address)
+    except ValueError:
+        return "is not an IPv4 address; the simulator serves addresses of this machine only"
+    if parsed.is_loopback:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError as exc:
+            return (f"is not an address of this machine ({exc.strerror}); the simulator serves loopback or the lab "
+                    f"network's controller address (`scripts/lab up` brings its bridge up)")
+    return None
+
+
 def from_inventory(devices: list[NetDevice], state_dir: Path | None) -> list[Device]:
     problems = []
     simulated = []
     for device in devices:
-        if device.host != LOOPBACK:
-            problems.append(f"{device.name}: ansible_host {device.host} is not {LOOPBACK}; the simulator serves loopback only")
+        problem = local_address_problem(device.host)
+        if problem:
+            problems.append(f"{device.name}: ansible_host {device.host} {problem}")
         if device.device_type not in FLAVOURS:
             problems.append(f"{device.name}: the simulator has no {device.device_type} device")
         if not device.login_password():
@@ -55,7 +76,8 @@ def from_inventory(devices: list[NetDevice], state_dir: Path | None) -> list[Dev
         if problems:
             continue
         sim = Device(device.name, device.device_type, device.port, state_dir,
-                     source_address=str(device.values.get("netdev_controller_address", "10.231.0.1")))
+                     source_address=str(device.values.get("netdev_controller_address", "10.231.0.1")),
+                     address=device.host)
         sim.load_or_seed(seed_text(device))
         simulated.append(sim)
     if problems:

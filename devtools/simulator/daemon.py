@@ -60,7 +60,7 @@ def serve(args: argparse.Namespace) -> int:
     devices = definitions.load(args.inventory)
     sim = Simulator(from_inventory(devices, paths["state"]), paths["state"], options_from_inventory(devices))
     sim.start()
-    paths["ready"].write_text("\n".join(_ready_line(sim, d.name, d.port, d.device_type) for d in devices) + "\n")
+    paths["ready"].write_text("\n".join(_ready_line(sim, d.name, d.host, d.port, d.device_type) for d in devices) + "\n")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -71,11 +71,11 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ready_line(sim: Simulator, name: str, port: int, device_type: str) -> str:
-    """`name 127.0.0.1:port type`, then `telnet=127.0.0.1:port` and `snmp=udp:127.0.0.1:port` where offered."""
-    extra = ([f"telnet=127.0.0.1:{sim.telnet_ports[name]}"] if name in sim.telnet_ports else []) + (
-        [f"snmp=udp:127.0.0.1:{sim.snmp_ports[name]}"] if name in sim.snmp_ports else [])
-    return " ".join([name, f"127.0.0.1:{port}", device_type, *extra])
+def _ready_line(sim: Simulator, name: str, address: str, port: int, device_type: str) -> str:
+    """`name address:port type`, then `telnet=address:port` and `snmp=udp:address:port` where offered."""
+    extra = ([f"telnet={address}:{sim.telnet_ports[name]}"] if name in sim.telnet_ports else []) + (
+        [f"snmp=udp:{address}:{sim.snmp_ports[name]}"] if name in sim.snmp_ports else [])
+    return " ".join([name, f"{address}:{port}", device_type, *extra])
 
 
 def start(args: argparse.Namespace) -> int:

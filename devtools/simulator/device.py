@@ -34,7 +34,8 @@ class Device:
     device_type: str
     port: int
     state_dir: Path | None = None
-    source_address: str = "10.231.0.1"  # the address the device sees for loopback clients (admin network)
+    source_address: str = "10.231.0.1"  # the address the device sees for clients on this machine (admin network)
+    address: str = "127.0.0.1"  # where the simulator serves it: loopback, or this machine's address on the lab network
     grammar: Grammar = field(init=False)
     flavour: str = field(init=False)
     running: Config = field(init=False)

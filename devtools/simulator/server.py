@@ -1,4 +1,6 @@
-"""SSH server for the simulated devices: one listening port per device on 127.0.0.1, one thread per session.
+"""SSH server for the simulated devices: one listening port per device on its address (127.0.0.1, or in the lab the
+controller's address on the lab network, so that the management host reaches the devices too), one thread per
+session.
 
 Per device, and only when asked for (`Options`): a telnet port that answers with the vendor's login prompt while the
 device's configuration takes telnet and closes the connection otherwise, an SNMPv1/v2c agent on a UDP port, the
@@ -10,6 +12,7 @@ and, after the failures the configuration allows, by its lockout.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import struct
@@ -148,30 +151,37 @@ class Simulator:
         self.guards[name] = access.Guard(self.devices[name], self.clock)
 
     def source(self, device: Device, peer: str) -> str:
-        """The address the device sees for a client connecting from `peer` on loopback."""
-        return self.options[device.name].sources.get(peer, device.source_address)
+        """The address the device sees for a client connecting from `peer`: a client on this machine (loopback, or
+        the device's own address on the lab network) is seen from the controller's address unless `sources` maps
+        it; a client elsewhere on the lab network (the management host) from its own address, as a real device sees
+        it, so the management ACL judges it."""
+        mapped = self.options[device.name].sources.get(peer)
+        if mapped:
+            return mapped
+        local = peer == device.address or ipaddress.ip_address(peer).is_loopback
+        return device.source_address if local else peer
 
     def start(self) -> None:
         for device in self.devices.values():
             opts = self.options[device.name]
-            sock = self._listen(device.port)
+            sock = self._listen(device.address, device.port)
             threading.Thread(target=self._accept, args=(sock, device, self._serve), daemon=True,
                              name=f"accept-{device.name}").start()
             if opts.telnet_port is not None:
-                sock = self._listen(opts.telnet_port)
+                sock = self._listen(device.address, opts.telnet_port)
                 self.telnet_ports[device.name] = sock.getsockname()[1]
                 threading.Thread(target=self._accept, args=(sock, device, self._telnet), daemon=True,
                                  name=f"telnet-{device.name}").start()
             if opts.snmp_port is not None:
                 agent = snmp.Agent(device.name, opts.snmp_port, self._snmp_allows(device), self._snmp_values(device),
-                                   LOOPBACK)
+                                   device.address)
                 self._agents.append(agent)
                 self.snmp_ports[device.name] = agent.port
 
-    def _listen(self, port: int) -> socket.socket:
+    def _listen(self, address: str, port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((LOOPBACK, port))
+        sock.bind((address, port))
         sock.listen(64)
         self._sockets.append(sock)
         return sock

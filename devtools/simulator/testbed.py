@@ -70,6 +70,7 @@ def make_inventory(root: Path, vault_password: str, *, devices: dict[str, Any] |
     data = devices or yaml.safe_load(LAB_DEVICES.read_text(encoding="utf-8"))
     for group in data["network_devices"]["children"].values():
         for host in group["hosts"].values():
+            host["ansible_host"] = "127.0.0.1"  # the lab's devices are on its bridge; throw-away ones on loopback
             host["ansible_port"] = free_port()
     (inv / "devices.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
     values: dict[str, Any] = {}

@@ -1,6 +1,7 @@
 """The management host mgmt1 (roles/management) after the demo applied site.yml: the timers of the daily inspection
 (OP-01) and of the verification (CM-01) are enabled and scheduled; a start of the inspection service writes a
-dated HTML and JSON report whose verdict is the unit's result; the verification service, limited to app1 through
+dated HTML and JSON report with no red line for the healthy lab (the devices answer on the lab network, the drills
+are read on the drill host) and the unit succeeds; the verification service, limited to app1 through
 its inventory (a runtime drop-in, removed afterwards), run once on the hardened host and once after a hand drift
 (tests/lab/drifts.py, IA-02 on app1, repaired in a `finally`) fails the second time, keeps both runs in its history,
 and its drift alert from mgmt1 arrives on the log server. The vault password never shows in the services' journal."""
@@ -137,12 +138,22 @@ def test_inspection_service_writes_a_dated_report_and_its_result_is_the_reports_
     assert re.fullmatch(r"inspection-\d{8}T\d{6}Z", stem)
     assert {f"{stem}.json", f"{stem}.html"} <= after
     report = json.loads(on(HOST, f"sudo cat {DATA}/inspections/{stem}.json"))
-    red = report["status"] == "red"
     print(f"inspection on {HOST}: {report['summary']} in {seconds:.0f} s, unit {state}")
-    assert state["ExecMainStatus"] == ("1" if red else "0"), f"{state}, report {report['summary']}"
-    assert state["Result"] == ("exit-code" if red else "success")
-    assert (proc.returncode != 0) == red
+    # the healthy lab seen from the management host is green as it is from the controller: the devices answer on
+    # the lab network, the drills are read from the drill host, the accounts surveyed on every asset
+    red = [f"{x['asset']} {x['kind']} [{x['item']}]: {x['value']} {x.get('reason', '')}" for x in report["lines"]
+           if x["status"] == "red"]
+    assert red == [], "\n".join(red)
+    assert report["status"] != "red"
+    assert state["ExecMainStatus"] == "0" and state["Result"] == "success", f"{state}, report {report['summary']}"
+    assert proc.returncode == 0
+    lines = {(x["asset"], x["kind"]) for x in report["lines"]}
     assert {line["asset"] for line in report["lines"]} >= {"app1", "log1", HOST}
+    devices = [name for name, kind in lines if kind == "mgmt"]
+    assert devices, f"no device line in the inspection from {HOST}"
+    assert all(x["status"] == "green" for x in report["lines"] if x["kind"] in ("mgmt", "drill")), [
+        x for x in report["lines"] if x["kind"] in ("mgmt", "drill") and x["status"] != "green"]
+    assert {("db1", "drill"), ("db2", "drill")} <= lines
     password = (REPO_ROOT / ".lab" / "vault-password").read_text(encoding="utf-8").strip()
     assert password not in journal("baseline-inspect.service", 400)
 
