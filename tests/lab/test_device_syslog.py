@@ -47,7 +47,7 @@ def _device(name: str):
 
 
 def _login(device, password: str) -> bool:
-    """One SSH login over the device's loopback port; True when the device lets it in."""
+    """One SSH login over the device's port (on the lab network); True when the device lets it in."""
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - the lab's throw-away simulator
     try:
