@@ -14,6 +14,7 @@ originals (app1, db1, db2, by scripts/demo), and then
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -217,6 +218,11 @@ def test_pyinfra_repairs_a_drift_on_a_host_ansible_hardened(twins_applied):
         assert any("IA-" in task for task in changed(last_record()).get("app1", [])), "no sshd repair was recorded"
         assert on("app1", f"sudo grep '^MaxAuthTries ' {drop_in}").strip() == before
         assert f"maxauthtries {before.split()[1]}" in on("app1", "sudo sshd -T -C user=root,host=x,addr=127.0.0.1")
+        # the change was guarded (armed, confirmed by a new login) and, the whole run standing, site.py's own
+        # finish() let the rollback's copies of the access files go: nothing is left armed or held
+        assert "arm the rollback before the change" in repaired.stdout + repaired.stderr
+        held = json.loads(on("app1", "sudo /usr/local/sbin/baseline-rollback status access"))
+        assert held.get("access", {}).get("plan") is None, held
     finally:
         # only when the run did not repair it (a rewrite of a repaired file would be an integrity difference)
         on("app1", f"sudo grep -qx '{before}' {drop_in} || "
