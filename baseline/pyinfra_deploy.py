@@ -22,6 +22,7 @@ import hashlib
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import StringIO
@@ -76,6 +77,7 @@ _refreshed: set[str] = set()
 _staging: set[str] = set()
 _planned: dict[str, dict[str, tuple]] = {}
 _rollback_installed: set[str] = set()
+_at_finish: dict[str, list[Callable[[], None]]] = {}
 
 
 # --- values -----------------------------------------------------------------------------------------------------
@@ -537,13 +539,25 @@ def _confirm_or_restore(change: str) -> None:
                        f"and the run stops for this host")
 
 
+def at_finish(callback: Callable[[], None]) -> None:
+    """Have `callback` called, for this host, by the finish() of the deploy pyinfra was given, once every part of
+    the run is prepared (e.g. integrity_snapshot.py: the run stands, its snapshot goes)."""
+    found = _at_finish.setdefault(name(), [])
+    if callback not in found:
+        found.append(callback)
+
+
 def finish() -> None:
-    """The last call of every deploy file. In the deploy pyinfra was given (not in a part it includes): where the
-    run armed the rollback, its changes stand and the copies go."""
+    """The last call of every deploy file. In the deploy pyinfra was given (not in a part it includes): what the
+    parts asked for with at_finish(), then, where the run armed the rollback, its changes stand and the copies go."""
     from pyinfra.operations import server
 
     host = _host()
-    if _depth.get(host.name, 0) > 0 or host.name not in _armed:
+    if _depth.get(host.name, 0) > 0:
+        return
+    for callback in _at_finish.pop(host.name, []):
+        callback()
+    if host.name not in _armed:
         return
     _armed.discard(host.name)
     server.shell(name="Lockout safety | the run's access changes stand - the rollback's copies go",

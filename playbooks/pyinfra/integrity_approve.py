@@ -87,13 +87,15 @@ def approve() -> None:
     # before it changes anything, so it has no state between its parts to compare with: every approval of the run
     # that built the first database approves whole (settle.py after databases.py in site.py included).
     first = run["first_database"]
-    if paths or first or changes_planned():
+    # run.get("resumed"): the snapshot is a stopped run's (integrity_snapshot.py), whose changes this run approves too
+    if paths or first or run.get("resumed") or changes_planned():
         db = v["hardening_aide_db"]
         saved = f"{db}.pre-run.pyinfra"
         argv = [APPROVE_PROGRAM, "--config", AIDE_CONFIG, "--db", db, "approve", *approve_args(paths, first)]
         restore = f"if [ -e {saved} ]; then cp -a {saved} {db}.pre-run; fi"
         server.shell(name="IP-05 | Approve what this run changed (and the paths named in integrity_approve)",
                      commands=[restore, shlex.join(argv)])
+        run["approval_planned"] = True
 
 
 if __name__ != "baseline_pyinfra_helpers":  # loaded by the unit tests under that name: no host, no operation

@@ -229,6 +229,41 @@ def test_pyinfra_repairs_a_drift_on_a_host_ansible_hardened(twins_applied):
                    f"{{ sudo sed -i 's/^MaxAuthTries .*/{before}/' {drop_in} && sudo systemctl reload ssh; }}")
 
 
+def test_the_run_after_a_stopped_pyinfra_run_approves_what_that_run_changed(twins_applied):
+    """A pyinfra run that stops after a change and before its approvals leaves its snapshot of the state before it
+    (integrity_snapshot.py). On app1 that state is made as such a run leaves it: the approved state has one sshd
+    value, the snapshot is taken, the file is then changed to the baseline's value and nothing approves it. The next
+    pyinfra run changes no file, yet hands the snapshot back and approves what the stopped run changed (no pending
+    integrity difference); the run that stands lets its snapshot go, and the run after it changes nothing."""
+    drop_in = "/etc/ssh/sshd_config.d/50-baseline.conf"
+    db = "/var/lib/aide/aide.db"
+    program = f"sudo /usr/local/sbin/baseline-aide-approve --config /etc/aide/baseline.conf --db {db}"
+
+    def pending() -> list[str]:
+        return json.loads(on("app1", f"{program} pending").strip().splitlines()[-1])["pending"]
+
+    before = on("app1", f"sudo grep '^MaxAuthTries ' {drop_in}").strip()
+    assert before and before != "MaxAuthTries 6" and pending() == [], before
+    try:
+        on("app1", f"sudo sed -i 's/^MaxAuthTries .*/MaxAuthTries 6/' {drop_in} && {program} approve --path {drop_in} "
+                   f">/dev/null && {program} snapshot >/dev/null && sudo mv {db}.pre-run {db}.pre-run.pyinfra && "
+                   f"sudo sed -i 's/^MaxAuthTries .*/{before}/' {drop_in}")
+        assert pending() == [drop_in], "the stopped run's change is not an integrity difference"
+        resumed = pyinfra("app1")
+        run_ok(resumed, "pyinfra after a stopped run")
+        said = resumed.stdout + resumed.stderr
+        assert "IP-05 | Approve what this run changed" in said and "IP-05 | The run stands" in said, said[-4000:]
+        assert pending() == [], "the stopped run's change was not approved"
+        assert on("app1", f"sudo sh -c 'test -e {db}.pre-run.pyinfra && echo left || echo gone'").strip() == "gone"
+        again = pyinfra("app1")
+        run_ok(again, "pyinfra after the run that approved")
+        assert changed(last_record()).get("app1", []) == [], changed(last_record())
+        assert on("app1", f"sudo sh -c 'test -e {db}.pre-run.pyinfra && echo left || echo gone'").strip() == "gone"
+    finally:
+        on("app1", f"sudo grep -qx '{before}' {drop_in} || sudo sed -i 's/^MaxAuthTries .*/{before}/' {drop_in}; "
+                   f"{program} pending | grep -q '{drop_in}' && {program} approve --path {drop_in} >/dev/null; true")
+
+
 def test_a_value_below_the_policy_floor_stops_pyinfra_before_the_host_is_changed(twins_applied):
     """The pre-flight under pyinfra, as under Ansible: an inventory whose value for a twin is below the policy's
     floor (host_vars of a copy of the twins' inventory, named to pyinfra with --data) ends the real run with exit 2

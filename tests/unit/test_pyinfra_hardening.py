@@ -95,6 +95,7 @@ class Recorder:
         self.host_name = host
         self.data = data or {}
         self.values = values
+        self.finishers: list = []  # deploy.at_finish callbacks, in order
 
     def module(self, kind: str) -> SimpleNamespace:
         def make(op: str):
@@ -133,7 +134,7 @@ class Recorder:
                                planned_before=lambda path, signature: False,
                                install=self.install, differs=self.differs, name=lambda: self.host_name,
                                targets=targets, include=include, EXIT_REFUSED=real_deploy.EXIT_REFUSED,
-                               ROLES=real_deploy.ROLES)
+                               ROLES=real_deploy.ROLES, at_finish=self.finishers.append)
 
     def attach(self, module: ModuleType, monkeypatch) -> None:
         monkeypatch.setattr(module, "deploy", self.deploy())
@@ -624,9 +625,12 @@ def test_the_snapshot_is_read_while_preparing_and_kept_for_every_approval_of_the
     recorder, commands = snapshot(monkeypatch, ["pyinfra", "inv.py", "linux.py"])
     assert recorder.ops == []  # a fact, never an operation
     [command] = commands
-    assert command.startswith("/usr/local/sbin/baseline-aide-approve --config /etc/aide/baseline.conf "
-                              "--db /var/lib/aide/aide.db snapshot >/dev/null && ")
-    assert "mv /var/lib/aide/aide.db.pre-run /var/lib/aide/aide.db.pre-run.pyinfra" in command
+    handed_back, taken = command.split("; fi; ", 1)
+    assert handed_back + "; fi" == ("if [ -e /var/lib/aide/aide.db.pre-run.pyinfra ]; then "
+                                    "mv -f /var/lib/aide/aide.db.pre-run.pyinfra /var/lib/aide/aide.db.pre-run; fi")
+    assert taken.startswith("/usr/local/sbin/baseline-aide-approve --config /etc/aide/baseline.conf "
+                            "--db /var/lib/aide/aide.db snapshot && ")
+    assert "mv /var/lib/aide/aide.db.pre-run /var/lib/aide/aide.db.pre-run.pyinfra" in taken
     assert snapshot(monkeypatch, ["pyinfra", "inv.py", "linux.py"])[1] == []  # once per run and host
 
 
@@ -652,6 +656,61 @@ def test_a_converging_host_is_snapshotted_at_the_former_database_path(monkeypatc
     [taken] = commands
     assert "--db /var/lib/aide/baseline.db snapshot" in taken
     assert "mv /var/lib/aide/baseline.db.pre-run /var/lib/aide/aide.db.pre-run.pyinfra" in taken
+
+
+def test_a_snapshot_left_by_a_stopped_run_is_handed_back_and_this_run_approves_both(monkeypatch):
+    """The approval program kept the stopped run's snapshot (younger than a day): the run approves even when it
+    plans no change of its own, so what the stopped run changed is approved too."""
+    module = load("integrity_snapshot")
+    recorder = Recorder("app1", {"File": {"mode": 755},
+                                 "Command": lambda command: '{"snapshot": true, "kept_from_a_stopped_run_min": 12}\n'
+                                                            "taken\n"}, data={"snapshot_hosts": "linux_servers"})
+    with_helpers(module, recorder, monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["pyinfra", "inv.py", "linux.py"])
+    module.snapshot()
+    run = module.hardening_helpers().run_state()
+    assert run["snapshot"] and run["resumed"]
+    [op] = approval(monkeypatch, changes=False).ops
+    assert op["commands"][1].endswith("approve")
+    assert module.hardening_helpers().run_state()["approval_planned"]
+
+
+def test_a_fresh_snapshot_is_not_a_resumed_one(monkeypatch):
+    recorder, _ = snapshot(monkeypatch, ["pyinfra", "inv.py", "linux.py"], answer='{"snapshot": true}\ntaken\n')
+    assert approval(monkeypatch, changes=False).ops == []
+
+
+def test_the_run_that_stands_lets_its_snapshot_go_at_its_end(monkeypatch):
+    """An operation after the run's approvals when it approves anything (also listed by --dry); otherwise removed
+    at once while the run is prepared, and nothing at all in a --dry run that approves nothing."""
+    saved = "/var/lib/aide/aide.db.pre-run.pyinfra"
+    for argv, approving, op_expected, removed in ((["pyinfra", "inv.py", "linux.py"], True, True, False),
+                                                  (["pyinfra", "inv.py", "linux.py"], False, False, True),
+                                                  (["pyinfra", "--dry", "inv.py", "linux.py"], True, True, False),
+                                                  (["pyinfra", "--dry", "inv.py", "linux.py"], False, False, False)):
+        sys.modules.pop("_baseline_integrity_run", None)
+        module = load("integrity_snapshot")
+        commands: list[str] = []
+
+        def command(command: str, seen: list[str] = commands) -> str:
+            seen.append(command)
+            return '{"snapshot": true}\ntaken\n'
+
+        recorder = Recorder("app1", {"File": {"mode": 755}, "Command": command},
+                            data={"snapshot_hosts": "linux_servers"})
+        with_helpers(module, recorder, monkeypatch)
+        monkeypatch.setattr(sys, "argv", argv)
+        module.snapshot()
+        assert recorder.finishers == [module.let_go], argv
+        if approving:
+            module.hardening_helpers().run_state()["approval_planned"] = True
+        commands.clear()
+        recorder.finishers[0]()
+        ops = [op for op in recorder.ops if op["op"] == "server.shell"]
+        assert (ops == [{"op": "server.shell", "name": "IP-05 | The run stands: its snapshot of the state before it goes",
+                         "commands": [f"rm -f {saved}"]}]) == op_expected, (argv, approving, ops)
+        assert (commands == [f"rm -f {saved} && echo gone"]) == removed, (argv, approving, commands)
+        assert op_expected or not ops
 
 
 def test_no_snapshot_in_a_dry_run_or_before_the_baseline(monkeypatch):
