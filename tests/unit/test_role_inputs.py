@@ -341,7 +341,12 @@ def _nested(loader: Any, application: Application, seen: set) -> list[Applicatio
             included = _role_includes(task)
             if included and included[0] != application.role:
                 name, entry, variables = included
-                found += _nested(loader, Application(application.playbook, application.hosts, name, entry, variables), seen)
+                # the include's vars are templated where the including role's vars are in scope (e.g. postgresql's
+                # tls.yml passes postgresql_tls_* to pki)
+                own = ROLES_DIR / application.role / "vars/main.yml"
+                scope = (loader.load_from_file(str(own), trusted_as_template=True) or {}) if own.is_file() else {}
+                found += _nested(loader, Application(application.playbook, application.hosts, name, entry,
+                                                     {**scope, **variables}), seen)
     return found
 
 
