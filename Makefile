@@ -34,7 +34,8 @@ test: setup
 	  --durations=15 $(PYTEST_ARGS)' >$(BESIDE_LOG) 2>&1 </dev/null & beside=$$!; set +m; \
 	trap 'kill -TERM -- -$$beside 2>/dev/null; wait $$beside; echo "make test: stopped; lint and the tests beside the lab were stopped too ($(BESIDE_LOG))" >&2; exit 130' INT TERM; \
 	echo "make test: lint and the tests that need no lab run beside the lab tests; their output: $(BESIDE_LOG)"; \
-	$(BIN)/pytest tests -m "lab and not trixie" -p no:cacheprovider --durations=25 -rfEs $(PYTEST_ARGS) 2>&1 | tee $(LAB_LOG); \
+	$(BIN)/pytest tests -m "lab and not trixie" -p no:cacheprovider --durations=25 -rfEs \
+	  -o console_output_style=times $(PYTEST_ARGS) 2>&1 | tee $(LAB_LOG); \
 	lab=$${PIPESTATUS[0]}; \
 	wait $$beside; beside_rc=$$?; trap - INT TERM; \
 	echo "==== lint and the tests that need no lab ($(BESIDE_LOG)) ===="; cat $(BESIDE_LOG); \

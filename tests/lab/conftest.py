@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,19 @@ def pytest_collection_modifyitems(items):
         return {"test_lab.py": 1, "test_demo.py": 2, "test_drift.py": 4, "test_trixie.py": 4.5}.get(item.path.name, 3)
 
     items.sort(key=rank)  # stable: keeps file order within each rank
+
+
+TIMES = REPO_ROOT / "results" / "lab-test-times.tsv"
+
+
+def pytest_runtest_logreport(report):
+    """Each lab test's phases as they end (time, phase, seconds, outcome, test) in results/lab-test-times.tsv, so
+    that a run stopped midway still tells where its time went."""
+    if report.when == "call" or report.outcome != "passed" or report.duration >= 1:
+        TIMES.parent.mkdir(exist_ok=True)
+        with open(TIMES, "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%H:%M:%S')}\t{report.when}\t{report.duration:.1f}\t{report.outcome}\t"
+                     f"{report.nodeid}\n")
 
 
 def run_lab(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
