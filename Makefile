@@ -24,19 +24,25 @@ lint-tools:
 # group of their own (they mostly wait on simulated devices and timeouts, the lab mostly computes): their output is
 # kept in results/test-beside.log and shown when both are done, followed by the lab tests' failures again (their
 # whole output is in results/test-lab.log), so that the last lines name every failure. Ctrl-C or SIGTERM stops both.
+# They start once the lab session's demo has finished (results/.demo-done, written by tests/lab/conftest.py) or the
+# lab tests have ended (results/.lab-done): the demo's first apply keeps both cores busy, the suites after it leave
+# a good part of them idle (they wait on hosts), which lint and these tests then use.
 # `set -m` starts them as a job of their own: without it, bash starts a background command with SIGINT ignored,
 # which its children inherit, and the tests of Ctrl-C handling would see no Ctrl-C.
 BESIDE_LOG := results/test-beside.log
 LAB_LOG := results/test-lab.log
+DEMO_DONE := results/.demo-done
+LAB_DONE := results/.lab-done
 test: setup
-	@mkdir -p results; \
-	set -m; bash -c '$(MAKE) --no-print-directory lint-tools && $(BIN)/pytest tests -m "not lab" -p no:cacheprovider \
+	@mkdir -p results; rm -f $(DEMO_DONE) $(LAB_DONE); \
+	set -m; bash -c 'while [ ! -e $(DEMO_DONE) ] && [ ! -e $(LAB_DONE) ]; do sleep 5; done; \
+	  $(MAKE) --no-print-directory lint-tools && $(BIN)/pytest tests -m "not lab" -p no:cacheprovider \
 	  --durations=15 $(PYTEST_ARGS)' >$(BESIDE_LOG) 2>&1 </dev/null & beside=$$!; set +m; \
 	trap 'kill -TERM -- -$$beside 2>/dev/null; wait $$beside; echo "make test: stopped; lint and the tests beside the lab were stopped too ($(BESIDE_LOG))" >&2; exit 130' INT TERM; \
-	echo "make test: lint and the tests that need no lab run beside the lab tests; their output: $(BESIDE_LOG)"; \
+	echo "make test: lint and the tests that need no lab run beside the lab tests once the demo has finished; their output: $(BESIDE_LOG)"; \
 	$(BIN)/pytest tests -m "lab and not trixie" -p no:cacheprovider --durations=25 -rfEs \
 	  -o console_output_style=times $(PYTEST_ARGS) 2>&1 | tee $(LAB_LOG); \
-	lab=$${PIPESTATUS[0]}; \
+	lab=$${PIPESTATUS[0]}; touch $(LAB_DONE); \
 	wait $$beside; beside_rc=$$?; trap - INT TERM; \
 	echo "==== lint and the tests that need no lab ($(BESIDE_LOG)) ===="; cat $(BESIDE_LOG); \
 	echo "==== the lab tests' summary again ($(LAB_LOG)) ===="; \

@@ -3,10 +3,11 @@
 restore_drill.yml) for every automated or partial control of the servers, databases, backups and devices, on lab
 hosts of the control's targets after `scripts/demo` hardened them. The tag selects at least one task of the control
 (`--list-tasks`); the run ends without error (no value computed by a task of another control is missing) and
-predicts no change: check mode on a compliant host tells the truth. The runs go two at a time on different hosts
-(each is mostly Ansible's own start-up); the server controls alternate between app1 and log1, both hardened alike,
-so that two runs can go side by side. `--list-tasks` shows every task with its tags: one listing per playbook,
-without --tags, gives what `--tags ID` would select (the tasks tagged ID, and those tagged `always`)."""
+predicts no change: check mode on a compliant host tells the truth. The runs go three at a time on different hosts
+(each is mostly Ansible's own start-up and waits on its host); the server controls go in turn to app1, log1 and
+mgmt1, all hardened alike, so that three runs can go side by side. `--list-tasks` shows every task with its
+tags: one listing per playbook, without --tags, gives what `--tags ID` would select (the tasks tagged ID, and those
+tagged `always`)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ KINDS = {"linux", "postgresql", "mariadb", "network"}
 # the backup store and the drill host for the controls that live there.
 HOSTS = {"linux": ["app1"], "postgresql": ["db1"], "mariadb": ["db2"], "network": ["localhost", "network_devices"]}
 # Controls of the servers alone go to these hosts in turn (two runs never share a host).
-SERVERS_IN_TURN = ("app1", "log1")
+SERVERS_IN_TURN = ("app1", "log1", "mgmt1")
+LANES = 3  # runs at a time
 MORE_HOSTS = {"BR-01": ["bak1"], "BR-02": ["bak1"], "BR-03": ["drill1"], "NW-05": ["log1"]}
 # The playbook of the control's part (site.yml imports them all; each brings its own pre-flight).
 PART = {"linux": "playbooks/linux.yml", "postgresql": "playbooks/databases.yml", "mariadb": "playbooks/databases.yml",
@@ -88,14 +90,14 @@ def listing_of(control_id: str, listings: dict[str, subprocess.CompletedProcess]
 
 @pytest.fixture(scope="module")
 def runs(demo_run, listings) -> dict[str, tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]]:
-    """Two runs at a time, never two on the same host (each run records the integrity state of its hosts before
+    """LANES runs at a time, never two on the same host (each run records the integrity state of its hosts before
     it starts and compares it after: a second run on the host would read the first one's files)."""
     pending, done = control_ids(), {}
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=LANES) as pool:
         running: dict = {}
         while pending or running:
             busy = {h for _, hosts in running.values() for h in hosts}
-            ready = next((i for i in pending if len(running) < 2 and not busy & set(hosts_of(i))), None)
+            ready = next((i for i in pending if len(running) < LANES and not busy & set(hosts_of(i))), None)
             if ready:
                 pending.remove(ready)
                 running[pool.submit(run, ready)] = (ready, set(hosts_of(ready)))
