@@ -4,7 +4,9 @@ dated HTML and JSON report with no red line for the healthy lab (the devices ans
 are read on the drill host) and the unit succeeds; the verification service, limited to app1 through
 its inventory (a runtime drop-in, removed afterwards), run once on the hardened host and once after a hand drift
 (tests/lab/drifts.py, IA-02 on app1, repaired in a `finally`) fails the second time, keeps both runs in its history,
-and its drift alert from mgmt1 arrives on the log server. The vault password never shows in the services' journal."""
+and its drift alert from mgmt1 arrives on the log server. A device change made from mgmt1 with the services' program
+(`netdev push` repairing a hand drift) is recorded in mgmt1's change archive, whose chain verifies, and the record's
+copy reaches the log server with the same hash. The vault password never shows in the services' journal."""
 
 from __future__ import annotations
 
@@ -16,16 +18,19 @@ import time
 
 import pytest
 import yaml
-from drifts import IA_02
+from drifts import IA_02, NW_02
 from lab_run import SSH, on, playbook
 
 from baseline import REPO_ROOT
+from baseline.netdev import devices, drivers, push
 from devtools.lab import config
 
 pytestmark = pytest.mark.lab
 
 HOST = "mgmt1"
 DATA = "/var/lib/baseline-management"
+ROOT = "/opt/baseline"
+ACCOUNT = "baseline"
 CONFIG = "/etc/baseline-management"
 LIMIT_DIR = f"{DATA}/limit-test"
 DROP_IN = "/run/systemd/system/baseline-verify.service.d/50-lab-test.conf"
@@ -203,3 +208,57 @@ def test_verification_service_keeps_its_history_and_alerts_the_log_server_on_dri
     password = (REPO_ROOT / ".lab" / "vault-password").read_text(encoding="utf-8").strip()
     assert password not in journal("baseline-verify.service", 2000)
     assert first_proc.returncode in (0, 1) and first["Result"] in ("success", "exit-code")
+
+
+def as_the_services(command: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`baseline COMMAND` on mgmt1 as its services run it: the account, the vault password as the systemd
+    credential, the services' environment (systemd-run, waiting for the end; output on the pipe)."""
+    props = [f"--uid={ACCOUNT}", f"--gid={ACCOUNT}", f"-p LoadCredential=vault-password:{CONFIG}/vault-password",
+             f"-p WorkingDirectory={ROOT}", f"-E HOME={DATA}", f"-E BASELINE_ROOT={ROOT}",
+             f"-E BASELINE_SSH_CONFIG={CONFIG}/ssh_config", f"-E BASELINE_INVENTORY={CONFIG}/inventory"]
+    return ssh(HOST, f"sudo systemd-run --quiet --wait --pipe --collect {' '.join(props)} "
+                     f"{ROOT}/bin/baseline-scheduled {command}", timeout=timeout)
+
+
+def drift_device(drift) -> None:
+    device = devices.load(limit=[drift.host])[0]
+    conn = drivers.connect(device)
+    try:
+        refused = push.send(conn, device, list(drift.command))
+    finally:
+        conn.disconnect()
+    assert refused is None, f"{drift.control} on {drift.host}: the device refused the drift: {refused}"
+
+
+def test_a_change_made_from_the_management_host_is_kept_there_and_its_copy_reaches_the_log_server(demo_run):
+    device = NW_02.host
+    reason = f"lab test: {NW_02.control} repaired from {HOST}"
+    archive = f"{DATA}/changes/changes.jsonl"
+    before = int(on(HOST, f"sudo sh -c 'cat {archive} 2>/dev/null | wc -l'").strip() or 0)
+    drift_device(NW_02)
+    pushed = as_the_services(f"netdev -q -l {device} push --reason {shlex.quote(reason)} "
+                             f"--backup-dir {DATA}/netdev-backups")
+    if pushed.returncode != 0:  # leave the device compliant for the suites that follow
+        subprocess.run([str(REPO_ROOT / "scripts/netdev"), "-q", *NW_02.repair], cwd=REPO_ROOT, capture_output=True,
+                       check=False, timeout=600)
+    assert pushed.returncode == 0, pushed.stdout[-3000:] + pushed.stderr[-3000:]
+    lines = on(HOST, f"sudo cat {archive}").splitlines()
+    assert len(lines) == before + 1, f"{len(lines) - before} records appended to {archive}"
+    record = json.loads(lines[-1])
+    assert record["engine"] == "netdev" and record["reason"] == reason and record["result"] == "succeeded"
+    assert [c["host"] for c in record["changes"]] == [device], record["changes"]
+    assert "idle-timeout" in json.dumps(record["changes"][0]["diff"]), record["changes"][0]["diff"]
+    verified = as_the_services("changes verify")
+    assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
+    # the copy: local6 syslog on mgmt1, forwarded over TLS by rsyslog to the log server
+    deadline = time.monotonic() + 60
+    found = ""
+    while time.monotonic() < deadline and not found:
+        found = ssh("log1", f"sudo grep -F {shlex.quote(record['hash'])} {LOG_FILE}").stdout
+        if not found:
+            time.sleep(2)
+    assert found, f"no copy of change {record['id']} (hash {record['hash']}) from {HOST} in log1:{LOG_FILE}"
+    copy = json.loads(found.splitlines()[-1].split("baseline-changes[", 1)[1].split("]: ", 1)[1])
+    assert (copy["id"], copy["hash"], copy["prev"]) == (record["id"], record["hash"], record["prev"])
+    password = (REPO_ROOT / ".lab" / "vault-password").read_text(encoding="utf-8").strip()
+    assert password not in pushed.stdout + pushed.stderr + found
