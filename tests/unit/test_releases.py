@@ -142,3 +142,14 @@ def test_the_debian_13_vm_boots_with_trixie_and_vm_only():
     assert {h.release for h in config.TRIXIE_VM_HOSTS} == {"trixie"}
     assert {h.kind for h in config.TRIXIE_VM_HOSTS} == {"vm"}
 
+
+
+def test_the_vm_image_carries_the_packages_the_roles_install_on_the_vm_kind():
+    """The VM image is built with the packages of the roles' own lists (no second copy of them), each of which the
+    offline repository also holds for the containers' first apply."""
+    lists = [yaml.safe_load((REPO_ROOT / "roles" / role / "vars/main.yml").read_text(encoding="utf-8"))[name]
+             for role, name in image.VM_ROLE_PACKAGES]
+    assert image.vm_role_packages() == [p for names in lists for p in names]
+    assert {"auditd", "chrony", "acct"} <= set(image.vm_role_packages())
+    for release in config.RELEASES:
+        assert set(image.vm_role_packages()) <= set(config.read_package_list("repo-packages.txt", release))
