@@ -43,6 +43,24 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: keeps file order within each rank
 
 
+# A time budget for the lab session (seconds, BASELINE_LAB_BUDGET; `make test` sets one below CI's limit): once it
+# is spent, every lab test not yet started fails at once, naming the budget, so that a slow run ends with pytest's
+# summary of what passed, failed and never ran, instead of being killed without one. The teardown check still runs.
+BUDGET_ENV = "BASELINE_LAB_BUDGET"
+SESSION_START = time.monotonic()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    budget = os.environ.get(BUDGET_ENV, "")
+    if not budget or item.get_closest_marker("lab") is None or item.get_closest_marker("lab_teardown"):
+        return
+    spent = time.monotonic() - SESSION_START
+    if spent > float(budget):
+        pytest.fail(f"not run: the lab session's time budget ({BUDGET_ENV}={budget} s) was spent "
+                    f"({spent:.0f} s) before this test began", pytrace=False)
+
+
 TIMES = REPO_ROOT / "results" / "lab-test-times.tsv"
 
 

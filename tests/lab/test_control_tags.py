@@ -20,7 +20,7 @@ from lab_run import playbook, recap
 
 from baseline import catalog
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 KINDS = {"linux", "postgresql", "mariadb", "network"}
 # One host of each target kind (devices: the controller's play that drives them, limited to the inventory's devices);
 # the backup store and the drill host for the controls that live there.

@@ -29,7 +29,7 @@ from baseline.operations import changes
 from baseline.results import read_results
 from devtools.lab import config
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 BIN = Path(sys.executable).parent
 TWINS = dict(config.TWIN_OF)  # twin -> original
 ORIGINALS = {original: twin for twin, original in TWINS.items()}

@@ -18,7 +18,7 @@ from lab_run import on
 from baseline import REPO_ROOT
 from baseline.operations import changes
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 TWIN, ORIGINAL = "app2", "app1"
 BIN = Path(sys.executable).parent
 DEPLOY = "playbooks/pyinfra/accounts.py"

@@ -27,7 +27,7 @@ from baseline import REPO_ROOT
 from baseline.operations import changes
 from devtools.lab import config
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 HOST = "drill1"
 DEPLOY = "playbooks/pyinfra/hardening.py"
 REASON = "pyinfra lockout safety test: the firewall admits SSH from another network only"

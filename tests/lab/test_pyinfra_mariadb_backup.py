@@ -22,7 +22,7 @@ from lab_run import on
 
 from baseline import REPO_ROOT
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 BIN = Path(sys.executable).parent
 INVENTORY = "inventory/lab/pyinfra_inventory.py"
 ORIGINALS = "app1,db1,db2,log1,bak1,drill1"

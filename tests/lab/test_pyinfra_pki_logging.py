@@ -25,7 +25,7 @@ from lab_run import on
 from baseline import REPO_ROOT
 from baseline.operations import changes
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.extended]
 BIN = Path(sys.executable).parent
 PYINFRA_INVENTORY = "inventory/lab/pyinfra_inventory.py"
 TWIN, ORIGINAL, LOG_SERVER, KERNEL_HOST = "app2", "app1", "log1", "kern1"
