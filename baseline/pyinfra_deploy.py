@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import shlex
 import subprocess
 import sys
@@ -481,7 +482,25 @@ def confirm(control: str, change: str) -> None:
     from pyinfra.operations import python
 
     python.call(name=f"{control} | Lockout safety: a new SSH login with sudo after the change: {change}",
-                function=_confirm_or_restore, change=change)
+                function=_confirm_step, change=change)
+
+
+def _confirm_step(state: Any, host: Any, change: str) -> bool:
+    """The confirmation as pyinfra calls it (its `state, host` form: the result is the operation's status): a stop
+    is the operation's failure with the reason in red, not a Python traceback."""
+    from pyinfra.context import ctx_host
+
+    with ctx_host.use(host):
+        try:
+            _confirm_or_restore(change)
+        except LockoutRestored as stop:
+            host.log_styled(str(stop), fg="red", log_func=logging.getLogger("pyinfra").error)
+            return False
+    return True
+
+
+class LockoutRestored(RuntimeError):
+    """A change cut access: the rollback put the previous files back and the run stops for the host."""
 
 
 def _rollback_seconds() -> int:
@@ -535,7 +554,7 @@ def _confirm_or_restore(change: str) -> None:
         cause = (f"a new SSH login with sudo failed after the change (exit {login.returncode}: "
                  f"{login.stderr.strip()[-300:]})")
     host.run_shell_command(f"{ROLLBACK_PROGRAM} restore {GUARD_ID} --run {RUN_MARK}", _sudo=True)
-    raise RuntimeError(f"{host.name}: {change}: {cause}; the previous access configuration is restored "
+    raise LockoutRestored(f"{host.name}: {change}: {cause}; the previous access configuration is restored "
                        f"and the run stops for this host")
 
 

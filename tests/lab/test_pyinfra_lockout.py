@@ -87,6 +87,7 @@ def test_the_run_arms_the_rollback_and_stops_for_the_cut_off_host(pyinfra_cut):
     assert (f"{HOST}: firewall ruleset: a new SSH login with sudo failed after the change" in out
             and "the previous access configuration is restored and the run stops for this host" in out), \
         pyinfra_cut.output()
+    assert "Traceback" not in out, pyinfra_cut.output()  # the stop is the operation's failure, with its reason
 
 
 def test_drill1_takes_a_new_login_again_within_the_rollback_time(pyinfra_cut):

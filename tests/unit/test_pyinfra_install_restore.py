@@ -141,3 +141,30 @@ def test_a_failed_login_or_a_fired_rollback_restores_and_stops_the_host(monkeypa
     assert host.commands[-1] == f"{deploy.ROLLBACK_PROGRAM} restore {deploy.GUARD_ID} --run {deploy.RUN_MARK}"
     assert str(stopped.value) == (f"app2: sshd drop-in: {cause}; the previous access configuration is restored and "
                                   "the run stops for this host")
+
+
+class LoggingHost(GuardedHost):
+    """GuardedHost with pyinfra's host.log_styled: what the operator sees when the run stops for the host."""
+
+    def __init__(self, confirm_ok: bool = True):
+        super().__init__(confirm_ok)
+        self.logged: list[str] = []
+
+    def log_styled(self, message, fg=None, log_func=None):
+        self.logged.append(message)
+
+
+@pytest.mark.parametrize(("rc", "ok"), [(0, True), (255, False)])
+def test_pyinfra_sees_the_stop_as_the_operations_failure_with_its_reason_and_no_traceback(monkeypatch, rc, ok):
+    """pyinfra prints a traceback for an exception raised in a python.call function; the `state, host` form returns
+    the operation's status instead: False with the reason logged when the rollback restored access."""
+    host = LoggingHost()
+    monkeypatch.setattr(deploy, "_host", lambda: host)
+    monkeypatch.setattr(deploy, "fresh_login", lambda: login(rc))
+    assert deploy._confirm_step(None, host, "sshd drop-in") is ok
+    if ok:
+        assert host.logged == []
+    else:
+        assert host.logged == ["app2: sshd drop-in: a new SSH login with sudo failed after the change (exit 255: "
+                               "Permission denied (publickey).); the previous access configuration is restored and "
+                               "the run stops for this host"]
