@@ -55,9 +55,6 @@ SUMMARY_SCHEMA = "baseline.verify/1"
 PARTIAL_SUFFIX = ".partial"
 SYSLOG_SOCKET = "/dev/log"
 SYSLOG_TAG = "baseline-verify"
-# pytest-xdist workers of the compliance suites: one host's checks stay in one worker, in order (xdist_group per
-# host, --dist loadgroup); the suites mostly wait on SSH, so four keep the two cores of a small controller busy.
-SUITE_WORKERS = 4
 FACILITIES = {"authpriv": 10, "local6": 22}
 WARNING = 4  # syslog severity of a drift alert
 SYSLOG_MAX = 2000  # bytes of one message; longer ones are cut
@@ -410,8 +407,7 @@ def steps(s: Settings, results: Path, environ: dict[str, str]) -> list[Step]:
     cli = [*py, "-m", "baseline.cli"]
     out = [
         Step("compliance suites", [*py, "-m", "pytest", str(REPO_ROOT / "compliance_tests"), "-p", "no:cacheprovider",
-                                   "-q", "-n", str(SUITE_WORKERS), "--dist", "loadgroup", "--run-id", s.run_id,
-                                   "--results-file", str(results),
+                                   "-q", "--run-id", s.run_id, "--results-file", str(results),
                                    f"--junitxml={s.junit}"], env, results),
         Step("device audit", [*cli, "netdev", "-q", "-i", str(s.inventory), "audit", "--results", str(results),
                               "--run-id", s.run_id], env, results),
