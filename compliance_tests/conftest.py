@@ -40,6 +40,10 @@ def pytest_configure(config):
         config.option.ssh_config = str(compliance.ssh_config_path())
     if config.option.help or config.option.version:
         return
+    if getattr(config.option, "numprocesses", None) and not _read_only(config):
+        _stop("a complete run (intrusive checks included) needs the checks of each host in one process, in order: "
+              "pytest-xdist (-n) does not keep them together under this pytest (its xdist_group marks are not "
+              "applied), and one host's probes would overwrite another's; run it without -n, or with --read-only")
     if not config.option.ssh_per_command:
         shared = compliance.SharedConnections(Path(config.option.ssh_config))
         config.stash[SHARED_KEY] = shared
@@ -52,6 +56,12 @@ def pytest_configure(config):
         _stop(str(exc))
     if config.option.hosts:
         config.option.hosts = None  # each suite keeps its own hosts (testinfra_hosts); the selection narrows them
+
+
+def _read_only(config) -> bool:
+    from baseline.compliance_plugin import read_only
+
+    return read_only(config)
 
 
 def _host_of(item):
@@ -79,7 +89,7 @@ def pytest_collection_modifyitems(config, items):
         elif wanted is not None and name is not None and name not in wanted:
             dropped.append(item)
         else:
-            if name:  # under pytest-xdist (-n N --dist loadgroup) the checks of one host run in one worker, in order
+            if name:  # meant for pytest-xdist's loadgroup (one host's checks in one worker), which pytest 9 ignores
                 item.add_marker(pytest.mark.xdist_group(name))
             kept.append(item)
     config.stash[NO_HOSTS_KEY] = sorted(set(no_hosts))

@@ -9,8 +9,8 @@ Holds the lab lock for the whole run (one lab user at a time) and leaves the lab
      mirror, a prerequisite, printed but not part of the figures;
   3. first apply of playbooks/linux.yml to the N scale hosts (--limit, ansible.cfg's strategy, forks >= N so
      every host runs in parallel), then the re-apply (its changed count must be 0);
-  4. the verification: the compliance suites with --hosts for the N scale hosts, one pytest-xdist worker per host
-     (at most --max-workers), read-only (the intrusive checks left out) unless --complete.
+  4. the verification: the compliance suites with --hosts for the N scale hosts, read-only (the intrusive checks
+     left out) on pytest-xdist workers (at most --max-workers), or with --complete in one process, in order.
 Each step is timed; one line per N with the ratio to N=1, then the target per figure (met / NOT met) and the
 memory of the lab at the largest N (PSS per host cgroup, and the machine's used memory).
 Playbook and pytest output go to --log-dir (default /tmp), one file per step: scale-<N>-<step>.log.
@@ -84,7 +84,8 @@ def apply(label: str, limit: list[str], log: Path) -> tuple[float, int, bool]:
 
 
 def verify(names: list[str], log: Path, max_workers: int, read_only: bool) -> tuple[float, str, bool]:
-    workers = max(1, min(len(names), max_workers))
+    # A complete run stays in one process (compliance_tests/conftest.py refuses pytest-xdist for intrusive checks)
+    workers = max(1, min(len(names), max_workers)) if read_only else 1
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         results = Path(tmp) / "results.jsonl"
         cmd = [str(BIN / "python"), "-m", "pytest", "compliance_tests", "-q", "-p", "no:cacheprovider",
