@@ -35,7 +35,7 @@ BESIDE_LOG := results/test-beside.log
 LAB_LOG := results/test-lab.log
 DEMO_DONE := results/.demo-done
 LAB_DONE := results/.lab-done
-LAB_BUDGET ?= 4400
+LAB_BUDGET ?= 4500
 test: setup
 	@mkdir -p results; rm -f $(DEMO_DONE) $(LAB_DONE); \
 	set -m; bash -c 'while [ ! -e $(DEMO_DONE) ] && [ ! -e $(LAB_DONE) ]; do sleep 5; done; \
