@@ -84,15 +84,20 @@ def enter_cgroup(group: str) -> None:
         (path / "cgroup.procs").write_text(str(os.getpid()))
 
 
-def remove_cgroup(group: str) -> None:
+def remove_cgroup(group: str, wait: float = 10.0) -> None:
+    """Remove the group's cgroups. A cgroup stays busy until its last process has exited: processes just killed
+    may still be exiting, so removal is retried for up to `wait` seconds (seen with mgmt1 after `down`)."""
+    deadline = time.monotonic() + wait
     for top in cgroup_dirs(group):
-        if not top.exists():
-            continue
-        for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda item: -item[0].count("/")):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
+        while top.exists():
+            for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda item: -item[0].count("/")):
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass
+            if not top.exists() or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     for root in _cgroup_roots():
         try:
             os.rmdir(root / "baseline-lab")
