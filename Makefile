@@ -20,8 +20,8 @@ lint-tools:
 	$(BIN)/ansible-lint --profile production --offline
 
 # The suite CI runs: lint, the tests that need no lab, and the lab integration tests (lab up, the demo, the suites that
-# build on the hosts it hardened, the drifts, lab down); the lab tests marked `extended` run in `make test-extended`. The lab tests run in the foreground; lint and the other tests run beside them in a process
-# group of their own (they mostly wait on simulated devices and timeouts, the lab mostly computes): their output is
+# build on the hosts it hardened, the drifts, lab down); the lab tests marked `extended` run in `make test-extended`.
+# The lab tests run in the foreground; lint and the other tests run beside them in a process group of their own (they mostly wait on simulated devices and timeouts, the lab mostly computes): their output is
 # kept in results/test-beside.log and shown when both are done, followed by the lab tests' failures again (their
 # whole output is in results/test-lab.log), so that the last lines name every failure. Ctrl-C or SIGTERM stops both.
 # They start once the lab session's demo has finished (results/.demo-done, written by tests/lab/conftest.py) or the

@@ -42,8 +42,8 @@ def pytest_configure(config):
         return
     if getattr(config.option, "numprocesses", None) and not _read_only(config):
         _stop("a complete run (intrusive checks included) needs the checks of each host in one process, in order: "
-              "pytest-xdist (-n) does not keep them together under this pytest (its xdist_group marks are not "
-              "applied), and one host's probes would overwrite another's; run it without -n, or with --read-only")
+              "pytest-xdist (-n) cannot keep them together under this pytest (its loadgroup has no effect), and one "
+              "host's probes would overwrite another's; run it without -n, or with --read-only")
     if not config.option.ssh_per_command:
         shared = compliance.SharedConnections(Path(config.option.ssh_config))
         config.stash[SHARED_KEY] = shared
@@ -89,8 +89,6 @@ def pytest_collection_modifyitems(config, items):
         elif wanted is not None and name is not None and name not in wanted:
             dropped.append(item)
         else:
-            if name:  # meant for pytest-xdist's loadgroup (one host's checks in one worker), which pytest 9 ignores
-                item.add_marker(pytest.mark.xdist_group(name))
             kept.append(item)
     config.stash[NO_HOSTS_KEY] = sorted(set(no_hosts))
     if dropped:

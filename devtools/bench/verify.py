@@ -1,9 +1,8 @@
 """Benchmark of verification on the running lab (after `make demo`): how long the compliance suites take for one
 container host and for the whole lab, read-only (no intrusive check) and complete, one check at a time and, for
 read-only runs, on pytest-xdist workers (a complete run is refused on workers: compliance_tests/conftest.py); for
-comparison, one host with a new
-SSH connection per command (--ssh-per-command) instead of one shared connection per host. Prints one line per
-figure.
+comparison, one host with a new SSH connection per command (--ssh-per-command) instead of one shared connection
+per host. Prints one line per figure.
 
 Needs the lab up with the baseline applied (`make demo` leaves it so); changes nothing on the hosts in the
 read-only runs. Targets: one container host read-only <= 10 s, the whole lab read-only <= 60 s.

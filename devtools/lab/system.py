@@ -95,9 +95,10 @@ def remove_cgroup(group: str, wait: float = 10.0) -> None:
                     os.rmdir(dirpath)
                 except OSError:
                     pass
-            if not top.exists() or time.monotonic() > deadline:
+            if top.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            else:
                 break
-            time.sleep(0.2)
     for root in _cgroup_roots():
         try:
             os.rmdir(root / "baseline-lab")
