@@ -21,6 +21,19 @@ DEFAULT_INVENTORY = REPO_ROOT / "inventory" / "lab"
 VAULT_PASSWORD_SCRIPT = REPO_ROOT / "scripts" / "vault-password"
 
 
+LOGIN_WAIT_S = 10.0  # seconds a client waits for one SSH login when the host sets no ansible_timeout
+
+
+def login_wait(values: Any) -> float:
+    """Seconds to wait for a host's SSH login: its ansible_timeout (Ansible's connection timeout, set per host for a
+    slow link or an emulated machine) when the inventory sets a positive number, else LOGIN_WAIT_S."""
+    try:
+        wait = float(values.get("ansible_timeout", LOGIN_WAIT_S))
+    except (AttributeError, TypeError, ValueError):
+        return LOGIN_WAIT_S
+    return wait if wait > 0 else LOGIN_WAIT_S
+
+
 def inventory_path() -> Path:
     """The inventory in use: $BASELINE_INVENTORY, else the built-in lab."""
     return Path(os.environ.get("BASELINE_INVENTORY", DEFAULT_INVENTORY))

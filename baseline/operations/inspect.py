@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from baseline import REPO_ROOT
+from baseline.inventory import login_wait
 from baseline.results import Evidence, ResultWriter, new_run_id
 
 CONTROL = "OP-01"
@@ -44,7 +45,8 @@ CONTROLS = ("OP-01",)  # an inspection run is the control at work (baseline/trac
 GREEN, AMBER, RED = "green", "amber", "red"
 STATUS_LABELS = {GREEN: ("正常", "OK"), AMBER: ("关注", "Attention"), RED: ("异常", "Fault")}
 UNVERIFIED = ("未验证", "not verified")
-SSH_TIMEOUT_S = 10  # connection timeout of one SSH connection or device banner read (not a policy figure)
+SSH_TIMEOUT_S = 10  # connection timeout of one SSH connection or device banner read (not a policy figure); a server's
+# own ansible_timeout takes its place for that server (baseline.inventory.login_wait)
 PROBE_TIMEOUT_S = 600
 TEMPLATE = Path(__file__).with_name("inspect_probe.sh.j2")
 
@@ -725,34 +727,36 @@ def render_probe(assignments: Mapping[str, str]) -> str:
     return env.from_string(TEMPLATE.read_text(encoding="utf-8")).render(assignments=text)
 
 
-def _ssh(config: Path, host: str, command: str, *, stdin: str | None = None, timeout: float = SSH_TIMEOUT_S + 5,
-         ) -> subprocess.CompletedProcess:
-    argv = ["ssh", "-F", str(config), "-o", "BatchMode=yes", "-o", f"ConnectTimeout={SSH_TIMEOUT_S}", host, command]
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+def _ssh(config: Path, host: str, command: str, *, stdin: str | None = None, wait: float = SSH_TIMEOUT_S,
+         timeout: float | None = None) -> subprocess.CompletedProcess:
+    argv = ["ssh", "-F", str(config), "-o", "BatchMode=yes", "-o", f"ConnectTimeout={wait:g}", host, command]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                          timeout=wait + 5 if timeout is None else timeout, check=False)
 
 
-def gather_host(config: Path, host: str, script: str) -> HostProbe:
+def gather_host(config: Path, host: str, script: str, wait: float = SSH_TIMEOUT_S) -> HostProbe:
     """One server over one SSH connection (the control master opened by the first command): latency of the
-    connection, the clock against the controller's, then the probe script as root."""
+    connection, the clock against the controller's, then the probe script as root. `wait`: seconds the login may
+    take (login_wait)."""
     start = time.monotonic()
     try:
-        first = _ssh(config, host, "true")
+        first = _ssh(config, host, "true", wait=wait)
     except subprocess.TimeoutExpired:
-        return HostProbe(host, False, error=f"no SSH connection within {SSH_TIMEOUT_S} s")
+        return HostProbe(host, False, error=f"no SSH connection within {wait:g} s")
     latency = (time.monotonic() - start) * 1000
     if first.returncode != 0:
         return HostProbe(host, False, error=(first.stderr.strip().splitlines() or ["ssh failed"])[-1][:300])
     probe = HostProbe(host, True, latency_ms=round(latency, 1))
     try:
         before = time.time()
-        clock = _ssh(config, host, "date +%s.%N")
+        clock = _ssh(config, host, "date +%s.%N", wait=wait)
         after = time.time()
         probe.offset_ms = round((float(clock.stdout.strip()) - (before + after) / 2) * 1000, 1)
         probe.offset_error_ms = round((after - before) / 2 * 1000, 1)
     except (subprocess.TimeoutExpired, ValueError):
         pass
     try:
-        run = _ssh(config, host, "sudo -n sh -s", stdin=script, timeout=PROBE_TIMEOUT_S)
+        run = _ssh(config, host, "sudo -n sh -s", stdin=script, wait=wait, timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         probe.probe_error = f"no answer within {PROBE_TIMEOUT_S} s"
         return probe
@@ -860,7 +864,7 @@ def survey_accounts(inv: Any, kept: list[Any] | None = None) -> list[Line]:
 
 
 def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: Path, *,
-            gather: Callable[[Path, str, str], HostProbe] = gather_host,
+            gather: Callable[[Path, str, str, float], HostProbe] = gather_host,
             accounts: Callable[[Any], list[Line]] = survey_accounts) -> list[Line]:
     """Every line of the inspection of inventory `inv`."""
     from baseline.compliance import SharedConnections
@@ -891,7 +895,8 @@ def inspect(inv: Any, ssh_config: Path, overrides: Mapping[str, float], drills: 
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(32, len(servers) + len(devices)))) as pool:
             accounts_job = pool.submit(accounts, inv)
-            host_jobs = {a.name: pool.submit(gather, shared.config, a.name, scripts[a.name]) for a in servers}
+            host_jobs = {a.name: pool.submit(gather, shared.config, a.name, scripts[a.name], login_wait(a.values))
+                         for a in servers}
             device_jobs = [pool.submit(device_line, d.name, str(d.values.get("ansible_host", d.name)),
                                        int(d.values.get("ansible_port", 22)), d.limits,
                                        "telnet" in str(d.values.get("netmiko_device_type", "")))

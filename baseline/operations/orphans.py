@@ -453,12 +453,13 @@ def key_files_command(paths: Mapping[str, Sequence[str]]) -> str:
 class SSHRunner:
     """Commands on one host over a shared ControlMaster connection (baseline.compliance.SharedConnections)."""
 
-    def __init__(self, config: Path, host: str, commands: list[str]):
-        self.config, self.host, self.commands = config, host, commands
+    def __init__(self, config: Path, host: str, commands: list[str], wait: float = 10):
+        self.config, self.host, self.commands, self.wait = config, host, commands, wait
 
     def __call__(self, command: str) -> str:
         self.commands.append(command)
-        argv = ["ssh", "-F", str(self.config), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", self.host, command]
+        argv = ["ssh", "-F", str(self.config), "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.wait:g}", self.host,
+                command]
         try:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=SSH_TIMEOUT_S,
                                   check=False)
@@ -528,7 +529,7 @@ def _host(host: str, kinds: list[str], values: Mapping[str, Any], roster: Roster
         else:
             try:
                 item.findings, item.accounts, item.checked = SURVEYS[kind](
-                    host, values, roster, SSHRunner(config, host, item.commands))
+                    host, values, roster, SSHRunner(config, host, item.commands, inventory_mod.login_wait(values)))
             except Unreadable as exc:
                 item.error = str(exc)
                 if str(exc).startswith("unreachable"):

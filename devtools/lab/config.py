@@ -46,6 +46,18 @@ class LabHost:
     def address(self) -> str:
         return f"{SUBNET_PREFIX}.{self.octet}"
 
+    @property
+    def connect_timeout(self) -> int:
+        """Seconds a client waits for this host's SSH login (ansible_timeout, ssh ConnectTimeout, pyinfra's
+        ssh_connect_timeout, the inspection's reachability probe)."""
+        return VM_CONNECT_TIMEOUT_S if self.kind == "vm" else CONNECT_TIMEOUT_S
+
+
+CONNECT_TIMEOUT_S = 10
+# A VM host runs under software emulation (~30 times slower): one login (sshd's re-exec, key exchange, PAM session)
+# takes about 5 s when the machine is idle and 15 to 20 s when the containers keep both cores busy.
+VM_CONNECT_TIMEOUT_S = 60
+
 
 CONTAINER_HOSTS: tuple[LabHost, ...] = (
     LabHost("app1", 11, ("app_servers", "backup_clients")),

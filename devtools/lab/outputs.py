@@ -49,7 +49,7 @@ def write_ssh_config(hosts: list[config.LabHost]) -> None:
             f"  UserKnownHostsFile {known_hosts_path()}\n"
             "  StrictHostKeyChecking yes\n"
             "  BatchMode yes\n"
-            "  ConnectTimeout 10\n"
+            f"  ConnectTimeout {host.connect_timeout}\n"
         )
     ssh_config_path().write_text("\n".join(blocks))
 
@@ -75,6 +75,7 @@ def ansible_inventory(hosts: list[config.LabHost], extra_vars: dict | None = Non
             children.setdefault(group, {"hosts": {}})["hosts"][host.name] = {
                 "ansible_host": host.address,
                 "host_kind": host.kind,
+                **({"ansible_timeout": host.connect_timeout} if host.kind == "vm" else {}),
                 **sources.get(host.name, {}),
             }
     return {
@@ -93,6 +94,16 @@ def ansible_inventory(hosts: list[config.LabHost], extra_vars: dict | None = Non
             "children": {LINUX_GROUP: {"children": children}},
         }
     }
+
+
+def _pyinfra_timeouts(host: config.LabHost) -> str:
+    """pyinfra's connect timeout is one for the whole run (--connect-timeout): a VM host's longer login wait goes
+    to paramiko's own arguments (TCP connect, SSH banner and authentication)."""
+    if host.kind != "vm":
+        return ""
+    wait = host.connect_timeout
+    return (f'"ssh_paramiko_connect_kwargs": {{"timeout": {wait}, "banner_timeout": {wait}, '
+            f'"auth_timeout": {wait}}}, ')
 
 
 def pyinfra_inventory(hosts: list[config.LabHost]) -> str:
@@ -114,7 +125,7 @@ def pyinfra_inventory(hosts: list[config.LabHost]) -> str:
     for host in hosts:
         source = config.TWIN_INVENTORY_DIR if host in config.TWIN_HOSTS else config.INVENTORY_DIR
         lines.append(f'    "{host.name}": {{**_COMMON, "ssh_hostname": "{host.address}", "host_kind": "{host.kind}", '
-                     f'"baseline_inventory": "{source}"}},')
+                     f'{_pyinfra_timeouts(host)}"baseline_inventory": "{source}"}},')
     lines += ["}", ""]
     for group, names in sorted(groups.items()):
         members = ", ".join(f'("{n}", _HOSTS["{n}"])' for n in names)

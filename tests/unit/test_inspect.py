@@ -569,6 +569,9 @@ def test_gather_runs_the_probe_as_root_over_the_shared_connection(tmp_path, monk
     assert calls[-1].endswith("app1 sudo -n sh -s")
     down = insp.gather_host(config, "down1", script)
     assert not down.reachable and "Connection refused" in down.error
+    assert all("ConnectTimeout=10 " in call for call in calls)
+    insp.gather_host(config, "app1", script, wait=60)
+    assert all("ConnectTimeout=60 " in call for call in log.read_text(encoding="utf-8").splitlines()[-3:])
     lines = insp.host_lines(probe, insp.thresholds(_values()), time.time())
     assert by(lines, "certs").unverified and {line.kind for line in lines} >= {"disk", "time", "updates"}
 
@@ -657,3 +660,23 @@ def test_the_inspections_own_survey_gives_the_ac02_records(tmp_path, banner_serv
     ac02 = records[("AC-02",)]
     assert ac02.asset == "sw-a" and ac02.outcome == "fail" and "ghost" in ac02.reason
     assert ac02.check == orphans.CHECK and ac02.run_id == records[("OP-01",)].run_id == "20261204T000000Z-one"
+
+
+def test_a_servers_login_wait_is_its_ansible_timeout():
+    from baseline.inventory import LOGIN_WAIT_S, login_wait
+
+    assert login_wait({"ansible_timeout": 60}) == 60
+    assert login_wait({"ansible_timeout": "45"}) == 45
+    for values in ({}, {"ansible_timeout": 0}, {"ansible_timeout": "soon"}, {"ansible_timeout": None}, None):
+        assert login_wait(values) == LOGIN_WAIT_S == 10
+
+
+def test_a_login_slower_than_its_wait_is_unreachable_naming_the_wait(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text("#!/bin/sh\nexec sleep 30\n", encoding="utf-8")
+    (bin_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setattr(insp, "SSH_TIMEOUT_S", 0.5)
+    probe = insp.gather_host(tmp_path / "config", "slow1", "true", wait=0.5)
+    assert not probe.reachable and probe.error == "no SSH connection within 0.5 s"

@@ -153,3 +153,26 @@ def test_the_vm_image_carries_the_packages_the_roles_install_on_the_vm_kind():
     assert {"auditd", "chrony", "acct"} <= set(image.vm_role_packages())
     for release in config.RELEASES:
         assert set(image.vm_role_packages()) <= set(config.read_package_list("repo-packages.txt", release))
+
+
+def test_a_vm_host_gets_a_longer_login_wait_in_every_client_and_containers_keep_ten_seconds(tmp_path, monkeypatch):
+    """The emulated VM needs up to 20 s for one login when the cores are busy: Ansible (ansible_timeout), ssh
+    (ConnectTimeout), pyinfra (paramiko's timeouts) and the inspection (ansible_timeout) wait 60 s for it only."""
+    import ast
+
+    from devtools.lab import config, outputs
+
+    standard = list(config.ALL_HOSTS)
+    groups = outputs.ansible_inventory(standard)["all"]["children"]["linux_servers"]["children"]
+    assert groups["kernel_hosts"]["hosts"]["kern1"]["ansible_timeout"] == config.VM_CONNECT_TIMEOUT_S == 60
+    assert "ansible_timeout" not in groups["app_servers"]["hosts"]["app1"]
+    monkeypatch.setattr(config, "INVENTORY_DIR", tmp_path)
+    outputs.write_ssh_config(standard)
+    blocks = {b.split()[0]: b for b in (tmp_path / "ssh_config").read_text().split("Host ")[1:]}
+    assert "ConnectTimeout 60" in blocks["kern1"] and "ConnectTimeout 10" in blocks["app1"]
+    text = outputs.pyinfra_inventory(standard)
+    ast.parse(text)
+    kern1 = next(line for line in text.splitlines() if line.strip().startswith('"kern1"'))
+    app1 = next(line for line in text.splitlines() if line.strip().startswith('"app1"'))
+    assert '"ssh_paramiko_connect_kwargs": {"timeout": 60, "banner_timeout": 60, "auth_timeout": 60}' in kern1
+    assert "paramiko" not in app1
