@@ -15,6 +15,7 @@ import pytest
 import testinfra
 
 from baseline import REPO_ROOT
+from baseline.compliance import SharedConnections
 from devtools.lab import config, hosts
 from devtools.lab.system import cgroup_dirs, read_pid
 
@@ -30,8 +31,8 @@ def run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def infra(name: str):
-    return testinfra.get_host(f"ssh://{name}", ssh_config=str(config.INVENTORY_DIR / "ssh_config"))
+def infra(name: str, ssh_config: Path = config.INVENTORY_DIR / "ssh_config"):
+    return testinfra.get_host(f"ssh://{name}", ssh_config=str(ssh_config))
 
 
 def test_every_host_is_ssh_ready(lab_up):
@@ -62,10 +63,18 @@ def test_pyinfra_runs_commands_on_every_host(lab_up):
         assert f"[{name}]" in proc.stdout + proc.stderr
 
 
-def test_testinfra_sees_real_hosts_with_distinct_identities(lab_up):
+@pytest.fixture()
+def shared_ssh():
+    """One SSH connection per host for a test's many commands (each login to the emulated VM takes seconds)."""
+    shared = SharedConnections(config.INVENTORY_DIR / "ssh_config")
+    yield shared.config
+    shared.close()
+
+
+def test_testinfra_sees_real_hosts_with_distinct_identities(lab_up, shared_ssh):
     seen_keys, seen_ids = set(), set()
     for name in ALL:
-        host = infra(name)
+        host = infra(name, shared_ssh)
         assert host.check_output("hostname") == name
         assert host.system_info.distribution == "debian" and host.system_info.release.startswith("12")
         assert host.interface("host0" if name in CONTAINERS else "eth0").addresses[0] == config.host_by_name(name).address

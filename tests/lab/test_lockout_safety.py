@@ -61,6 +61,9 @@ def _yaml(path: str):
 
 
 ROLLBACK_SECONDS = _yaml("roles/accounts/defaults/main.yml")["accounts_lockout_rollback_seconds"]
+# The cut with no shared connection is restored by the timer alone: it arms it with the shortest time the role
+# accepts, so the test waits half as long as with the default.
+TIMER_ONLY_ROLLBACK_SECONDS = 30
 ADMIN_NETWORKS = _yaml("inventory/group_vars/all/platform.yml")["admin_networks"]
 INBOUND = _yaml("inventory/group_vars/all/linux.yml")["server_inbound_services"]
 ACTIVE_STAFF = [p["username"] for p in _yaml("inventory/group_vars/all/staff.yml")["staff"] if p["status"] == "active"]
@@ -147,11 +150,13 @@ def cut_open():
 @pytest.fixture(scope="module")
 def cut_closed():
     """The cut with no shared SSH connection (the stock strategy): after it, nothing of the run reaches drill1."""
-    return cut_off(strategy="linear", ansible_ssh_args=NO_SHARED_CONNECTION)
+    return cut_off(strategy="linear", ansible_ssh_args=NO_SHARED_CONNECTION,
+                   accounts_lockout_rollback_seconds=TIMER_ONLY_ROLLBACK_SECONDS)
 
 
 SCENARIOS = ["cut_open", "cut_closed"]
 RESTORED_BY = {"cut_open": "command", "cut_closed": "timer"}
+ARMED_FOR = {"cut_open": ROLLBACK_SECONDS, "cut_closed": TIMER_ONLY_ROLLBACK_SECONDS}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -191,7 +196,7 @@ def test_drill1_takes_a_new_login_again_within_the_rollback_time(scenario, reque
     cut = request.getfixturevalue(scenario)
     assert cut.back.returncode == 0, f"drill1 refuses a new login after the run: {cut.back.stderr}"
     took = cut.record["restored_at"] - cut.record["armed_at"]
-    assert took <= ROLLBACK_SECONDS + 10, f"restored {took:.0f} s after the rollback was armed"
+    assert took <= ARMED_FOR[scenario] + 10, f"restored {took:.0f} s after the rollback was armed"
     assert "State now: a new SSH login of automation with sudo works" in cut.message
 
 
