@@ -7,12 +7,13 @@ run. `--hosts` takes inventory host names, groups or patterns (comma separated);
 its own hosts, so `--hosts db1` runs the checks that apply to db1 and no others."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
 import testinfra.host
 
-from baseline import compliance
+from baseline import compliance, compliance_jobs
 
 if importlib.util.find_spec("baseline.compliance_plugin"):
     pytest_plugins = ["baseline.compliance_plugin"]
@@ -33,6 +34,41 @@ def pytest_addoption(parser):
     parser.getgroup("compliance").addoption(
         "--ssh-per-command", action="store_true", default=False,
         help="open a new SSH connection for every command (default: one shared connection per host for the run)")
+    parser.getgroup("compliance").addoption(
+        "--host-jobs", type=int, default=0, metavar="N",
+        help="run the hosts side by side on N pytest processes, each host's checks in one of them, in order "
+             "(baseline/compliance_jobs.py)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """--host-jobs N: this process starts the groups' processes instead of running checks itself."""
+    jobs = config.option.host_jobs
+    if jobs < 0:
+        raise pytest.UsageError(f"--host-jobs {jobs}: give a number of processes of 1 or more")
+    if jobs < 2 or os.environ.get(compliance_jobs.CHILD_ENV) or config.option.help or config.option.version \
+            or config.option.collectonly:
+        return None
+    if getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError("--host-jobs and pytest-xdist's -n do not go together: give one of them")
+    try:
+        inv = compliance.check_inventory()
+        wanted = set(compliance.select_hosts(inv, config.option.hosts)) if config.option.hosts else None
+    except compliance.InventoryError as exc:
+        print(f"{NO_RUN}: {exc}")
+        return 2
+    groups = inv.groups()
+    hosts = [h for h in groups.get("linux_servers", []) if wanted is None or h in wanted]
+    if not hosts:
+        print(f"{NO_RUN}: no host of linux_servers in inventory {compliance.inventory.inventory_path()}"
+              + (f" is named by --hosts {config.option.hosts}" if wanted is not None else ""))
+        return 2
+    from baseline.results import new_run_id
+
+    run_id = config.option.run_id or os.environ.get("BASELINE_RUN_ID", "").strip() or new_run_id()
+    results = Path(config.option.results_file or config.rootpath / "results" / f"{run_id}.jsonl")
+    return compliance_jobs.run(config.invocation_params.args, hosts, jobs, groups=groups, run_id=run_id,
+                               results=results, junit=config.option.xmlpath, cwd=config.invocation_params.dir)
 
 
 def pytest_configure(config):

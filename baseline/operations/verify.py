@@ -315,6 +315,7 @@ class Settings:
     has_devices: bool
     has_servers: bool
     summary: dict[str, Any] = field(default_factory=dict)
+    host_jobs: int = 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -331,7 +332,20 @@ def parser() -> argparse.ArgumentParser:
                    help="facility of the alerts (default: authpriv, which the baseline's rsyslog forwards)")
     p.add_argument("--keep", type=_keep, default=DEFAULT_KEEP, metavar="N",
                    help=f"runs kept in the history, this one included (default: {DEFAULT_KEEP})")
+    p.add_argument("--host-jobs", type=_host_jobs, default=1, metavar="N",
+                   help="compliance suites on N processes, hosts side by side, each host's checks in one of them "
+                        "(default: 1; baseline/compliance_jobs.py)")
     return p
+
+
+def _host_jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--host-jobs {text!r}: not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--host-jobs {value}: give 1 or more processes")
+    return value
 
 
 def _keep(text: str) -> int:
@@ -396,7 +410,7 @@ def settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
         except OSError as exc:
             raise BadInput(f"{option} {directory}: cannot be created: {exc.strerror or exc}") from None
     return Settings(inventory, history, args.keep, run_id, junit, report_dir, sock, args.syslog_facility,
-                    bool(devices), bool(servers))
+                    bool(devices), bool(servers), host_jobs=getattr(args, "host_jobs", 1))
 
 
 def steps(s: Settings, results: Path, environ: dict[str, str]) -> list[Step]:
@@ -408,7 +422,8 @@ def steps(s: Settings, results: Path, environ: dict[str, str]) -> list[Step]:
     out = [
         Step("compliance suites", [*py, "-m", "pytest", str(REPO_ROOT / "compliance_tests"), "-p", "no:cacheprovider",
                                    "-q", "--run-id", s.run_id, "--results-file", str(results),
-                                   f"--junitxml={s.junit}"], env, results),
+                                   f"--junitxml={s.junit}", *(["--host-jobs", str(s.host_jobs)]
+                                                             if s.host_jobs > 1 else [])], env, results),
         Step("device audit", [*cli, "netdev", "-q", "-i", str(s.inventory), "audit", "--results", str(results),
                               "--run-id", s.run_id], env, results),
         Step("change archive", [*cli, "changes", "verify", "--results-file", str(results), "--run-id", s.run_id,

@@ -23,6 +23,7 @@ from devtools.lab import config
 
 pytestmark = pytest.mark.lab
 NETDEV = str(REPO_ROOT / "scripts" / "netdev")
+HOST_JOBS = 4  # processes of a whole-suite run (pytest compliance_tests --host-jobs, baseline/compliance_jobs.py)
 
 
 def apply(batch: Batch) -> None:
@@ -52,12 +53,13 @@ def verify(batch: Batch, tmp: Path, name: str, expected_only: bool = False) -> t
         limits = [arg for host in batch.hosts for arg in ("-l", host)]
         cmd = [NETDEV, "-q", *limits, "audit", "--results", str(results)]
     else:
-        select, suites = " or ".join(batch.hosts), list(batch.suites)
+        suites, hosts = list(batch.suites), ",".join(batch.hosts)
+        select = ["--host-jobs", str(min(HOST_JOBS, len(batch.hosts)))]  # the whole suites: hosts side by side
         if expected_only:
             checks = [c.split("::") for c in sorted(batch.expected) if c.startswith("compliance_tests/")]
             suites = sorted({path for path, _ in checks})
-            select = f"({select}) and ({' or '.join(sorted({function for _, function in checks}))})"
-        cmd = [sys.executable, "-m", "pytest", *suites, "-q", "-p", "no:cacheprovider", "-k", select,
+            select = ["-k", " or ".join(sorted({function for _, function in checks}))]
+        cmd = [sys.executable, "-m", "pytest", *suites, "-q", "-p", "no:cacheprovider", "--hosts", hosts, *select,
                "--results-file", str(results)]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
     records = list(read_results([results])) if results.exists() else []

@@ -202,6 +202,18 @@ def test_steps_use_this_python_and_one_run_id(env, inventory):
         if "--run-id" in step.argv:
             assert step.argv[step.argv.index("--run-id") + 1] == "same-run"
     assert f"--junitxml={env / 'j.xml'}" in runner.seen[0].argv and (env / "j.xml").is_file()
+    assert "--host-jobs" not in runner.seen[0].argv
+
+
+def test_host_jobs_go_to_the_compliance_suites_and_bad_values_are_refused(env, inventory, capsys):
+    runner = Recorded(GOOD)
+    assert run(env, inventory, runner, "--host-jobs", "4", run_id="jobs") == 0
+    suites = runner.seen[0].argv
+    assert suites[suites.index("--host-jobs") + 1] == "4"
+    for bad in ("0", "many"):
+        with pytest.raises(SystemExit) as stop:
+            run(env, inventory, Recorded(GOOD), "--host-jobs", bad, run_id=f"bad{bad}")
+        assert stop.value.code == 2 and "--host-jobs" in capsys.readouterr().err
 
 
 def test_an_inventory_with_devices_adds_the_device_audit(env, inventory):
