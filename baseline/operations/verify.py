@@ -338,24 +338,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _host_jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--host-jobs {text!r}: not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--host-jobs {value}: give 1 or more processes")
-    return value
+def _at_least_one(option: str, meaning: str) -> Callable[[str], int]:
+    """An argparse type: a whole number of 1 or more, named by `option` in its error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} {text!r}: not a whole number") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{option} {value}: {meaning}")
+        return value
+    return parse
 
 
-def _keep(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--keep {text!r}: not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--keep {value}: keep at least 1 run")
-    return value
+_keep = _at_least_one("--keep", "keep at least 1 run")
+_host_jobs = _at_least_one("--host-jobs", "give 1 or more processes")
 
 
 def settings(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
