@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from baseline import REPO_ROOT, inventory
-from baseline.operations import changes
+from baseline.operations import changes, rollback
 from baseline.secrets import secret_variable_names
 
 REASON_DATA = "change_reason"  # --data change_reason='...'
@@ -179,15 +179,26 @@ class Run:
                      "")
         deploys = [os.path.relpath(Path(p).resolve(), REPO_ROOT) if str(Path(p).resolve()).startswith(str(REPO_ROOT))
                    else str(Path(p).resolve()) for p in options.get("operations") or ()]
+        # playbooks/pyinfra/rollback.py records itself as the rollback of its change (as the Ansible callback does)
+        undoes = rollback.rollback_of(
+            {rollback.CHANGE_VARIABLE: next((h.data.get(rollback.CHANGE_VARIABLE) for h in hosts
+                                             if h.data.get(rollback.CHANGE_VARIABLE)), "")}, deploys)
+        text, source = changes.reason({changes.REASON_VARIABLE: given}, self.sources)
+        source = f"--data {REASON_DATA}" if given else source
+        if undoes:
+            text, source = ((f"rollback of {undoes}: {text}", source) if given or source == changes.REASON_ENV
+                            else (f"rollback of {undoes}", "rollback"))
         try:
             self.change = changes.Change("pyinfra", tool="pyinfra" + (" --dry" if self.dry else ""),
-                                         inventory=self.sources, reason=given or None, reason_option=REASON_OPTION,
+                                         inventory=self.sources, reason=text or None, reason_option=REASON_OPTION,
                                          check=self.dry, limit=",".join(options.get("limit") or ()), at_exit=False)
         except changes.ReasonMissing:
             print(missing_reason(self.sources), file=sys.stderr, flush=True)
             raise SystemExit(EXIT_REFUSED) from None
-        if given:
-            self.change.record["reason_source"] = f"--data {REASON_DATA}"
+        if text:
+            self.change.record["reason_source"] = source
+        if undoes:
+            self.change.record["rollback_of"] = undoes
         self.change.record["playbooks"] = deploys
         self.change.record["diff_mode"] = bool(getattr(state.config, "DIFF", False))
         self.names: dict[Any, str] = {}

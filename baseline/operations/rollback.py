@@ -20,6 +20,7 @@ from baseline.operations import changes
 
 EXIT_REFUSED = 2
 PLAYBOOK = "playbooks/rollback.yml"
+PYINFRA_DEPLOY = "playbooks/pyinfra/rollback.py"  # the same rollback with pyinfra (baseline/pyinfra_rollback.py)
 CHANGE_VARIABLE = "change_id"  # -e change_id=CHG-...
 # Paths whose change can cut access: restored under roles/lockout_guard (arm, confirm) as the roles change them.
 ACCESS_PREFIXES = ("/etc/ssh/", "/etc/pam.d/", "/etc/sudoers", "/etc/security/", "/etc/nftables",
@@ -78,8 +79,9 @@ def plan(change_id: str, records: list[dict[str, Any]], problems: Iterable[str],
 
 
 def rollback_of(extra_vars: Mapping[str, Any], playbooks: Iterable[str]) -> str:
-    """The change a run of playbooks/rollback.yml rolls back ("" for any other run)."""
-    if not any(str(p).replace("\\", "/").endswith(PLAYBOOK) for p in playbooks):
+    """The change a run of playbooks/rollback.yml (or of the pyinfra deploy playbooks/pyinfra/rollback.py, whose
+    `--data` values come as `extra_vars`) rolls back ("" for any other run)."""
+    if not any(str(p).replace("\\", "/").endswith((PLAYBOOK, PYINFRA_DEPLOY)) for p in playbooks):
         return ""
     return str(extra_vars.get(CHANGE_VARIABLE) or "").strip()
 

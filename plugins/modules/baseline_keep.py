@@ -284,7 +284,7 @@ def check(root: str, from_change: str, entries: list[dict[str, Any]], force: boo
             if now.get("exists", False) != expected or (expected and now.get("sha256") != item.get("sha256_after")):
                 problems.append(f"{path}: changed since {from_change} (its SHA-256 is no longer the one the change "
                                 "left); nothing was restored. Look at it, then run again with -e rollback_force=true "
-                                "to put it back anyway")
+                                "(pyinfra: --data rollback_force=true) to put it back anyway")
                 continue
         if now.get("exists", False) != bool(before.get("exists")) or (before.get("exists") and any(
                 now.get(k) != before.get(k) for k in ("sha256", "uid", "gid", "mode"))):
@@ -385,9 +385,33 @@ def run_module() -> None:
 
 
 def cli(argv: list[str]) -> int:
-    """`python3 baseline_keep.py keep ROOT CHANGE_ID KEEP_CHANGES PATH...` (the pyinfra deploys): keep, print the
-    manifest's entries as JSON; `... seal ROOT CHANGE_ID PATH...` notes the state after."""
+    """The pyinfra deploys run this file as a program (baseline/pyinfra_deploy.py, baseline/pyinfra_rollback.py):
+
+    - `keep ROOT CHANGE_ID KEEP_CHANGES PATH...`: keep, print the manifest's entries as JSON;
+    - `seal ROOT CHANGE_ID PATH...`: note the state after;
+    - `check ROOT FROM_CHANGE ENTRIES_JSON [force]`: print {"problems": [...], "restore": [...]} (always exit 0);
+    - `restore ROOT FROM_CHANGE CHANGE_ID KEEP_CHANGES ENTRIES_JSON [force]`: check again, then keep the current
+      files under CHANGE_ID and put the files back; print the rollback's kept entries. Refused: the problems on
+      standard error, exit 2, nothing restored."""
     action, root, change_id, *rest = argv
+    if action == "check":
+        try:
+            problems, paths = check(root, change_id, json.loads(rest[0]), rest[1:] == ["force"])
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            problems, paths = [f"the copies could not be checked ({type(exc).__name__}: {exc})"], []
+        print(json.dumps({"problems": problems, "restore": paths}))
+        return 0
+    if action == "restore":
+        new_change, keep_changes, entries, *force = rest
+        problems, paths = check(root, change_id, json.loads(entries), force == ["force"])
+        if problems:
+            print(f"CM-01 rollback of {change_id} refused, nothing was restored: " + "; ".join(problems),
+                  file=sys.stderr)
+            return 2
+        restored = restore(root, change_id, new_change, paths, int(keep_changes)) or {}
+        kept = restored.get("files", {})
+        print(json.dumps([entry(path, kept[path]) for path in paths if path in kept]))
+        return 0
     if action == "keep":
         manifest, _ = keep(root, change_id, rest[1:], int(rest[0]))
     else:
@@ -397,6 +421,6 @@ def cli(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 3 and sys.argv[1] in ("keep", "seal"):
+    if len(sys.argv) > 3 and sys.argv[1] in ("keep", "seal", "check", "restore"):
         sys.exit(cli(sys.argv[1:]))
     run_module()

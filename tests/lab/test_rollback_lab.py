@@ -3,11 +3,15 @@ drop-in through an inventory value given with -e (the accounts part, by its tag)
 under its change id; `playbooks/rollback.yml -e change_id=ID` puts it back byte for byte with its owner and mode,
 reloads sshd, and is recorded as "rollback of ID"; the suite's sshd checks pass after it. A second rollback of the
 same change is refused (the file changed since: the first rollback changed it), and so is a rollback read from an
-edited copy of the change archive. app1 is left with the configuration it had."""
+edited copy of the change archive. pyinfra's rollback (playbooks/pyinfra/rollback.py) does the same to another change
+of the drop-in: --dry names the file, the run puts it back under the lockout guard (armed, confirmed by a new SSH
+login with sudo) and reloads sshd, recorded as pyinfra's "rollback of ID". app1 is left with the configuration it
+had."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_run import on, playbook
+from lab_run import BIN, on, playbook
 
 from baseline import REPO_ROOT
 from baseline.operations import changes
@@ -99,3 +103,40 @@ def test_a_rollback_from_an_edited_archive_is_refused(changed, tmp_path, monkeyp
     assert proc.returncode == 2, proc.stdout[-4000:]
     assert "hash chain does not verify" in proc.stdout + proc.stderr
     assert file_state() == before
+
+
+def pyinfra_rollback(change_id: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
+    confirm = [] if "--dry" in args else ["-y"]
+    return subprocess.run([str(BIN / "pyinfra"), *confirm, "inventory/lab/pyinfra_inventory.py",
+                           "playbooks/pyinfra/rollback.py", "--limit", HOST, "--data", f"change_id={change_id}", *args],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+def test_pyinfra_rolls_back_a_change_under_the_lockout_guard(demo_run, tmp_path) -> None:
+    original = file_state()
+    proc = playbook(*LINUX, "--limit", HOST, "--tags", "IA-05", "-e", "accounts_ssh_login_grace_seconds=50")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    record = changes.archive().read()[-1]
+    assert "LoginGraceTime 50" in on(HOST, f"sudo cat {DROPIN}")
+    changed = file_state()
+
+    dry = pyinfra_rollback(record["id"], "--dry")
+    assert dry.returncode == 0, dry.stdout[-4000:] + dry.stderr[-2000:]
+    said = next((line for line in dry.stdout.splitlines() if line.startswith(f"{HOST}: would restore ")), "")
+    assert DROPIN in said and said.endswith("; then systemctl reload ssh"), dry.stdout[-4000:]
+    assert file_state() == changed
+
+    since = int(time.time()) - 1
+    undo_run = pyinfra_rollback(record["id"])
+    assert undo_run.returncode == 0, undo_run.stdout[-4000:] + undo_run.stderr[-2000:]
+    assert file_state() == original
+    assert "Lockout safety: a new SSH login with sudo after the change: rollback of" in undo_run.stderr
+    reloads = on(HOST, f"sudo journalctl -u ssh --since @{since} --no-pager -o cat")
+    assert "Received SIGHUP" in reloads, reloads
+    undo = changes.archive().read()[-1]
+    assert undo["engine"] == "pyinfra" and undo["rollback_of"] == record["id"] and undo["result"] == "succeeded"
+    assert DROPIN in [item["path"] for item in undo["kept"][HOST]["files"]]
+    assert changes.archive().verify().intact
+    checks = sshd_checks(tmp_path)
+    assert checks.returncode == 0, checks.stdout[-4000:]

@@ -341,3 +341,73 @@ def test_a_pyinfra_change_is_rolled_back_by_the_same_playbook(work: Path) -> Non
     assert undo.returncode == 0, undo.stdout + undo.stderr
     assert snapshot(etc) == before
     assert records(work)[-1]["rollback_of"] == record["id"]
+
+
+# --- the same rollback with pyinfra (playbooks/pyinfra/rollback.py, baseline/pyinfra_rollback.py) -----------------
+
+PYINFRA_ROLLBACK = str(REPO_ROOT / "playbooks/pyinfra/rollback.py")
+
+
+def pyinfra_rollback(work: Path, *data: str, dry: bool = False) -> subprocess.CompletedProcess:
+    """The pyinfra rollback on @local as the inventory's `box` (the Ansible runs' inventory: its baseline_keep_root)."""
+    env = {k: v for k, v in os.environ.items() if k not in (changes.REASON_ENV, changes.SYSLOG_ENV, "BASELINE_CHANGE_ID")}
+    env.update({changes.DIR_ENV: str(work / "changes"), "BASELINE_OPERATOR": "zhangwei"})
+    given = [arg for item in data for arg in ("--data", item)]
+    return subprocess.run([str(PYINFRA), *(["--dry"] if dry else ["-y"]), "@local", PYINFRA_ROLLBACK,
+                           "--data", "baseline_host=box", "--data", f"baseline_inventory={work / 'hosts.yml'}", *given],
+                          capture_output=True, text=True, timeout=180, env=env, cwd=REPO_ROOT, check=False)
+
+
+@pytest.mark.skipif(not ROOT, reason="the rollback puts back files owned by another account")
+def test_the_pyinfra_rollback_restores_an_ansible_change_and_is_itself_recorded_and_undoable(work: Path) -> None:
+    etc = work / "etc"
+    before = snapshot(etc)
+    record = change(work)
+    changed = snapshot(etc)
+    dry = pyinfra_rollback(work, f"change_id={record['id']}", dry=True)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "box: would restore" in dry.stdout and str(etc / "old.conf") in dry.stdout
+    assert snapshot(etc) == changed and records(work)[-1]["mode"] == "check"
+
+    proc = pyinfra_rollback(work, f"change_id={record['id']}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert snapshot(etc) == before  # bytes, mode, owner, group; new.conf gone, old.conf back
+    undo = records(work)[-1]
+    assert undo["engine"] == "pyinfra" and undo["rollback_of"] == record["id"] and undo["result"] == "succeeded"
+    assert undo["reason"] == f"rollback of {record['id']}" and undo["reason_source"] == "rollback"
+    app = {item["path"]: item for item in record["kept"]["box"]["files"]}[str(etc / "app.conf")]
+    restored = {item["path"]: item for item in undo["kept"]["box"]["files"]}
+    assert set(restored) == {str(etc / "app.conf"), str(etc / "old.conf"), str(etc / "new.conf")}
+    assert restored[str(etc / "app.conf")]["sha256_before"] == app["sha256_after"]  # what it replaced, kept
+    assert restored[str(etc / "app.conf")]["sha256_after"] == app["sha256_before"]
+    assert (work / "keep" / undo["id"] / "manifest.json").exists()
+    assert Archive(work / "changes", "changes").verify().intact
+
+    again = pyinfra_rollback(work, f"change_id={record['id']}")  # the files changed since: the first rollback
+    refused(again, f"{etc / 'app.conf'}: changed since {record['id']}", "--data rollback_force=true")
+    assert snapshot(etc) == before
+
+    back = run(work, ROLLBACK, "-e", f"change_id={undo['id']}")  # Ansible rolls back pyinfra's rollback
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert snapshot(etc) == changed
+
+
+def test_the_pyinfra_rollback_refuses_what_the_playbook_refuses_before_touching_anything(work: Path) -> None:
+    record = change(work)
+    changed = snapshot(work / "etc")
+    refused(pyinfra_rollback(work, "change_id=CHG-20200101T000000Z-abcdef"),
+            "no change CHG-20200101T000000Z-abcdef in the change archive")
+    refused(pyinfra_rollback(work, "change_reason=undo"), "--data change_id=CHG-")
+    manifest = json.loads((work / "keep" / record["id"] / "manifest.json").read_text())
+    copy = work / "keep" / record["id"] / manifest["files"][str(work / "etc" / "app.conf")]["copy"]
+    copy.write_bytes(copy.read_bytes() + b"# added\n")
+    refused(pyinfra_rollback(work, f"change_id={record['id']}"), f"{work / 'etc' / 'app.conf'}: the kept copy",
+            "tampered")
+    path = work / "changes" / "changes.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    edited = json.loads(lines[0])
+    edited["operator"] = "someone-else"
+    lines[0] = json.dumps(edited, ensure_ascii=False)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused(pyinfra_rollback(work, f"change_id={record['id']}"), "hash chain does not verify")
+    assert snapshot(work / "etc") == changed
