@@ -54,7 +54,7 @@ test: setup
 	[ $$lab -eq 0 ] && [ $$beside_rc -eq 0 ]
 
 # The lab tests `make test` leaves out (marked `extended`), in a lab session of their own with the demo as its setup:
-# the control-tag runs (each control ID's tag applied alone), the CI examples run as written, and pyinfra's parity
+# the control-tag runs (each control ID's tag applied alone) and pyinfra's parity
 # with Ansible (twins applied by pyinfra, both engines on one host, pyinfra's lockout guard, its backup and PKI
 # parts). About 60 minutes on two cores (3530 s measured); with them `make test` would exceed CI's 90-minute limit.
 test-extended: setup

@@ -6,6 +6,7 @@ inventory is missing, unreadable or empty, when `--hosts` names no inventory hos
 run. `--hosts` takes inventory host names, groups or patterns (comma separated); each suite then runs on those of
 its own hosts, so `--hosts db1` runs the checks that apply to db1 and no others."""
 
+import contextlib
 import importlib.util
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import testinfra.host
 
-from baseline import compliance, compliance_jobs
+from baseline import compliance, compliance_jobs, host_lock
 
 if importlib.util.find_spec("baseline.compliance_plugin"):
     pytest_plugins = ["baseline.compliance_plugin"]
@@ -129,7 +130,57 @@ def pytest_collection_modifyitems(config, items):
     config.stash[NO_HOSTS_KEY] = sorted(set(no_hosts))
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    # host by host (each host's checks in their order, the checks without a testinfra host last): a run holds one
+    # host's lock at a time (baseline/host_lock.py), so two runs never wait on each other
+    order = {id(item): n for n, item in enumerate(kept)}
+    items[:] = sorted(kept, key=lambda item: (0, name, order[id(item)]) if (name := _host_of(item))
+                      else (1, "", order[id(item)]))
+
+
+# --- one verification at a time on a host (baseline/host_lock.py) ---------------------------------------------------
+
+LOCKS_KEY = pytest.StashKey[dict]()
+
+
+def _locking(config) -> bool:
+    """Every complete run takes the hosts' locks; pytest-xdist runs (read-only) do not (their workers would wait on
+    each other)."""
+    return not getattr(config.option, "numprocesses", None) and getattr(config, "workerinput", None) is None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before the first check of a host: its lock (another run checking it: wait, saying for whom)."""
+    name = _host_of(item)
+    held = item.config.stash.setdefault(LOCKS_KEY, {})
+    if not name or name in held or not _locking(item.config):
+        return
+    host = item.callspec.params["_testinfra_host"]
+    recorder = item.config.pluginmanager.get_plugin("baseline-compliance-recorder")
+    me = host_lock.owner(recorder.writer.run_id if recorder is not None else os.environ.get("BASELINE_RUN_ID", ""))
+    def say(text: str) -> None:  # on the terminal, not into the check's captured output
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            item.config.get_terminal_writer().line(text, yellow=True)
+
+    try:
+        if host_lock.take(host, name, me, wait=host_lock.wait_seconds(), say=say):
+            held[name] = (host, me)
+    except (host_lock.HostBusy, ValueError) as exc:
+        _stop(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the last check of a host (its fixtures' teardown done): the lock goes."""
+    try:
+        return (yield)
+    finally:
+        name = _host_of(item)
+        held = item.config.stash.get(LOCKS_KEY, {})
+        if name in held and (nextitem is None or _host_of(nextitem) != name):
+            host_lock.let_go(*held.pop(name))
+
 
 
 def _nothing_to_check(config) -> str:
@@ -167,6 +218,10 @@ def pytest_report_collectionfinish(config, start_path, items):
 
 
 def pytest_unconfigure(config):
+    # a run that stopped early (Ctrl-C, an exit) lets go of the host locks it still holds, over its connections
+    for host, me in config.stash.get(LOCKS_KEY, {}).values():
+        host_lock.let_go(host, me)
+    config.stash[LOCKS_KEY] = {}
     shared = config.stash.get(SHARED_KEY, None)
     if shared is not None:
         shared.close()

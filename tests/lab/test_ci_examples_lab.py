@@ -32,7 +32,7 @@ from baseline import REPO_ROOT, inventory
 from baseline.operations import verify
 from devtools.lab import config
 
-pytestmark = [pytest.mark.lab, pytest.mark.extended]
+pytestmark = pytest.mark.lab
 JOB = "baseline-verify"
 SITE_HOSTS = ("app1", "log1", "bak1")  # the drift's host, and where its log and backups go
 

@@ -79,3 +79,27 @@ def test_the_suite_passes_a_second_time(verified):
     proc, records = verified
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert records and failed(records) == set()
+
+
+TAKE_TURNS = ["compliance_tests/linux/test_identification.py", "compliance_tests/linux/test_hardening.py", "-k",
+              "wrong_ssh_passwords_lock_the_account or aide_detects_a_changed_binary"]
+
+
+def test_two_verifications_of_one_host_take_turns(demo_run, tmp_path):
+    """Two runs of the same probes on app1 at once (a pipeline and the management host's timer): the second waits
+    for the first to finish the host (baseline/host_lock.py), then both pass, and the host's integrity database
+    shows nothing either left behind. Without the lock the probes write back each other's saved account databases."""
+    def run(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest", *TAKE_TURNS, "--hosts", HOST, "-q",
+                               "-p", "no:cacheprovider", "--results-file", str(tmp_path / f"{name}.jsonl")],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [pool.submit(run, name) for name in ("first", "second")]
+        procs = [r.result() for r in runs]
+    for proc in procs:
+        assert proc.returncode == 0, proc.stdout[-5000:]
+    waited = [proc for proc in procs if f"{HOST}: another verification is checking this host" in proc.stdout]
+    assert len(waited) == 1, [proc.stdout[-2000:] for proc in procs]
+    assert on(HOST, "sudo baseline-aide-approve pending").strip().endswith('{"pending": []}')
+    on(HOST, "! sudo test -e /run/baseline-verify.lock")
