@@ -138,12 +138,13 @@ def entry(path: str, kept: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def prune(root: str, current: str, keep_changes: int) -> list[str]:
-    """Drop the oldest change directories beyond `keep_changes` (change ids sort by time); never `current`."""
+def prune(root: str, current: str, keep_changes: int, spare: tuple[str, ...] = ()) -> list[str]:
+    """Drop the oldest change directories beyond `keep_changes` (change ids sort by time); never `current`, nor
+    those of `spare` (the change a rollback is putting back)."""
     names = sorted(n for n in os.listdir(root) if n.startswith(PREFIX) and os.path.isdir(os.path.join(root, n)))
     dropped = []
     for old in names[:max(0, len(names) - max(1, keep_changes))]:
-        if old != current:
+        if old != current and old not in spare:
             shutil.rmtree(os.path.join(root, old), ignore_errors=True)
             dropped.append(old)
     return dropped
@@ -171,7 +172,7 @@ def watched(paths: list[str], depth: int = WATCH_DEPTH) -> list[str]:
 
 
 def keep(root: str, change_id: str, paths: list[str], keep_changes: int = 20, *,
-         snapshot: bool = False) -> tuple[dict[str, Any], list[str]]:
+         snapshot: bool = False, spare: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[str]]:
     """Keep every path of `paths` not yet kept for `change_id`; the first state of a run is the one kept. With
     `snapshot`, `paths` are watched: directories are read (watched()), and seal() drops what the run left as it was."""
     os.makedirs(root, mode=0o700, exist_ok=True)
@@ -211,7 +212,7 @@ def keep(root: str, change_id: str, paths: list[str], keep_changes: int = 20, *,
             kept["copy"] = copy
         files[path] = kept
     write_manifest(where, manifest)
-    dropped = prune(root, change_id, keep_changes) if fresh else []
+    dropped = prune(root, change_id, keep_changes, spare) if fresh else []
     return manifest, dropped
 
 
@@ -323,7 +324,8 @@ def restore(root: str, from_change: str, change_id: str, paths: list[str],
     `from_change`. Returns the rollback's own manifest (None without a change id)."""
     where = directory(root, from_change)
     files = read_manifest(where)["files"]
-    manifest = keep(root, change_id, paths, keep_changes)[0] if change_id else None
+    # the change rolled back is spared by the pruning of the oldest copies, however old it is
+    manifest = keep(root, change_id, paths, keep_changes, spare=(from_change,))[0] if change_id else None
     for path in paths:
         _put_back(path, where, files[path])
     return seal(root, change_id, paths) if change_id else manifest

@@ -246,6 +246,26 @@ def test_copies_are_kept_for_the_last_changes_only_and_the_first_state_of_a_run_
         keep.keep(root, "../etc", [str(target)])
 
 
+def test_rolling_back_the_oldest_change_kept_spares_its_copies_from_the_pruning(tmp_path: Path) -> None:
+    keep = keep_module()
+    target = tmp_path / "f.conf"
+    root, old, newer = str(tmp_path / "keep"), "CHG-20260101T000000Z-aaaaaa", "CHG-20260102T000000Z-aaaaaa"
+    target.write_text("one\n")
+    keep.keep(root, old, [str(target)], keep_changes=2)
+    target.write_text("two\n")
+    keep.seal(root, old, [str(target)])
+    keep.keep(root, newer, [str(target)], keep_changes=2)  # two changes kept: the limit
+    entries = [{"path": str(target), "existed_before": True, "sha256_before": hashlib.sha256(b"one\n").hexdigest(),
+                "existed_after": True, "sha256_after": hashlib.sha256(b"two\n").hexdigest()}]
+    problems, paths = keep.check(root, old, entries)
+    assert problems == [] and paths == [str(target)]
+    # the rollback's own copies make a third directory; the oldest beyond the limit is the one being restored
+    keep.restore(root, old, "CHG-20260103T000000Z-aaaaaa", paths, keep_changes=2)
+    assert target.read_text() == "one\n"
+    # spared beyond the limit until the next change prunes it
+    assert sorted(os.listdir(root)) == [old, newer, "CHG-20260103T000000Z-aaaaaa"]
+
+
 def test_the_pyinfra_command_line_keeps_and_seals_the_same_layout(tmp_path: Path) -> None:
     target = tmp_path / "f.conf"
     target.write_text("one\n")
