@@ -16,7 +16,18 @@ from pathlib import Path
 
 from baseline import REPO_ROOT
 from devtools.lab import config, hosts, image, outputs, secrets, vm, wheelhouse
-from devtools.lab.system import LabError, delete_link, is_mounted, pid_alive, read_pid, stop_process, unmount
+from devtools.lab.system import (
+    LabError,
+    cgroup_groups,
+    cgroup_pids,
+    delete_link,
+    is_mounted,
+    pid_alive,
+    read_pid,
+    remove_cgroup,
+    stop_process,
+    unmount,
+)
 
 
 def repo_server_pid(release: str) -> Path:
@@ -244,11 +255,23 @@ def cmd_down(_args: argparse.Namespace) -> dict:
             list(pool.map(_stop_host, names))
         stop_repo_server()
         recover_leftovers()
+        # cgroups of hosts the lab keeps no state of (their state directory went first): empty ones go; one that
+        # still holds processes is not this lab's to kill, and is named
+        busy = []
+        for group in cgroup_groups():
+            if cgroup_pids(group):
+                busy.append(group)
+            else:
+                remove_cgroup(group)
         delete_link(config.BRIDGE)
         outputs.remove_all()
         seconds = round(time.monotonic() - t0, 2)
-    log(f"down: {len(names)} hosts stopped in {seconds}s; no mount, link, cgroup or process of the lab remains")
-    return {"down_s": seconds, "hosts": names}
+    if busy:
+        log(f"down: {len(names)} hosts stopped in {seconds}s; still there: the cgroups of {', '.join(busy)} under "
+            "/sys/fs/cgroup/baseline-lab, with processes this lab has no state of (another checkout's lab?)")
+    else:
+        log(f"down: {len(names)} hosts stopped in {seconds}s; no mount, link, cgroup or process of the lab remains")
+    return {"down_s": seconds, "hosts": names, "busy_cgroups": busy}
 
 
 def cmd_reboot(args: argparse.Namespace) -> dict:

@@ -106,6 +106,12 @@ def remove_cgroup(group: str, wait: float = 10.0) -> None:
             pass
 
 
+def cgroup_groups() -> list[str]:
+    """The lab's cgroups on this machine (one per host that was started), whatever state the lab keeps of them."""
+    return sorted({p.name for root in _cgroup_roots() if (root / "baseline-lab").is_dir()
+                   for p in (root / "baseline-lab").iterdir() if p.is_dir()})
+
+
 def cgroup_pids(group: str) -> list[int]:
     pids: set[int] = set()
     for top in cgroup_dirs(group):
