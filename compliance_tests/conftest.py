@@ -158,6 +158,7 @@ def pytest_runtest_setup(item):
     host = item.callspec.params["_testinfra_host"]
     recorder = item.config.pluginmanager.get_plugin("baseline-compliance-recorder")
     me = host_lock.owner(recorder.writer.run_id if recorder is not None else os.environ.get("BASELINE_RUN_ID", ""))
+
     def say(text: str) -> None:  # on the terminal, not into the check's captured output
         capture = item.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
@@ -180,7 +181,6 @@ def pytest_runtest_teardown(item, nextitem):
         held = item.config.stash.get(LOCKS_KEY, {})
         if name in held and (nextitem is None or _host_of(nextitem) != name):
             host_lock.let_go(*held.pop(name))
-
 
 
 def _nothing_to_check(config) -> str:
