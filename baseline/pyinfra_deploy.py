@@ -383,11 +383,10 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
     change_id, keep_dir = pyinfra_records.keep_directory()
     pyinfra_records.kept(operation, keep_dir, [_kept_entry(item) for item in wanted])
     keep_root = keep_dir.rsplit("/", 1)[0]
-    keep_changes = policy.whole_number(host_vars().get("baseline_keep_changes", 20)) or 20
     script = ["set -e", f"backup={STAGE_DIR}/previous.$$", "mkdir -p \"$backup\"",
               # CM-01: the program comes on standard input; it keeps the files replaced below for a rollback
               f"keep={STAGE_DIR}/baseline-keep.$$.py", "cat > \"$keep\"",
-              f"python3 \"$keep\" keep {shlex.quote(keep_root)} {shlex.quote(change_id)} {keep_changes} "
+              f"python3 \"$keep\" keep {shlex.quote(keep_root)} {shlex.quote(change_id)} {keep_changes()} "
               + " ".join(shlex.quote(item.path) for item in wanted) + " >/dev/null || { rm -f \"$keep\"; "
               + f"echo {shlex.quote('the files this change replaces could not be kept for a rollback')} >&2; exit 1; }}",
               "rm -f \"$keep\""]
@@ -418,17 +417,37 @@ def install(control: str, change: str, items: list[Managed], *, then: list[str] 
 
 def _kept_entry(item: Managed) -> dict[str, Any]:
     """What the change record holds of a file the install keeps (facts of the prepare; hashes, no content)."""
+    return kept_entry(item.path, existed_after=True, sha256_after=item.sha256)
+
+
+def kept_entry(path: str, *, existed_after: bool, sha256_after: str) -> dict[str, Any]:
+    """The change record's entry of a file a run replaces on the current host: its state now from the prepare's
+    facts (existence, SHA-256, owner, group, mode; no content) and the state the run leaves."""
     from pyinfra.facts.files import File, Sha256File
 
     host = _host()
-    info = host.get_fact(File, path=item.path)
-    found: dict[str, Any] = {"path": item.path, "existed_before": bool(info), "sha256_before": "", "owner": "",
-                             "group": "", "mode": "", "existed_after": True,
-                             "sha256_after": hashlib.sha256(item.content.encode()).hexdigest()}
+    info = host.get_fact(File, path=path)
+    found: dict[str, Any] = {"path": path, "existed_before": bool(info), "sha256_before": "", "owner": "",
+                             "group": "", "mode": "", "existed_after": existed_after, "sha256_after": sha256_after}
     if info:
-        found.update(sha256_before=str(host.get_fact(Sha256File, path=item.path) or ""), owner=str(info.get("user", "")),
+        found.update(sha256_before=str(host.get_fact(Sha256File, path=path) or ""), owner=str(info.get("user", "")),
                      group=str(info.get("group", "")), mode=str(info.get("mode", "")).zfill(4))
     return found
+
+
+def keep_changes() -> int:
+    """How many changes' copies each host keeps (`baseline_keep_changes`, default 20), as the Ansible runs read it."""
+    return policy.whole_number(host_vars().get("baseline_keep_changes", 20)) or 20
+
+
+TRUE_WORDS = {"1", "true", "yes", "on", "y", "t"}
+
+
+def as_bool(value: Any) -> bool:
+    """Ansible's `bool` filter."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in TRUE_WORDS
 
 
 def put_secret(operation: str, content: str, dest: str, *, mode: str = "600", user: str = "root",

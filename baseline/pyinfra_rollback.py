@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from baseline import REPO_ROOT, policy, pyinfra_records
+from baseline import REPO_ROOT, pyinfra_records
 from baseline import pyinfra_deploy as deploy
 from baseline.operations import changes, rollback
 
@@ -68,26 +68,6 @@ def keep_program(*args: str) -> str:
     return f"echo {packed} | base64 -d | gunzip | python3 - {shlex.join(args)}"
 
 
-def as_bool(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _state_now(path: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """The record's entry of a file the rollback replaces (facts of the prepare; hashes, no content): before is the
-    file as it is now, after the file as it was before the change rolled back."""
-    from pyinfra.facts.files import File, Sha256File
-
-    host = deploy._host()
-    info = host.get_fact(File, path=path)
-    found: dict[str, Any] = {"path": path, "existed_before": bool(info), "sha256_before": "", "owner": "",
-                             "group": "", "mode": "", "existed_after": bool(entry.get("existed_before")),
-                             "sha256_after": str(entry.get("sha256_before") or "")}
-    if info:
-        found.update(sha256_before=str(host.get_fact(Sha256File, path=path) or ""), owner=str(info.get("user", "")),
-                     group=str(info.get("group", "")), mode=str(info.get("mode", "")).zfill(4))
-    return found
-
-
 def run() -> None:
     """The rollback for the current host (the deploy file's only call)."""
     from pyinfra.facts.files import File
@@ -118,7 +98,7 @@ def run() -> None:
         return
     new_change, keep_dir = pyinfra_records.keep_directory()
     root = keep_dir.rsplit("/", 1)[0]
-    force = ["force"] if as_bool(host.data.get(FORCE_DATA)) else []
+    force = ["force"] if deploy.as_bool(host.data.get(FORCE_DATA)) else []
     said = str(host.get_fact(Command, command=keep_program("check", root, change_id, json.dumps(entries), *force))
                or "").strip()
     try:
@@ -146,13 +126,15 @@ def run() -> None:
     operation = f"{CONTROL} | Put the files back as they were before {change_id} (the replaced ones are kept), " \
                 "reload what reads them"
     by_path = {str(item["path"]): item for item in entries}
-    pyinfra_records.kept(operation, keep_dir, [_state_now(p, by_path[p]) for p in paths])
-    keep_changes = policy.whole_number(deploy.host_vars().get("baseline_keep_changes", 20)) or 20
+    # the record's entries: each file as it is now, and as the rollback leaves it (as it was before the change)
+    pyinfra_records.kept(operation, keep_dir, [
+        deploy.kept_entry(p, existed_after=bool(by_path[p].get("existed_before")),
+                          sha256_after=str(by_path[p].get("sha256_before") or "")) for p in paths])
     restore_access = (f"{deploy.ROLLBACK_PROGRAM} restore {deploy.GUARD_ID} --run {deploy.RUN_MARK} >/dev/null; "
                       if guarded else "")
     script = [f"stop() {{ echo \"$1\" >&2; {restore_access}exit 1; }}",
               # the program comes on standard input (python3 -): it keeps the current files, then puts them back
-              f"python3 - restore {shlex.join([root, change_id, new_change, str(keep_changes)])} "
+              f"python3 - restore {shlex.join([root, change_id, new_change, str(deploy.keep_changes())])} "
               f"{shlex.quote(json.dumps([by_path[p] for p in paths]))} {' '.join(force)} >/dev/null "
               f"|| stop {shlex.quote(f'the rollback of {change_id} failed')}"]
     script += [f"{cmd} || stop {shlex.quote(f'{cmd} failed after the files were put back')}" for cmd in reloads]

@@ -39,7 +39,7 @@ SYSSTAT_CONFIG = "/etc/sysstat/sysstat"
 # systemd-analyze verify reads a unit only under its own name: the candidate is checked as such in a scratch directory.
 UNIT_VALIDATE = ("sh -c 'd=$(mktemp -d) || exit 1; cp \"$1\" \"$d/$2\" && systemd-analyze verify \"$d/$2\"; rc=$?; "
                  "rm -rf \"$d\"; exit $rc' verify {path} ")
-TRUE_WORDS = {"1", "true", "yes", "on", "y", "t"}
+TRUE_WORDS = deploy.TRUE_WORDS
 FALSE_WORDS = {"0", "false", "no", "off", "n", "f"}
 
 
@@ -67,11 +67,7 @@ def role_values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, A
     return deploy.values(*roles, facts=facts)
 
 
-def as_bool(value: Any) -> bool:
-    """Ansible's `bool` filter."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in TRUE_WORDS
+as_bool = deploy.as_bool  # Ansible's `bool` filter (the other deploys call it as helpers.as_bool)
 
 
 def sysctl_text(value: Any) -> str:
