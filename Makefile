@@ -20,7 +20,8 @@ lint-tools:
 	$(BIN)/ansible-lint --profile production --offline
 
 # The suite CI runs: lint, the tests that need no lab, and the lab integration tests (lab up, the demo, the suites that
-# build on the hosts it hardened, the drifts, lab down); the lab tests marked `extended` run in `make test-extended`.
+# build on the hosts it hardened, the drifts, the Debian 13 hosts joining the lab, lab down); the lab tests marked
+# `extended` run in `make test-extended`.
 # The lab tests run in the foreground; lint and the other tests run beside them in a process group of their own (they mostly wait on simulated devices and timeouts, the lab mostly computes): their output is
 # kept in results/test-beside.log and shown when both are done, followed by the lab tests' failures again (their
 # whole output is in results/test-lab.log), so that the last lines name every failure. Ctrl-C or SIGTERM stops both.
@@ -43,7 +44,7 @@ test: setup
 	  --durations=15 $(PYTEST_ARGS)' >$(BESIDE_LOG) 2>&1 </dev/null & beside=$$!; set +m; \
 	trap 'kill -TERM -- -$$beside 2>/dev/null; wait $$beside; echo "make test: stopped; lint and the tests beside the lab were stopped too ($(BESIDE_LOG))" >&2; exit 130' INT TERM; \
 	echo "make test: lint and the tests that need no lab run beside the lab tests once the demo has finished; their output: $(BESIDE_LOG)"; \
-	BASELINE_LAB_BUDGET=$(LAB_BUDGET) $(BIN)/pytest tests -m "lab and not trixie and not extended" -p no:cacheprovider \
+	BASELINE_LAB_BUDGET=$(LAB_BUDGET) $(BIN)/pytest tests -m "lab and not extended" -p no:cacheprovider \
 	  --durations=25 -rfEs -o console_output_style=times $(PYTEST_ARGS) 2>&1 | tee $(LAB_LOG); \
 	lab=$${PIPESTATUS[0]}; touch $(LAB_DONE); \
 	wait $$beside; beside_rc=$$?; trap - INT TERM; \
@@ -61,8 +62,8 @@ test-extended: setup
 	$(BIN)/pytest tests/lab -m "lab and (extended or lab_teardown)" -p no:cacheprovider \
 	  --durations=25 -rfEs -o console_output_style=times $(PYTEST_ARGS)
 
-# Debian 13 beside Debian 12 (tests/lab/test_trixie.py): a lab session of its own, with the demo as its setup. Not
-# yet part of `make test`: it would add an estimated 10 to 12 minutes, which CI cannot hold yet.
+# Debian 13 beside Debian 12 alone (tests/lab/test_trixie.py, also part of `make test`): a lab session of its own,
+# with the demo as its setup.
 test-trixie: setup
 	$(BIN)/pytest tests/lab/test_trixie.py tests/lab/test_lab.py::test_down_leaves_nothing_behind -m lab \
 	  -p no:cacheprovider --durations=10 -rfEs $(PYTEST_ARGS)
