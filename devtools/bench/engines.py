@@ -10,7 +10,11 @@ Ansible applies the original host of the class, pyinfra its twin (`scripts/lab u
 In one run: the apply with Ansible, its re-apply, the apply with pyinfra, its re-apply (one after the other, so
 that they do not share the machine), each timed; then one table with the changed counts and the ratio
 pyinfra / Ansible per step. A re-apply must change nothing; a host that was already converged makes the first
-"apply" a re-apply too, which the table says: give --fresh to recreate the lab (with twins) first.
+"apply" a re-apply too, which the table says: give --fresh to recreate the lab (with twins) first. A fresh lab has
+no service hosts yet, which every class's first apply waits on (log1: log server and the anti-malware mirror; bak1:
+the backup store the database servers' backups go to; drill1, whose key the store's accounts hold): --fresh applies
+site.yml to them first, timed apart and not part of the table. `--class all` measures the three classes one after
+the other on one lab (one fresh lab with --fresh).
 
 Holds the lab lock for the whole run (one lab user at a time). The lab is left as it is (running) unless --fresh
 recreated it. Each run's output goes to --log-dir (default /tmp): engines-<class>-<engine>-<step>.log.
@@ -43,6 +47,7 @@ CLASSES: dict[str, dict[str, list[str] | str]] = {
                 "deploys": ["playbooks/pyinfra/linux.py", "playbooks/pyinfra/databases.py"]},
 }
 PYINFRA_INVENTORY = config.INVENTORY_DIR / "pyinfra_inventory.py"
+SERVICE_HOSTS = ("log1", "bak1", "drill1")  # what a first apply of any class needs converged before it
 # pyinfra's results table: "Grand total  <hosts> <success (changed)> <error> <no change>", "-" for none
 PYINFRA_TOTAL = re.compile(r"^\s*Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -152,19 +157,47 @@ def lab_problem(spec: dict) -> str:
     return ""
 
 
+def apply_services(log: Path, *, out=sys.stdout) -> bool:
+    """site.yml on the service hosts of a fresh lab (untimed in the table): what every class's first apply needs."""
+    cmd = [str(BIN / "ansible-playbook"), "--limit", ",".join(SERVICE_HOSTS), "playbooks/site.yml"]
+    proc, seconds = run(cmd, log)
+    recaps = {m[0]: m for m in RECAP.findall(ANSI.sub("", proc.stdout))}
+    ok = proc.returncode == 0 and all(h in recaps and recaps[h][2:] == ("0", "0") for h in SERVICE_HOSTS)
+    print(f"  services {','.join(SERVICE_HOSTS)} (site.yml, not in the table) {seconds:7.1f} s   "
+          + ("ok" if ok else f"FAILED (exit {proc.returncode}, see {log})"), file=out, flush=True)
+    return ok
+
+
+def measure_class(cls: str, log_dir: Path, *, out=sys.stdout) -> dict[str, dict[str, Step]]:
+    spec = CLASSES[cls]
+    steps: dict[str, dict[str, Step]] = {"ansible": {}, "pyinfra": {}}
+    print(f"class {cls}: runs (logs in {log_dir})", file=out, flush=True)
+    for engine, command, host in (("ansible", ansible_command(spec), str(spec["ansible_host"])),
+                                  ("pyinfra", pyinfra_command(spec), str(spec["pyinfra_host"]))):
+        for step in ("apply", "reapply"):
+            log = log_dir / f"engines-{cls}-{engine}-{step}.log"
+            steps[engine][step] = measure(engine, step, command, host, log, out=out)
+            if not steps[engine][step].ok:
+                break
+    return steps
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench-engines", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--class", dest="cls", choices=sorted(CLASSES), default="app",
-                        help="host class: app (app1 / app2), postgresql (db1 / db3), mariadb (db2 / db4); default app")
+    parser.add_argument("--class", dest="cls", choices=[*sorted(CLASSES), "all"], default="app",
+                        help="host class: app (app1 / app2), postgresql (db1 / db3), mariadb (db2 / db4), or all three "
+                             "one after the other; default app")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON document instead of a table")
     parser.add_argument("--fresh", action="store_true",
-                        help="recreate the lab first (scripts/lab down, then up --twins --no-devices): a first apply")
+                        help="recreate the lab first (scripts/lab down, then up --twins --no-devices) and converge its "
+                             "service hosts: a first apply")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="where the run logs go (default /tmp)")
     args = parser.parse_args(argv)
-    spec = CLASSES[args.cls]
+    classes = sorted(CLASSES, key=list(CLASSES).index) if args.cls == "all" else [args.cls]
     args.log_dir.mkdir(parents=True, exist_ok=True)
-    steps: dict[str, dict[str, Step]] = {"ansible": {}, "pyinfra": {}}
+    measured: dict[str, dict[str, dict[str, Step]]] = {}
+    out = sys.stderr if args.json else sys.stdout
     config.LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
     with open(config.LOCK_FILE, "w") as lock:
         if os.environ.get("BASELINE_LAB_LOCK_HELD") != "1":
@@ -172,25 +205,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.fresh:
             lab(args.log_dir / "engines-lab.log", "down")
             lab(args.log_dir / "engines-lab.log", "up", "--twins", "--no-devices")
-        problem = lab_problem(spec)
-        if problem:
-            print(f"scripts/bench-engines: {problem}", file=sys.stderr)
+        problems = [p for p in (lab_problem(CLASSES[cls]) for cls in classes) if p]
+        if problems:
+            print(f"scripts/bench-engines: {problems[0]}", file=sys.stderr)
             return 2
-        out = sys.stderr if args.json else sys.stdout
-        print(f"class {args.cls}: runs (logs in {args.log_dir})", file=out, flush=True)
-        for engine, command, host in (("ansible", ansible_command(spec), str(spec["ansible_host"])),
-                                      ("pyinfra", pyinfra_command(spec), str(spec["pyinfra_host"]))):
-            for step in ("apply", "reapply"):
-                log = args.log_dir / f"engines-{args.cls}-{engine}-{step}.log"
-                steps[engine][step] = measure(engine, step, command, host, log, out=out)
-                if not steps[engine][step].ok:
-                    break
+        if args.fresh and not apply_services(args.log_dir / "engines-services.log", out=out):
+            return 1
+        for cls in classes:
+            measured[cls] = measure_class(cls, args.log_dir, out=out)
     if args.json:
-        print(json.dumps(as_json(args.cls, spec, steps), indent=2, ensure_ascii=False))
+        documents = [as_json(cls, CLASSES[cls], steps) for cls, steps in measured.items()]
+        print(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2, ensure_ascii=False))
     else:
-        print()
-        print(table(args.cls, spec, steps))
-    return 0 if succeeded(steps) else 1
+        for cls, steps in measured.items():
+            print()
+            print(table(cls, CLASSES[cls], steps))
+    return 0 if all(succeeded(steps) for steps in measured.values()) else 1
 
 
 if __name__ == "__main__":

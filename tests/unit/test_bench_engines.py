@@ -4,6 +4,7 @@ and pyinfra's results table, the side-by-side table and its JSON, and the refusa
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -108,3 +109,51 @@ def test_an_unknown_class_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as exc:
         engines.main(["--class", "oracle"])
     assert exc.value.code == 2 and "--class" in capsys.readouterr().err
+
+
+def fake_lab(tmp_path, monkeypatch, services_failed: str = "0"):
+    """engines.main with the lab, the runs and the measurements replaced: what it runs, in order."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(engines.config, "LOCK_FILE", tmp_path / "lock")
+    inventory = tmp_path / "pyinfra_inventory.py"
+    inventory.write_text("".join(f'"{h}"\n' for h in ("app1", "app2", "db1", "db3", "db2", "db4")), encoding="utf-8")
+    monkeypatch.setattr(engines, "PYINFRA_INVENTORY", inventory)
+    monkeypatch.setattr(engines, "lab", lambda log, *args: calls.append(("lab", *args)) or 1.0)
+
+    def run(cmd, log):
+        calls.append(("run", *cmd[1:]))
+        recap = "".join(f"{h} : ok=9 changed=3 unreachable=0 failed={services_failed}\n" for h in engines.SERVICE_HOSTS)
+        return subprocess.CompletedProcess(cmd, 1 if services_failed != "0" else 0, recap, ""), 5.0
+
+    monkeypatch.setattr(engines, "run", run)
+
+    def measure(engine, step, command, host, log, *, out):
+        calls.append(("measure", engine, step, host))
+        return Step(1.0, 0, True, str(log))
+
+    monkeypatch.setattr(engines, "measure", measure)
+    return calls
+
+
+def test_fresh_converges_the_service_hosts_first_and_all_measures_the_three_classes_in_order(tmp_path, monkeypatch,
+                                                                                            capsys):
+    calls = fake_lab(tmp_path, monkeypatch)
+    assert engines.main(["--class", "all", "--fresh", "--log-dir", str(tmp_path)]) == 0
+    assert calls[:2] == [("lab", "down"), ("lab", "up", "--twins", "--no-devices")]
+    assert calls[2] == ("run", "--limit", "log1,bak1,drill1", "playbooks/site.yml")
+    measured = [c[1:] for c in calls[3:]]
+    assert [m[2] for m in measured] == ["app1", "app1", "app2", "app2", "db1", "db1", "db3", "db3",
+                                        "db2", "db2", "db4", "db4"]
+    out = capsys.readouterr().out
+    assert "services log1,bak1,drill1" in out and "not in the table" in out
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("class ") and ":" in line
+            and "runs" not in line] == ["class app", "class postgresql", "class mariadb"]
+
+
+def test_without_fresh_no_service_run_and_a_failed_service_run_stops_before_any_measurement(tmp_path, monkeypatch):
+    calls = fake_lab(tmp_path, monkeypatch)
+    assert engines.main(["--class", "app", "--log-dir", str(tmp_path)]) == 0
+    assert [c[0] for c in calls] == ["measure"] * 4
+    calls = fake_lab(tmp_path, monkeypatch, services_failed="1")
+    assert engines.main(["--class", "postgresql", "--fresh", "--log-dir", str(tmp_path)]) == 1
+    assert not [c for c in calls if c[0] == "measure"]
