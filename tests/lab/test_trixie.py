@@ -43,12 +43,14 @@ UPGRADE = (f"echo 'deb [trusted=yes] http://{config.CONTROLLER_ADDRESS}:{config.
 # after the reboot (whose first boot after an upgrade writes /etc/.updated): the upgrade replaced hundreds of watched
 # programs, which the administrator approves after checking them
 APPROVE = "sudo baseline-aide-approve approve --all >/dev/null"
+HOST_JOBS = 4  # a complete run with hosts side by side, as the demo verifies (baseline/compliance_jobs.py)
 
 
 def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedProcess, list]:
     results = tmp / f"{name}.jsonl"
     proc = subprocess.run([sys.executable, "-m", "pytest", "compliance_tests/linux", "compliance_tests/databases", "-q",
-                           "-p", "no:cacheprovider", "--hosts", ",".join(hosts), "--results-file", str(results)],
+                           "-p", "no:cacheprovider", "--hosts", ",".join(hosts), "--host-jobs", str(HOST_JOBS),
+                           "--results-file", str(results)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False)
     return proc, (list(read_results([results])) if results.exists() else [])
 
