@@ -157,3 +157,13 @@ def test_without_fresh_no_service_run_and_a_failed_service_run_stops_before_any_
     calls = fake_lab(tmp_path, monkeypatch, services_failed="1")
     assert engines.main(["--class", "postgresql", "--fresh", "--log-dir", str(tmp_path)]) == 1
     assert not [c for c in calls if c[0] == "measure"]
+
+
+def test_ansible_runs_of_a_database_class_include_the_backup_store_and_count_the_original_alone():
+    for cls, host in (("postgresql", "db1"), ("mariadb", "db2")):
+        command = engines.ansible_command(engines.CLASSES[cls])
+        assert command[1:3] == ["--limit", f"{host},bak1"]
+    assert engines.ansible_command(engines.CLASSES["app"])[1:3] == ["--limit", "app1"]
+    recap = ("db1 : ok=300 changed=213 unreachable=0 failed=0\n"
+             "bak1 : ok=40 changed=2 unreachable=0 failed=0\n")
+    assert engines.ansible_outcome(recap, "db1") == (213, True)
