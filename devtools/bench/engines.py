@@ -8,8 +8,8 @@ Ansible applies the original host of the class, pyinfra its twin (`scripts/lab u
     mariadb      db2:  (the same)                                     db4:  (the same)
 
 The originals db1 and db2 are backup clients of bak1, the twins are not: Ansible's runs of a database class include
-the store (--limit db1,bak1), as the backup role asks of a run that makes a new backup key, and the figures count
-the original's changes; its time holds the backup client's tasks and bak1's share of the run.
+the store and the drill host (--limit db1,bak1,drill1), as the backup role asks of a run that makes a new backup key,
+and the figures count the original's changes; its time holds the backup client's tasks and the others' share.
 
 In one run: the apply with Ansible, its re-apply, the apply with pyinfra, its re-apply (one after the other, so
 that they do not share the machine), each timed; then one table with the changed counts and the ratio
@@ -43,10 +43,10 @@ from devtools.lab import config
 CLASSES: dict[str, dict[str, list[str] | str]] = {
     "app": {"ansible_host": "app1", "pyinfra_host": "app2", "playbooks": ["playbooks/linux.yml"],
             "deploys": ["playbooks/pyinfra/linux.py"]},
-    "postgresql": {"ansible_host": "db1", "ansible_limit": "db1,bak1", "pyinfra_host": "db3",
+    "postgresql": {"ansible_host": "db1", "ansible_limit": "db1,bak1,drill1", "pyinfra_host": "db3",
                    "playbooks": ["playbooks/linux.yml", "playbooks/databases.yml"],
                    "deploys": ["playbooks/pyinfra/linux.py", "playbooks/pyinfra/databases.py"]},
-    "mariadb": {"ansible_host": "db2", "ansible_limit": "db2,bak1", "pyinfra_host": "db4",
+    "mariadb": {"ansible_host": "db2", "ansible_limit": "db2,bak1,drill1", "pyinfra_host": "db4",
                 "playbooks": ["playbooks/linux.yml", "playbooks/databases.yml"],
                 "deploys": ["playbooks/pyinfra/linux.py", "playbooks/pyinfra/databases.py"]},
 }

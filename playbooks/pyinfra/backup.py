@@ -257,9 +257,16 @@ def offsite(v: dict[str, Any]) -> None:
     files.directory(name="BR-02 | Configuration directory (root only)", path=conf, present=True, user="root",
                     group="root", mode="700")
     store_name = v["backup_store_host"]
-    if new_key.get(me) and store_name not in run_hosts():
-        refuse(f"backup_client: {me} has a new backup key that the store {store_name} has not authorised (the store "
-               f"is not part of this run). Run again with the store included, e.g. --limit '{me},{store_name}'.")
+    # the store writes a client's authorized_keys only with every drill host's key read in the same run (store())
+    readers = list(v.get("groups", {}).get("drill_hosts", []))
+    in_run = run_hosts()
+    left_out = [r for r in readers if r not in in_run]
+    if new_key.get(me) and (store_name not in in_run or left_out):
+        why = ("the store is not part of this run" if store_name not in in_run
+               else f"the keys of {', '.join(left_out)} were not read in this run")
+        limit = ",".join(dict.fromkeys([me, store_name, *readers]))
+        refuse(f"backup_client: {me} has a new backup key that the store {store_name} has not authorised ({why}). "
+               f"Run again with them included, e.g. --limit '{limit}'.")
     put("BR-02 | Host key of the off-site store", f"{v['backup_client_store_address']} {store_host_key(store_name)}\n",
         f"{conf}/known_hosts", mode="600")
     sql.put_secret("BR-02 | Encryption password of the off-site repository (the store never holds it)",

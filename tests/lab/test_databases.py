@@ -105,6 +105,14 @@ def test_limited_runs_keep_the_keys_of_the_hosts_they_leave_out(first_run, tmp_p
     new_key = playbook("playbooks/databases.yml", "--tags", "backup", "--limit", "db1")
     assert new_key.returncode != 0
     assert "db1 has a new backup key that the store bak1 has not authorised" in new_key.stdout, new_key.stdout[-3000:]
+    # with the store but without the drill hosts, the store leaves every client's keys as they are: the client
+    # stops naming the drill hosts to include, before any login to the store with the key it does not know
+    drills = inv.hosts("drill_hosts")
+    no_drill = playbook("playbooks/databases.yml", "--tags", "backup", "--limit", "db1,bak1")
+    assert no_drill.returncode != 0
+    assert f"the keys of {', '.join(drills)} were not read in this run" in no_drill.stdout, no_drill.stdout[-3000:]
+    assert "--limit '" + ":".join(["db1", "bak1", *drills]) + "'" in no_drill.stdout, no_drill.stdout[-3000:]
+    assert "Permission denied" not in no_drill.stdout
 
     full = playbook("playbooks/databases.yml", "--tags", "BR-02")
     assert full.returncode == 0, full.stdout[-3000:]

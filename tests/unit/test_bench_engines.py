@@ -162,7 +162,7 @@ def test_without_fresh_no_service_run_and_a_failed_service_run_stops_before_any_
 def test_ansible_runs_of_a_database_class_include_the_backup_store_and_count_the_original_alone():
     for cls, host in (("postgresql", "db1"), ("mariadb", "db2")):
         command = engines.ansible_command(engines.CLASSES[cls])
-        assert command[1:3] == ["--limit", f"{host},bak1"]
+        assert command[1:3] == ["--limit", f"{host},bak1,drill1"]
     assert engines.ansible_command(engines.CLASSES["app"])[1:3] == ["--limit", "app1"]
     recap = ("db1 : ok=300 changed=213 unreachable=0 failed=0\n"
              "bak1 : ok=40 changed=2 unreachable=0 failed=0\n")

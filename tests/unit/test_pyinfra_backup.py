@@ -250,7 +250,7 @@ def test_client_on_a_ready_host_adds_no_operation_of_its_own():
         "BR-01 | Backup account (local socket only, backup privileges only)"]
 
 
-def test_new_key_without_the_store_in_the_run_is_refused():
+def test_new_key_without_the_store_in_the_run_is_refused(capsys):
     module = backup_module()
     recorder = Recorder()
     wire(module, "db2", recorder, in_run={"db2": FakeHost("db2", None)})
@@ -258,6 +258,23 @@ def test_new_key_without_the_store_in_the_run_is_refused():
     with pytest.raises(SystemExit) as stopped:
         module.offsite(values_for("backup_client", "db2"))
     assert stopped.value.code == 2
+    assert "(the store is not part of this run)" in capsys.readouterr().err
+
+
+def test_new_key_with_the_store_but_without_a_drill_host_is_refused_naming_it(capsys):
+    """The store leaves every client's keys as they are when a drill host's key was not read (store()): the
+    client stops with the hosts to include instead of failing later at the store's login."""
+    module = backup_module()
+    recorder = Recorder()
+    wire(module, "db2", recorder, in_run={"db2": FakeHost("db2", None), "bak1": FakeHost("bak1", None)})
+    module.new_key["db2"] = True
+    drill = GROUPS["drill_hosts"]
+    with pytest.raises(SystemExit) as stopped:
+        module.offsite(values_for("backup_client", "db2"))
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"the keys of {', '.join(drill)} were not read in this run" in err
+    assert "--limit '" + ",".join(["db2", "bak1", *drill]) + "'" in err
 
 
 # --- controls and data -----------------------------------------------------------------------------------------------
