@@ -20,7 +20,8 @@ lint-tools:
 	$(BIN)/ansible-lint --profile production --offline
 
 # The suite CI runs: lint, the tests that need no lab, and the lab integration tests (lab up, the demo, the suites that
-# build on the hosts it hardened, the drifts, the Debian 13 hosts joining the lab, lab down); the lab tests marked
+# build on the hosts it hardened, pyinfra's parity on the twins, the drifts, the Debian 13 hosts joining the lab,
+# lab down); the lab tests marked
 # `extended` run in `make test-extended`.
 # The lab tests run in the foreground; lint and the other tests run beside them in a process group of their own (they mostly wait on simulated devices and timeouts, the lab mostly computes): their output is
 # kept in results/test-beside.log and shown when both are done, followed by the lab tests' failures again (their
@@ -55,9 +56,9 @@ test: setup
 	[ $$lab -eq 0 ] && [ $$beside_rc -eq 0 ]
 
 # The lab tests `make test` leaves out (marked `extended`), in a lab session of their own with the demo as its setup:
-# the control-tag runs (each control ID's tag applied alone) and pyinfra's parity
-# with Ansible (twins applied by pyinfra, both engines on one host, pyinfra's lockout guard, its backup and PKI
-# parts). About 60 minutes on two cores (3530 s measured); with them `make test` would exceed CI's 90-minute limit.
+# the control-tag runs (each control ID's tag applied alone) and pyinfra's lab tests beyond the parity proof (both
+# engines on one host, pyinfra's lockout guard, its backup and PKI parts); the parity proof on the twins
+# (tests/lab/test_engine_parity.py) is part of `make test`. With them `make test` would exceed CI's 90-minute limit.
 test-extended: setup
 	$(BIN)/pytest tests/lab -m "lab and (extended or lab_teardown)" -p no:cacheprovider \
 	  --durations=25 -rfEs -o console_output_style=times $(PYTEST_ARGS)

@@ -10,6 +10,9 @@ originals (app1, db1, db2, by scripts/demo), and then
   nothing: the engines never fight;
 - a drift made by hand on a twin is caught by the suite and repaired by the pyinfra deploy, and one on an original
   (hardened by Ansible, pam_tmpdir in place) is repaired by pyinfra as well.
+
+`make test` runs the module but for the two tests marked `extended` (pyinfra on an original: the repair of a drift
+and the run after a stopped run), which `make test-extended` runs.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from baseline.operations import changes
 from baseline.results import read_results
 from devtools.lab import config
 
-pytestmark = [pytest.mark.lab, pytest.mark.extended]
+pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
 TWINS = dict(config.TWIN_OF)  # twin -> original
 ORIGINALS = {original: twin for twin, original in TWINS.items()}
@@ -96,13 +99,15 @@ def run_ok(proc: subprocess.CompletedProcess, what: str) -> None:
     assert proc.returncode == 0, f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-3000:]}"
 
 
-def suite(hosts: list[str], inventory_dir: Path, tmp: Path, name: str) -> dict[tuple[str, str], str]:
-    """(host, check) -> outcome of the compliance suites on `hosts` read from `inventory_dir`."""
+def suite(hosts: list[str], inventory_dir: Path, tmp: Path, name: str,
+          suites: tuple[str, ...] = SUITES) -> dict[tuple[str, str], str]:
+    """(host, check) -> outcome of the compliance suites on `hosts` read from `inventory_dir`, the hosts side by
+    side (one process each, as the demo verifies)."""
     results = tmp / f"{name}.jsonl"
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "BASELINE_INVENTORY": str(inventory_dir),
            "BASELINE_SSH_CONFIG": str(config.INVENTORY_DIR / "ssh_config")}
-    cmd = [sys.executable, "-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider", "-k", " or ".join(hosts),
-           "--results-file", str(results)]
+    cmd = [sys.executable, "-m", "pytest", *suites, "-q", "-p", "no:cacheprovider", "--hosts", ",".join(hosts),
+           "--host-jobs", str(len(hosts)), "--results-file", str(results)]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
     records = list(read_results([results])) if results.exists() else []
     assert records, f"{' '.join(cmd)} recorded nothing:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
@@ -191,19 +196,29 @@ def test_the_engines_never_fight(twins_applied):
 
 
 def test_a_drift_on_a_twin_is_caught_and_repaired_by_pyinfra(twins_applied):
+    """The identification checks (sshd's among them) see the drift; pyinfra's repair changes sshd's drop-in alone,
+    and the same checks pass again. The whole suite ran on the twin in the verdict comparison."""
     tmp = twins_applied["tmp"]
+    identification = ("compliance_tests/linux/test_identification.py",)
     on("app2", "sudo sed -i 's/^MaxAuthTries .*/MaxAuthTries 6/' /etc/ssh/sshd_config.d/50-baseline.conf")
-    caught = suite(["app2"], config.TWIN_INVENTORY_DIR, tmp, "drift")
-    failing = {check for (_host, check), outcome in caught.items() if outcome in ("fail", "error")}
-    assert failing, "the suite did not see the hand-made change of the sshd drop-in"
+    caught = suite(["app2"], config.TWIN_INVENTORY_DIR, tmp, "drift", identification)
+    failing = {check.rsplit("::", 1)[-1] for (_host, check), outcome in caught.items() if outcome in ("fail", "error")}
+    assert "test_ssh_attempts_limited" in failing, f"the suite did not see the hand-made MaxAuthTries: {failing}"
     repaired = pyinfra("app2")
     run_ok(repaired, "pyinfra repairing app2")
-    assert any("IA-" in task for task in changed(last_record()).get("app2", [])), "no sshd repair was recorded"
-    again = suite(["app2"], config.TWIN_INVENTORY_DIR, tmp, "repaired")
+    made = changed(last_record())
+    # besides sshd (IA-05, under the lockout guard): the integrity approval of what the run changed (IP-05) and the
+    # end of the guard's hold once the run stands
+    other = [task for task in made.get("app2", []) if "IA-05 |" not in task
+             and not task.startswith(("IP-05 | ", "Lockout safety | "))]
+    assert set(made) == {"app2"} and any(t.startswith("IA-05 | Install the sshd drop-in") for t in made["app2"]) \
+        and not other, f"the repair changed more than sshd's settings on app2: {made}"
+    again = suite(["app2"], config.TWIN_INVENTORY_DIR, tmp, "repaired", identification)
     still = {check for (_host, check), outcome in again.items() if outcome in ("fail", "error")}
-    assert not still, f"still failing after the pyinfra run: {still}"
+    assert again and not still, f"still failing after the pyinfra run: {still}"
 
 
+@pytest.mark.extended  # pyinfra's safety on an original, beyond the parity proof: make test-extended
 def test_pyinfra_repairs_a_drift_on_a_host_ansible_hardened(twins_applied):
     """An upload on a host that Ansible hardened: pam_tmpdir (RI-01) is in place there, and pyinfra must still write
     its upload's temporary file where the login account can. No suite run on the original (its failed-login probes
@@ -229,6 +244,7 @@ def test_pyinfra_repairs_a_drift_on_a_host_ansible_hardened(twins_applied):
                    f"{{ sudo sed -i 's/^MaxAuthTries .*/{before}/' {drop_in} && sudo systemctl reload ssh; }}")
 
 
+@pytest.mark.extended  # pyinfra's safety on an original, beyond the parity proof: make test-extended
 def test_the_run_after_a_stopped_pyinfra_run_approves_what_that_run_changed(twins_applied):
     """A pyinfra run that stops after a change and before its approvals leaves its snapshot of the state before it
     (integrity_snapshot.py). On app1 that state is made as such a run leaves it: the approved state has one sshd
