@@ -21,6 +21,11 @@ import pytest
 from baseline import REPO_ROOT
 from baseline.results import new_run_id, read_results
 from devtools.lab import config
+from devtools.lab.deadline import (  # noqa: F401  (the deadline's hooks, for the lab tests)
+    pytest_fixture_post_finalizer,
+    pytest_fixture_setup,
+    pytest_runtest_setup,
+)
 
 LAB = str(REPO_ROOT / "scripts" / "lab")
 
@@ -43,22 +48,9 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: keeps file order within each rank
 
 
-# A time budget for the lab session (seconds, BASELINE_LAB_BUDGET; `make test` sets one below CI's limit): once it
-# is spent, every lab test not yet started fails at once, naming the budget, so that a slow run ends with pytest's
-# summary of what passed, failed and never ran, instead of being killed without one. The teardown check still runs.
-BUDGET_ENV = "BASELINE_LAB_BUDGET"
-SESSION_START = time.monotonic()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item):
-    budget = os.environ.get(BUDGET_ENV, "")
-    if not budget or item.get_closest_marker("lab") is None or item.get_closest_marker("lab_teardown"):
-        return
-    spent = time.monotonic() - SESSION_START
-    if spent > float(budget):
-        pytest.fail(f"not run: the lab session's time budget ({BUDGET_ENV}={budget} s) was spent "
-                    f"({spent:.0f} s) before this test began", pytrace=False)
+# The lab session's deadline (BASELINE_LAB_DEADLINE; `make test` sets one below CI's limit): a lab test starts only
+# when what it may still take fits before it (devtools/lab/deadline.py). The expensive fixtures defined here:
+LAB_FIXTURE_COSTS = {"lab_up": 300, "demo_run": 850}
 
 
 TIMES = REPO_ROOT / "results" / "lab-test-times.tsv"

@@ -129,6 +129,7 @@ def newest_summary(history: Path) -> dict:
     return json.loads((runs[-1].path / verify.SUMMARY_NAME).read_text(encoding="utf-8"))
 
 
+@pytest.mark.lab_cost(170)
 def test_gitlab_job_passes_on_the_lab_publishes_its_artifacts_and_fails_on_a_drift(demo_run, tmp_path):
     lines, skipped = job_lines()
     print(f"left out: {skipped} (the virtualenv exists)" if skipped else "every line of the job runs")

@@ -54,6 +54,7 @@ def test_a_cluster_of_another_major_version_is_refused_before_anything_changes(f
     assert on("db1", "ls /etc/postgresql").split() == ["15"]
 
 
+@pytest.mark.lab_cost(140)
 def test_second_run_changes_nothing_and_check_mode_alters_nothing(first_run):
     second = playbook("playbooks/databases.yml")
     assert second.returncode == 0, second.stdout[-3000:]
@@ -67,6 +68,7 @@ def test_second_run_changes_nothing_and_check_mode_alters_nothing(first_run):
 
 
 
+@pytest.mark.lab_cost(140)
 def test_limited_runs_keep_the_keys_of_the_hosts_they_leave_out(first_run, tmp_path):
     """The store's authorized_keys are exclusive: a run limited to some hosts manages the accounts whose keys it
     read and leaves the others as they are; a client run without the store pins the store's key all the same,
@@ -147,6 +149,7 @@ def _destroy(host: str, engine: str) -> None:
         on(host, "sudo mariadb credit -e '" + "; ".join(f"DELETE FROM {t}" for t in ROWS) + "'")
 
 
+@pytest.mark.lab_cost(75)
 def test_full_and_incremental_backups_survive_destruction_with_no_row_lost(first_run):
     sources = {"db1": "postgresql", "db2": "mariadb"}
     for host, engine in sources.items():

@@ -23,6 +23,8 @@ from devtools.lab import config
 
 pytestmark = pytest.mark.lab
 NETDEV = str(REPO_ROOT / "scripts" / "netdev")
+# what a batch may take on CI's machine (devtools/lab/deadline.py); the others fit in the default
+COSTS = {"linux": 420, "databases": 160, "integrity-database": 75}
 HOST_JOBS = 4  # processes of a whole-suite run (pytest compliance_tests --host-jobs, baseline/compliance_jobs.py)
 
 
@@ -91,7 +93,12 @@ def repair(batch: Batch) -> list[subprocess.CompletedProcess]:
     return playbooks_beside(*batch.repair, timeout=1800)
 
 
-@pytest.mark.parametrize("batch", BATCHES, ids=lambda b: b.name)
+def batch_param(batch: Batch):
+    return pytest.param(batch, id=batch.name, marks=[pytest.mark.lab_cost(COSTS[batch.name])] if batch.name in COSTS
+                        else [])
+
+
+@pytest.mark.parametrize("batch", [batch_param(b) for b in BATCHES])
 def test_each_drift_fails_exactly_its_checks_until_the_baseline_repairs_it(batch, demo_run, tmp_path):
     apply(batch)
     records, output = verify(batch, tmp_path, "drifted")

@@ -33,6 +33,8 @@ from baseline.results import read_results
 from devtools.lab import config
 
 pytestmark = pytest.mark.lab
+# what the expensive fixtures may take on CI's machine (devtools/lab/deadline.py)
+LAB_FIXTURE_COSTS = {"twins_applied": 430}
 BIN = Path(sys.executable).parent
 TWINS = dict(config.TWIN_OF)  # twin -> original
 ORIGINALS = {original: twin for twin, original in TWINS.items()}
@@ -154,6 +156,7 @@ def test_dry_run_predicts_the_real_run_and_a_second_run_changes_nothing(twins_ap
     assert twins_applied["again"] == {}, f"second pyinfra run changed: {twins_applied['again']}"
 
 
+@pytest.mark.lab_cost(75)
 def test_the_suites_give_each_twin_the_verdicts_of_its_original(demo_run, twins_applied):
     """The originals' verdicts are the demo's (a second run of the suites on them would add its failed-login probes
     to the ones the daily inspection counts)."""
@@ -182,6 +185,7 @@ def test_managed_files_are_byte_identical_on_each_pair(twins_applied):
         assert not differ, f"{original} (Ansible) vs {twin} (pyinfra): {differ}"
 
 
+@pytest.mark.lab_cost(185)
 def test_the_engines_never_fight(twins_applied):
     ansible = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(config.TWIN_INVENTORY_DIR),
                               "playbooks/site.yml"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800,
@@ -195,6 +199,7 @@ def test_the_engines_never_fight(twins_applied):
     assert changed(last_record()) == {}, "pyinfra after Ansible changed something"
 
 
+@pytest.mark.lab_cost(85)
 def test_a_drift_on_a_twin_is_caught_and_repaired_by_pyinfra(twins_applied):
     """The identification checks (sshd's among them) see the drift; pyinfra's repair changes sshd's drop-in alone,
     and the same checks pass again. The whole suite ran on the twin in the verdict comparison."""

@@ -84,6 +84,7 @@ def test_healthy_lab_inspects_green_or_amber(demo_run, tmp_path):
     assert {r["asset"] for r in surveyed if r["outcome"] == "pass"} >= {"app1", "db1", "db2"}
 
 
+@pytest.mark.lab_cost(95)
 def test_log_server_not_receiving_turns_log_intake_red(demo_run, tmp_path):
     log_server = groups()["log_servers"][0]
     sender = next(h for h in groups()["app_servers"] if h != log_server)

@@ -159,6 +159,7 @@ RESTORED_BY = {"cut_open": "command", "cut_closed": "timer"}
 ARMED_FOR = {"cut_open": ROLLBACK_SECONDS, "cut_closed": TIMER_ONLY_ROLLBACK_SECONDS}
 
 
+@pytest.mark.lab_cost(170)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_run_passes_the_preflight_and_stops_for_the_cut_off_host_with_exit_2(scenario, request):
     cut = request.getfixturevalue(scenario)

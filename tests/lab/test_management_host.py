@@ -163,6 +163,7 @@ def test_inspection_service_writes_a_dated_report_and_its_result_is_the_reports_
     assert password not in journal("baseline-inspect.service", 400)
 
 
+@pytest.mark.lab_cost(150)
 def test_verification_service_keeps_its_history_and_alerts_the_log_server_on_drift(demo_run):
     target = IA_02.host
     # the verification limited to one host through the service's inventory (BASELINE_INVENTORY)
