@@ -40,10 +40,13 @@ LAB_LOG := results/test-lab.log
 DEMO_DONE := results/.demo-done
 LAB_DONE := results/.lab-done
 LAB_DEADLINE ?= 5000
+# make runs every recipe line that names $(MAKE) even under -n: named through this variable, `make -n test` prints
+# the recipe instead of running the suite.
+LINT_TOOLS := $(MAKE) --no-print-directory lint-tools
 test: setup
 	@mkdir -p results; rm -f $(DEMO_DONE) $(LAB_DONE); \
 	set -m; bash -c 'while [ ! -e $(DEMO_DONE) ] && [ ! -e $(LAB_DONE) ]; do sleep 5; done; \
-	  $(MAKE) --no-print-directory lint-tools && $(BIN)/pytest tests -m "not lab" -p no:cacheprovider \
+	  $(LINT_TOOLS) && $(BIN)/pytest tests -m "not lab" -p no:cacheprovider \
 	  --durations=15 $(PYTEST_ARGS)' >$(BESIDE_LOG) 2>&1 </dev/null & beside=$$!; set +m; \
 	trap 'kill -TERM -- -$$beside 2>/dev/null; wait $$beside; echo "make test: stopped; lint and the tests beside the lab were stopped too ($(BESIDE_LOG))" >&2; exit 130' INT TERM; \
 	echo "make test: lint and the tests that need no lab run beside the lab tests once the demo has finished; their output: $(BESIDE_LOG)"; \
