@@ -33,6 +33,8 @@ from baseline.results import read_results
 from devtools.lab import config
 
 pytestmark = pytest.mark.lab
+# pyinfra's safety on an original, beyond the parity proof (see above): make test-extended
+ON_AN_ORIGINAL = pytest.mark.extended
 # what the expensive fixtures may take on CI's machine (devtools/lab/deadline.py)
 LAB_FIXTURE_COSTS = {"twins_applied": 430}
 BIN = Path(sys.executable).parent
@@ -223,7 +225,7 @@ def test_a_drift_on_a_twin_is_caught_and_repaired_by_pyinfra(twins_applied):
     assert again and not still, f"still failing after the pyinfra run: {still}"
 
 
-@pytest.mark.extended  # pyinfra's safety on an original, beyond the parity proof: make test-extended
+@ON_AN_ORIGINAL
 def test_pyinfra_repairs_a_drift_on_a_host_ansible_hardened(twins_applied):
     """An upload on a host that Ansible hardened: pam_tmpdir (RI-01) is in place there, and pyinfra must still write
     its upload's temporary file where the login account can. No suite run on the original (its failed-login probes
@@ -249,7 +251,7 @@ def test_pyinfra_repairs_a_drift_on_a_host_ansible_hardened(twins_applied):
                    f"{{ sudo sed -i 's/^MaxAuthTries .*/{before}/' {drop_in} && sudo systemctl reload ssh; }}")
 
 
-@pytest.mark.extended  # pyinfra's safety on an original, beyond the parity proof: make test-extended
+@ON_AN_ORIGINAL
 def test_the_run_after_a_stopped_pyinfra_run_approves_what_that_run_changed(twins_applied):
     """A pyinfra run that stops after a change and before its approvals leaves its snapshot of the state before it
     (integrity_snapshot.py). On app1 that state is made as such a run leaves it: the approved state has one sshd
