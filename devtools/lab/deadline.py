@@ -7,11 +7,13 @@ expensive fixture it asks for that is not set up yet: a test module names those 
 seconds), the lab's conftest its own. The figures are upper bounds on CI's machine: about 1.4 times what the lab
 measures on two cores (results/lab-test-times.tsv). Tests marked `lab_teardown` always run.
 
-Load with `-p devtools.lab.deadline` or import the hooks into a conftest."""
+Load with `-p devtools.lab.deadline`, or from a conftest with `register(config)` in its pytest_configure (then lab
+tests outside the conftest's directory are held to the deadline too)."""
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Mapping
 
@@ -20,7 +22,6 @@ import pytest
 DEADLINE_ENV = "BASELINE_LAB_DEADLINE"
 DEFAULT_CALL_COST = 60.0
 SESSION_START = time.monotonic()
-_set_up: set[str] = set()
 
 
 def needs(call_cost: float, fixture_costs: Mapping[str, float], wanted: list[str], ready: set[str]) -> dict[str, float]:
@@ -46,6 +47,14 @@ def call_cost(item: pytest.Item) -> float:
     return float(marker.args[0]) if marker else DEFAULT_CALL_COST
 
 
+def set_up(item: pytest.Item) -> set[str]:
+    """The fixtures of the test that hold a value (or a failure pytest keeps for their scope) now: set up by an
+    earlier test and not torn down since."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = getattr(info, "name2fixturedefs", {}) or {}
+    return {name for name, chain in defs.items() if chain and getattr(chain[-1], "cached_result", None) is not None}
+
+
 def fixture_costs(item: pytest.Item) -> dict[str, float]:
     """LAB_FIXTURE_COSTS of the lab's conftest modules and of the test's module."""
     costs: dict[str, float] = {}
@@ -56,25 +65,19 @@ def fixture_costs(item: pytest.Item) -> dict[str, float]:
     return costs
 
 
+def register(config: pytest.Config) -> None:
+    """This module's hooks for the whole session (once)."""
+    module = sys.modules[__name__]
+    if not config.pluginmanager.is_registered(module):
+        config.pluginmanager.register(module, "baseline-lab-deadline")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     deadline = os.environ.get(DEADLINE_ENV, "")
     if not deadline or item.get_closest_marker("lab") is None or item.get_closest_marker("lab_teardown"):
         return
-    needed = needs(call_cost(item), fixture_costs(item), list(getattr(item, "fixturenames", [])), _set_up)
+    needed = needs(call_cost(item), fixture_costs(item), list(getattr(item, "fixturenames", [])), set_up(item))
     why = refusal(time.monotonic() - SESSION_START, float(deadline), needed)
     if why:
         pytest.fail(why, pytrace=False)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef, request):
-    try:
-        return (yield)
-    finally:
-        # set up, or failed: pytest keeps a failed fixture's error for its scope and does not run it again
-        _set_up.add(fixturedef.argname)
-
-
-def pytest_fixture_post_finalizer(fixturedef, request) -> None:
-    _set_up.discard(fixturedef.argname)

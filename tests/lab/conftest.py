@@ -20,12 +20,7 @@ import pytest
 
 from baseline import REPO_ROOT
 from baseline.results import new_run_id, read_results
-from devtools.lab import config
-from devtools.lab.deadline import (  # noqa: F401  (the deadline's hooks, for the lab tests)
-    pytest_fixture_post_finalizer,
-    pytest_fixture_setup,
-    pytest_runtest_setup,
-)
+from devtools.lab import config, deadline
 
 LAB = str(REPO_ROOT / "scripts" / "lab")
 
@@ -51,6 +46,10 @@ def pytest_collection_modifyitems(items):
 # The lab session's deadline (BASELINE_LAB_DEADLINE; `make test` sets one below CI's limit): a lab test starts only
 # when what it may still take fits before it (devtools/lab/deadline.py). The expensive fixtures defined here:
 LAB_FIXTURE_COSTS = {"lab_up": 300, "demo_run": 850}
+
+
+def pytest_configure(config):
+    deadline.register(config)
 
 
 TIMES = REPO_ROOT / "results" / "lab-test-times.tsv"
