@@ -64,7 +64,7 @@ test: setup
 # the control-tag runs (each control ID's tag applied alone) and pyinfra's lab tests beyond the parity proof (both
 # engines on one host, pyinfra's lockout guard, its backup and PKI parts); the parity proof on the twins
 # (tests/lab/test_engine_parity.py) is part of `make test`. With them `make test` would come
-# close to CI's 90-minute limit (an estimated 86 of its 90 minutes on two cores).
+# close to CI's 90-minute limit (an estimated 82 of its 90 minutes on two cores).
 test-extended: setup
 	$(BIN)/pytest tests/lab -m "lab and (extended or lab_teardown)" -p no:cacheprovider \
 	  --durations=25 -rfEs -o console_output_style=times $(PYTEST_ARGS)
