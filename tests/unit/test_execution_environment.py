@@ -146,7 +146,7 @@ def test_build_context_installs_every_collection_the_roles_and_playbooks_use(con
 
 def test_collections_found_include_modules_filters_and_callbacks():
     used = used_collections()
-    assert "roles/hardening/tasks/sysctl.yml" in used["ansible.posix"]  # a module
+    assert "roles/backup_store/tasks/main.yml" in used["ansible.posix"]  # a module
     assert "ansible.cfg" in used["ansible.posix"]  # the profile_tasks callback
     assert any(p.startswith("roles/postgresql/") for p in used["community.general"])  # the dict_kv filter
     assert {"community.crypto", "community.mysql", "community.postgresql"} <= set(used)

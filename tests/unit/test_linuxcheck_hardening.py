@@ -80,7 +80,7 @@ def test_sysctl_effective_follows_systemd_sysctl_order():
 
 def test_the_roles_sysctl_files_come_after_the_distributions_and_sysctl_conf():
     tasks = (REPO_ROOT / "roles" / "hardening" / "tasks" / "sysctl.yml").read_text(encoding="utf-8")
-    files = [t["ansible.posix.sysctl"]["sysctl_file"] for t in yaml.safe_load(tasks) if "ansible.posix.sysctl" in t]
+    files = [t["baseline_sysctl"]["path"] for t in yaml.safe_load(tasks) if "baseline_sysctl" in t]
     assert len(files) == 2
     for path in files:
         name = path.rsplit("/", 1)[-1]
