@@ -71,7 +71,7 @@ as_bool = deploy.as_bool  # Ansible's `bool` filter (the other deploys call it a
 
 
 def sysctl_text(value: Any) -> str:
-    """A value as ansible.posix.sysctl writes it (booleans and yes/no as 1/0, text stripped)."""
+    """A value as the role's baseline_sysctl module writes it (booleans and yes/no as 1/0, text stripped)."""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, str):
@@ -85,7 +85,7 @@ def sysctl_text(value: Any) -> str:
 
 
 def sysctl_file(items: dict[str, Any]) -> str:
-    """The file ansible.posix.sysctl leaves after setting `items` one after the other into a new file."""
+    """The file the role's baseline_sysctl module writes for `items` (plugins/modules/baseline_sysctl.py)."""
     return "".join(f"{key}={sysctl_text(value)}\n" for key, value in items.items())
 
 
@@ -248,7 +248,7 @@ def packages_part(v: dict[str, Any]) -> None:
 
 
 def known_services() -> set[str]:
-    """The service units systemd knows (as ansible.builtin.service_facts lists them), without `.service`."""
+    """The service units systemd knows, without `.service` (the command of roles/hardening/tasks/services.yml)."""
     out = host.get_fact(Command, command="{ systemctl list-unit-files --type=service --no-legend --no-pager; "
                                          "systemctl list-units --type=service --all --no-legend --no-pager; } "
                                          "2>/dev/null | sed 's/^[^a-zA-Z0-9]*//' | awk '{print $1}' || true") or ""

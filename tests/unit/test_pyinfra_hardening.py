@@ -1,7 +1,7 @@
 """The pyinfra deploy of roles/hardening and of the integrity bracket (playbooks/pyinfra/hardening.py,
 integrity_snapshot.py, integrity_approve.py, settle.py) without hosts: run against a recorder standing for pyinfra's
 operations and facts given per test, the deploy must carry every control ID of the role, write the bytes, owners
-and modes Ansible writes (ansible.posix.sysctl's files included), read the data moved into the role's vars, plan
+and modes Ansible writes (the baseline_sysctl module's files included), read the data moved into the role's vars, plan
 nothing on a host already in the wanted state, and approve integrity differences only when the run changes
 something, names paths or builds the first database."""
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -260,34 +261,74 @@ def test_the_files_are_those_ansible_writes(monkeypatch, host):
         assert 'udp dport 514 accept comment "syslog-devices"' in found["/etc/nftables.conf"][0]
 
 
-def test_the_sysctl_files_are_those_ansible_posix_sysctl_writes(monkeypatch, tmp_path):
-    """The role's own sysctl tasks (their loops over the lab's values) run by Ansible on this machine, each file
-    redirected into tmp_path and nothing set: ansible.posix.sysctl writes the bytes the deploy writes."""
+def test_the_sysctl_files_are_those_the_roles_module_writes(monkeypatch, tmp_path):
+    """The role's own sysctl tasks (baseline_sysctl with the lab's values) run by Ansible on this machine, each file
+    redirected into tmp_path and nothing set: the module writes the bytes the deploy writes, and a second run and a
+    run in check mode change nothing."""
     module = load("hardening")
     values = lab_values("app1")
     found = installed_files(hardening_run(monkeypatch, "app1"))
     play_tasks, files = [], {}
     for task in yaml.safe_load((ROLE / "tasks" / "sysctl.yml").read_text(encoding="utf-8")):
-        args = task.get("ansible.posix.sysctl")
+        args = task.get("baseline_sysctl")
         if not args:
             continue
-        files[args["sysctl_file"]] = tmp_path / Path(args["sysctl_file"]).name
-        play_tasks.append({"name": task["name"], "loop": task["loop"], "ansible.posix.sysctl": {
-            **args, "sysctl_file": str(files[args["sysctl_file"]]), "sysctl_set": False, "reload": False}})
+        files[args["path"]] = tmp_path / Path(args["path"]).name
+        play_tasks.append({"name": task["name"], "register": f"sysctl_{len(play_tasks)}", "baseline_sysctl": {
+            **args, "path": str(files[args["path"]]), "set_live": False}})
     play = [{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": play_tasks,
              "vars": {k: values[k] for k in ("hardening_ip_forwarding", "hardening_sysctl_net",
                                              "hardening_sysctl_kernel")}}]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
     bin_dir = Path(sys.executable).parent
-    run = subprocess.run([str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-e",
-                          f"ansible_python_interpreter={sys.executable}", str(tmp_path / "play.yml")],
-                         capture_output=True, text=True, check=False, cwd=tmp_path)
+
+    def playbook(*extra):
+        return subprocess.run([str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-e",
+                               f"ansible_python_interpreter={sys.executable}", *extra, str(tmp_path / "play.yml")],
+                              capture_output=True, text=True, check=False, cwd=tmp_path,
+                              env={**os.environ, "ANSIBLE_LIBRARY": str(REPO_ROOT / "plugins" / "modules")})
+
+    dry = playbook("--check")
+    assert dry.returncode == 0, dry.stdout[-2000:]
+    assert "changed=2" in dry.stdout and not any(path.exists() for path in files.values())
+    run = playbook()
     assert run.returncode == 0, run.stdout[-2000:]
+    assert "changed=2" in run.stdout
     assert set(files) == {module.NET_FILE, module.KERNEL_FILE}
     for path, written in files.items():
         assert found[path][0] == written.read_text(), path
     assert found[module.NET_FILE][0].startswith("net.ipv4.ip_forward=0\nnet.ipv6.conf.all.forwarding=0\n")
     assert found[module.NET_FILE][1:] == (0o644, "root", "root")
+    again = playbook()
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]
+
+
+def test_the_services_the_role_masks_are_read_from_systemctls_listing(tmp_path):
+    """The role's IP-02 loop run by Ansible on this machine over a listing as its read task gets it (list-unit-files,
+    then list-units with its status bullets): every masked-list service the listing names, loaded or only installed,
+    and no other (a name that only starts alike, a template unit, a socket)."""
+    tasks = yaml.safe_load((ROLE / "tasks" / "services.yml").read_text(encoding="utf-8"))
+    loop = next(t for t in tasks if "ansible.builtin.systemd_service" in t)["loop"]
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    listing = ["apt-daily.service                      static          -",
+               "rsync.service                          enabled         enabled",
+               "cups-browsed.service                   enabled         enabled",
+               "avahi-daemon.socket                    enabled         enabled",
+               "nginx@.service                         disabled        enabled",
+               "  ssh.service             loaded active   running OpenBSD Secure Shell server",
+               "\u25cf cups.service            loaded failed   failed  CUPS Scheduler",
+               "  nfs-server.service      not-found inactive dead  nfs-server.service"]
+    play = [{"hosts": "localhost", "gather_facts": False, "connection": "local",
+             "vars": {"hardening_masked_services": defaults["hardening_masked_services"],
+                      "hardening_known_units": {"stdout_lines": listing}, "masked": loop},
+             "tasks": [{"name": "loop", "ansible.builtin.copy": {"content": "{{ masked | to_json }}",
+                                                                 "dest": str(tmp_path / "masked.json")}}]}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False, allow_unicode=True))
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-e",
+                          f"ansible_python_interpreter={sys.executable}", str(tmp_path / "play.yml")],
+                         capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert json.loads((tmp_path / "masked.json").read_text()) == ["cups", "nfs-server", "rsync"]
 
 
 def test_the_session_stacks_get_the_line_ansible_lineinfile_writes(monkeypatch, tmp_path):
