@@ -11,10 +11,12 @@ accounting (on the host's own kernel only).
 from __future__ import annotations
 
 import base64
+import importlib.util
 import re
 import shlex
 import sys
 import types
+from collections.abc import Callable
 from io import StringIO
 from typing import Any
 
@@ -24,6 +26,7 @@ from pyinfra.facts.files import Directory, File
 from pyinfra.facts.server import Command, Sysctl
 from pyinfra.operations import apt, files, server
 
+from baseline import REPO_ROOT
 from baseline import pyinfra_deploy as deploy
 from baseline.linux import services_for
 
@@ -39,8 +42,8 @@ SYSSTAT_CONFIG = "/etc/sysstat/sysstat"
 # systemd-analyze verify reads a unit only under its own name: the candidate is checked as such in a scratch directory.
 UNIT_VALIDATE = ("sh -c 'd=$(mktemp -d) || exit 1; cp \"$1\" \"$d/$2\" && systemd-analyze verify \"$d/$2\"; rc=$?; "
                  "rm -rf \"$d\"; exit $rc' verify {path} ")
-TRUE_WORDS = deploy.TRUE_WORDS
-FALSE_WORDS = {"0", "false", "no", "off", "n", "f"}
+# The role's sysctl module (one call per file): its rules for how a value is written serve the deploy as well.
+SYSCTL_MODULE = REPO_ROOT / "plugins" / "modules" / "baseline_sysctl.py"
 
 
 def run_state() -> dict[str, Any]:
@@ -70,23 +73,19 @@ def role_values(*roles: str, facts: dict[str, Any] | None = None) -> dict[str, A
 as_bool = deploy.as_bool  # Ansible's `bool` filter (the other deploys call it as helpers.as_bool)
 
 
-def sysctl_text(value: Any) -> str:
-    """A value as the role's baseline_sysctl module writes it (booleans and yes/no as 1/0, text stripped)."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, str):
-        word = value.strip()
-        if word.lower() in TRUE_WORDS:
-            return "1"
-        if word.lower() in FALSE_WORDS:
-            return "0"
-        return word
-    return str(value)
+def _sysctl_module() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("baseline_sysctl_module", SYSCTL_MODULE)
+    assert spec and spec.loader, SYSCTL_MODULE
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def sysctl_file(items: dict[str, Any]) -> str:
-    """The file the role's baseline_sysctl module writes for `items` (plugins/modules/baseline_sysctl.py)."""
-    return "".join(f"{key}={sysctl_text(value)}\n" for key, value in items.items())
+# A value as the module writes it (booleans and yes/no as 1/0, text stripped), and the file it writes for a dict of
+# settings (key=value per line, in order).
+_SYSCTL = _sysctl_module()
+sysctl_text: Callable[[Any], str] = _SYSCTL.sysctl_text
+sysctl_file: Callable[[dict[str, Any]], str] = _SYSCTL.file_text
 
 
 def net_sysctls(v: dict[str, Any]) -> dict[str, Any]:
@@ -247,19 +246,20 @@ def packages_part(v: dict[str, Any]) -> None:
                      packages=present, present=False, purge=True)
 
 
-def known_services() -> set[str]:
-    """The service units systemd knows, without `.service` (the command of roles/hardening/tasks/services.yml)."""
-    out = host.get_fact(Command, command="{ systemctl list-unit-files --type=service --no-legend --no-pager; "
-                                         "systemctl list-units --type=service --all --no-legend --no-pager; } "
-                                         "2>/dev/null | sed 's/^[^a-zA-Z0-9]*//' | awk '{print $1}' || true") or ""
-    return {line.removesuffix(".service") for line in out.split() if line.endswith(".service")}
+def known_services(v: dict[str, Any]) -> set[str]:
+    """The service units systemd knows, without `.service`: the role's listing (hardening_units_listing), each line's
+    first word after any status bullet, as roles/hardening/tasks/services.yml reads it."""
+    listing = v["hardening_units_listing"]
+    out = host.get_fact(Command, command=f"{{ {listing}; }} 2>/dev/null || true") or ""
+    names = (re.sub(r"^\W*(\S+).*$", r"\1", line) for line in out.splitlines())
+    return {name.removesuffix(".service") for name in names if name.endswith(".service")}
 
 
 packages_arriving = deploy.packages_arriving
 
 
 def services_part(v: dict[str, Any]) -> None:
-    present = known_services()
+    present = known_services(v)
     unknown = [service for service in v["hardening_masked_services"] if service not in present]
     if unknown and packages_arriving():
         # not there when the run was prepared, but packages this run installs first may bring them

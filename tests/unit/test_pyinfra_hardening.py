@@ -274,7 +274,7 @@ def test_the_sysctl_files_are_those_the_roles_module_writes(monkeypatch, tmp_pat
         if not args:
             continue
         files[args["path"]] = tmp_path / Path(args["path"]).name
-        play_tasks.append({"name": task["name"], "register": f"sysctl_{len(play_tasks)}", "baseline_sysctl": {
+        play_tasks.append({"name": task["name"], "baseline_sysctl": {
             **args, "path": str(files[args["path"]]), "set_live": False}})
     play = [{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": play_tasks,
              "vars": {k: values[k] for k in ("hardening_ip_forwarding", "hardening_sysctl_net",
@@ -301,15 +301,22 @@ def test_the_sysctl_files_are_those_the_roles_module_writes(monkeypatch, tmp_pat
     assert found[module.NET_FILE][1:] == (0o644, "root", "root")
     again = playbook()
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]
+    # the value rules the deploy takes from the module: booleans and their words as 1/0, other text stripped
+    assert [module.sysctl_text(v) for v in (True, "yes", " Off ", 2, " 4096\t87380 ")] == ["1", "1", "0", "2",
+                                                                                          "4096\t87380"]
 
 
-def test_the_services_the_role_masks_are_read_from_systemctls_listing(tmp_path):
+def test_the_services_the_role_masks_are_read_from_systemctls_listing(monkeypatch, tmp_path):
     """The role's IP-02 loop run by Ansible on this machine over a listing as its read task gets it (list-unit-files,
     then list-units with its status bullets): every masked-list service the listing names, loaded or only installed,
-    and no other (a name that only starts alike, a template unit, a socket)."""
+    and no other (a name that only starts alike, a template unit, a socket). The deploy runs the same listing (the
+    role's hardening_units_listing) and finds the same services in it."""
     tasks = yaml.safe_load((ROLE / "tasks" / "services.yml").read_text(encoding="utf-8"))
     loop = next(t for t in tasks if "ansible.builtin.systemd_service" in t)["loop"]
+    read = next(t for t in tasks if "ansible.builtin.shell" in t)
+    assert read["ansible.builtin.shell"] == "{{ hardening_units_listing }}"
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    role_vars = yaml.safe_load((ROLE / "vars" / "main.yml").read_text(encoding="utf-8"))
     listing = ["apt-daily.service                      static          -",
                "rsync.service                          enabled         enabled",
                "cups-browsed.service                   enabled         enabled",
@@ -329,6 +336,15 @@ def test_the_services_the_role_masks_are_read_from_systemctls_listing(tmp_path):
                          capture_output=True, text=True, check=False, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-2000:]
     assert json.loads((tmp_path / "masked.json").read_text()) == ["cups", "nfs-server", "rsync"]
+
+    module = load("hardening")
+    commands = []
+    monkeypatch.setattr(module, "host", SimpleNamespace(
+        get_fact=lambda fact, command: commands.append(command) or "\n".join(listing)))
+    known = module.known_services(role_vars)
+    assert commands == [f"{{ {role_vars['hardening_units_listing']}; }} 2>/dev/null || true"]
+    assert sorted(s for s in defaults["hardening_masked_services"] if s in known) == ["cups", "nfs-server", "rsync"]
+    assert {"apt-daily", "ssh", "cups-browsed", "nginx@"} <= known and "avahi-daemon" not in known
 
 
 def test_the_session_stacks_get_the_line_ansible_lineinfile_writes(monkeypatch, tmp_path):
