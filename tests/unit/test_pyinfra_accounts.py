@@ -460,13 +460,21 @@ def ansible_template(expression: str, variables: dict[str, Any]) -> Any:
 
 def test_initial_password_hash_is_the_roles(run, module, lab_values):
     task = staff_task("AC-02 | Individual accounts for active staff, in their role's group")
+    omit = "__omit_place_holder__test"
     for user in ("zhangwei", "liqiang"):
         expected = ansible_template(task["ansible.builtin.user"]["password"],
-                                    {"item": {"username": user}, "accounts_initial_password_seed": SEED})
+                                    {"item": {"username": user}, "accounts_initial_password_seed": SEED,
+                                     "ansible_facts": {"getent_passwd": {"root": []}}, "omit": omit})
         found = module.initial_password_hash(SEED, user)
         assert found == str(expected).strip()
         assert sha512_crypt.verify(module.roster.initial_password(SEED, user), found)
     assert module.initial_password_hash(SEED, "zhangwei") != module.initial_password_hash(SEED, "liqiang")
+    # an account that exists keeps its password (update_password: on_create): nothing is hashed for it
+    existing = ansible_template(task["ansible.builtin.user"]["password"],
+                                {"item": {"username": "zhangwei"}, "accounts_initial_password_seed": SEED,
+                                 "ansible_facts": {"getent_passwd": {"zhangwei": []}}, "omit": omit})
+    assert existing == omit
+    assert task["ansible.builtin.user"]["update_password"] == "on_create"  # noqa: S105 - a module option's value
 
 
 def test_staff_keys_file_is_the_roles(run, module, lab_values):
