@@ -30,7 +30,7 @@ from lab_run import on, recap
 from baseline import REPO_ROOT
 from baseline.operations import changes
 from baseline.results import read_results
-from devtools.lab import config
+from devtools.lab import config, filecompare
 
 pytestmark = pytest.mark.lab
 # pyinfra's safety on an original, beyond the parity proof (see above): make test-extended
@@ -55,8 +55,9 @@ MANAGED_DIRS = (
     "/etc/tmpfiles.d/tmp.conf", "/etc/default/sysstat", "/etc/sysstat/sysstat",
 )
 # Files that are the host's own by nature: keys and certificates issued per host, and Ansible's dated copies of a
-# replaced file (`backup: true`, named by process id and time). Paths and contents are compared with the host's own
-# name written as @HOST@ (rsyslog names the host's certificate). A path matches when it starts with an entry.
+# replaced file (`backup: true`, named by process id and time). Paths are compared with the host's own name written
+# as @HOST@, contents by their bytes or with the name so written (rsyslog names the host's certificate; devtools/lab/
+# filecompare.py). A path matches when it starts with an entry.
 HOST_SPECIFIC = (
     "/etc/baseline-pki/@HOST@.", "/etc/baseline-pki/postgresql.", "/etc/baseline-pki/mariadb.",
     "/etc/ssh/ssh_host_", "/etc/aide/aide.db",
@@ -119,19 +120,12 @@ def suite(hosts: list[str], inventory_dir: Path, tmp: Path, name: str,
             if r.asset in hosts and not r.check.startswith(BACKUP_CHECKS)}
 
 
-def managed_files(host: str) -> dict[str, str]:
-    """path -> 'sha256 owner:group:mode' for every file under MANAGED_DIRS on `host`, the host's name in paths and
-    contents written as @HOST@; host-specific files, dated copies and the backup client's files left out."""
-    listing = on(host, "sudo find " + " ".join(MANAGED_DIRS) + " -xdev -type f -print0 2>/dev/null"
-                 " | sudo xargs -0 -r sh -c 'for f; do printf \"%s %s \" \"$f\" \"$(stat -c %U:%G:%a \"$f\")\";"
-                 f" sed \"s/{host}/@HOST@/g\" \"$f\" | sha256sum | cut -d\" \" -f1; done' sh")
-    found = {}
-    for line in listing.splitlines():
-        path, meta, digest = line.rsplit(" ", 2)
-        path = path.replace(host, "@HOST@")
-        if not path.startswith(HOST_SPECIFIC + BACKUP_CLIENT_FILES) and not DATED_COPY.search(path):
-            found[path] = f"{digest} {meta}"
-    return found
+def managed_files(host: str) -> dict[str, filecompare.FileState]:
+    """path -> owner, group, mode and digests (devtools/lab/filecompare.py) of every file under MANAGED_DIRS on
+    `host`; host-specific files, dated copies and the backup client's files left out."""
+    found = filecompare.read_listing(on(host, filecompare.listing_command(MANAGED_DIRS, host)), host)
+    return {path: state for path, state in found.items()
+            if not path.startswith(HOST_SPECIFIC + BACKUP_CLIENT_FILES) and not DATED_COPY.search(path)}
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +176,7 @@ def test_the_suites_give_each_twin_the_verdicts_of_its_original(demo_run, twins_
 def test_managed_files_are_byte_identical_on_each_pair(twins_applied):
     for twin, original in TWINS.items():
         mine, theirs = managed_files(twin), managed_files(original)
-        differ = {path: (theirs.get(path), mine.get(path)) for path in sorted(set(mine) | set(theirs))
-                  if mine.get(path) != theirs.get(path)}
+        differ = filecompare.differences(mine, theirs)
         assert not differ, f"{original} (Ansible) vs {twin} (pyinfra): {differ}"
 
 
