@@ -248,10 +248,10 @@ def packages_part(v: dict[str, Any]) -> None:
 
 def known_services(v: dict[str, Any]) -> set[str]:
     """The service units systemd knows, without `.service`: the role's listing (hardening_units_listing), each line's
-    first word after any status bullet, as roles/hardening/tasks/services.yml reads it."""
-    listing = v["hardening_units_listing"]
+    unit name (hardening_unit_name_pattern), as roles/hardening/tasks/services.yml reads it."""
+    listing, pattern = v["hardening_units_listing"], v["hardening_unit_name_pattern"]
     out = host.get_fact(Command, command=f"{{ {listing}; }} 2>/dev/null || true") or ""
-    names = (re.sub(r"^\W*(\S+).*$", r"\1", line) for line in out.splitlines())
+    names = (re.sub(pattern, r"\1", line) for line in out.splitlines())
     return {name.removesuffix(".service") for name in names if name.endswith(".service")}
 
 
