@@ -8,6 +8,7 @@ of 3072 bits in 200), and writing it as @HOST@ on one side only would make equal
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import NamedTuple
 
@@ -23,10 +24,11 @@ class FileState(NamedTuple):
 def listing_command(paths: tuple[str, ...] | list[str], host: str, sudo: str = "sudo ") -> str:
     """A shell command printing `PATH OWNER:GROUP:MODE SHA256 SHA256-NAMED` for every regular file under `paths`
     (one file system each, paths that do not exist left out)."""
-    if not host or "/" in host or "'" in host or '"' in host or "\\" in host:
-        raise ValueError(f"host name {host!r} cannot be written into a sed expression")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", host):
+        raise ValueError(f"host name {host!r} cannot be written into a sed expression (letters, digits, . _ - only)")
+    name = host.replace(".", "\\.")  # sed's regular expression: a dot is a dot
     per_file = ('for f; do printf "%s %s %s " "$f" "$(stat -c %U:%G:%a "$f")" "$(sha256sum <"$f" | cut -d" " -f1)";'
-                f' sed "s/{host}/{HOST_MARK}/g" "$f" | sha256sum | cut -d" " -f1; done')
+                f' sed "s/{name}/{HOST_MARK}/g" "$f" | sha256sum | cut -d" " -f1; done')
     return (f"{sudo}find {' '.join(map(shlex.quote, paths))} -xdev -type f -print0 2>/dev/null"
             f" | {sudo}xargs -0 -r sh -c {shlex.quote(per_file)} sh")
 

@@ -4,6 +4,7 @@ certificate matches, and a changed byte, owner or mode, or a file on one side on
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -54,5 +55,12 @@ def test_a_changed_byte_or_mode_or_a_missing_file_is_a_difference(tmp_path, chan
 
 
 def test_a_name_that_cannot_be_written_into_sed_is_refused():
-    with pytest.raises(ValueError, match="sed"):
-        filecompare.listing_command(["/etc"], "a/b")
+    for name in ("a/b", "a'b", 'a"b', "a\\b", "", "a*"):
+        with pytest.raises(ValueError, match="sed"):
+            filecompare.listing_command(["/etc"], name)
+
+
+def test_a_dot_in_a_name_matches_only_a_dot(tmp_path):
+    (tmp_path / "conf").write_text("db2.lab db2xlab\n")
+    [state] = listing(tmp_path, "db2.lab").values()
+    assert state.named == hashlib.sha256(b"@HOST@ db2xlab\n").hexdigest()
