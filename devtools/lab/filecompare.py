@@ -4,7 +4,7 @@ and its pyinfra twin must hold the same files under the directories the baseline
 A file matches when owner, group and mode are the same and either its bytes are the same or its text is the same
 once each host's name is written as @HOST@ (rsyslog's configuration names the host's own certificate). Both digests
 count: a host's name can occur by chance inside base64 data (three given letters occur in about one PEM certificate
-of 3072 bits in 200), and writing it as @HOST@ on one side only would make equal files differ."""
+of 3072 bits in 175), and writing it as @HOST@ on one side only would make equal files differ."""
 
 from __future__ import annotations
 
