@@ -20,18 +20,15 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import ansible_mitogen
 
-from baseline import REPO_ROOT as ROOT
+from devtools.bench.linux import BIN, lab, run
 from devtools.lab import config
 
-BIN = ROOT / ".venv" / "bin"
 HOSTS = ",".join(h.name for h in config.CONTAINER_HOSTS)
 TASKS = {
     "skipped": "    - ansible.builtin.debug: {msg: never}\n      when: inventory_hostname == 'no such host'\n",
@@ -46,21 +43,6 @@ STRATEGIES = {
 }
 
 
-def run(cmd, env_extra=None, timeout=1800):
-    env = {**os.environ, **(env_extra or {}), "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-           "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "BASELINE_LAB_LOCK_HELD": "1"}
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    return proc, time.monotonic() - t0
-
-
-def lab(*args):
-    proc, seconds = run([str(ROOT / "scripts/lab"), *args])
-    if proc.returncode != 0:
-        sys.exit(f"scripts/lab {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return seconds
-
-
 def playbook(directory: Path, kind: str, count: int) -> Path:
     path = directory / f"{kind}-{count}.yml"
     tasks = "\n" + TASKS[kind] * count if count else " []\n"
@@ -69,7 +51,7 @@ def playbook(directory: Path, kind: str, count: int) -> Path:
 
 
 def timed(path: Path, env_extra: dict) -> float:
-    proc, seconds = run([str(BIN / "ansible-playbook"), str(path)], env_extra)
+    proc, seconds = run([str(BIN / "ansible-playbook"), str(path)], env_extra=env_extra)
     if proc.returncode != 0:
         sys.exit(f"{path.name} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     return seconds

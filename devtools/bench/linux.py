@@ -34,8 +34,8 @@ REAPPLY_TARGET_S = 27.0
 FIRST_APPLY_TARGET_S = 360.0
 
 
-def run(cmd, timeout=1800, strategy=None):
-    env = {**os.environ, **({"ANSIBLE_STRATEGY": strategy} if strategy else {}),
+def run(cmd, timeout=1800, strategy=None, env_extra=None):
+    env = {**os.environ, **({"ANSIBLE_STRATEGY": strategy} if strategy else {}), **(env_extra or {}),
            "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
            "ANSIBLE_NOCOLOR": "1", "BASELINE_LAB_LOCK_HELD": "1"}
     t0 = time.monotonic()
