@@ -6,14 +6,111 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from baseline import REPO_ROOT
 from devtools.lab import config
 
 BIN = Path(shutil.which("ansible-playbook") or "ansible-playbook").parent
 SSH = ["ssh", "-F", str(config.INVENTORY_DIR / "ssh_config")]
+# processes started by run() that have not ended: what stop_running() ends
+RUNNING: set[subprocess.Popen] = set()
+
+
+def run(cmd: Sequence[str], *, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`cmd` from the repository root, no input, output captured, never raises for its exit status (as
+    subprocess.run(..., capture_output=True, text=True, check=False)); while it runs, stop_running() can end it."""
+    with subprocess.Popen(list(cmd), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        RUNNING.add(proc)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            RUNNING.discard(proc)
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
+
+
+def stop_running(grace: float = 120) -> list[str]:
+    """End what run() started and still runs (SIGTERM: ansible-playbook and `scripts/lab` stop as on Ctrl-C, each
+    host left as its interrupted run leaves it; SIGKILL after `grace` seconds); the commands it ended."""
+    procs = list(RUNNING)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return [" ".join(map(str, proc.args[:3])) for proc in procs]
+
+
+class Ahead:
+    """Steps of a later test module's fixtures that start early, in a thread, beside the tests before it (the lab's
+    conftest starts them: AHEAD_OF). step(i) waits for step i and returns its value or raises its error; a step
+    after one that failed does not run. Before start(), the fixtures run their steps themselves."""
+
+    STARTED: list[Ahead] = []  # noqa: RUF012 - every instance started in this process
+
+    def __init__(self, *steps: Callable[[], Any]):
+        self.steps = steps
+        self.values: list[Any] = []
+        self.error: BaseException | None = None
+        self.began: list[float] = []  # time.monotonic() when each step started
+        self.thread: threading.Thread | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.thread is not None
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._work, name="lab-ahead", daemon=True)
+            Ahead.STARTED.append(self)
+            self.thread.start()
+
+    def _work(self) -> None:
+        for step in self.steps:
+            self.began.append(time.monotonic())
+            try:
+                self.values.append(step())
+            except BaseException as exc:  # noqa: BLE001 - kept for the fixture that waits for it
+                self.error = exc
+                return
+
+    def step(self, index: int) -> Any:
+        assert self.thread is not None, "the steps were not started"
+        while len(self.values) <= index and self.thread.is_alive():
+            self.thread.join(1)
+        if index < len(self.values):
+            return self.values[index]
+        if index == len(self.values) and self.error is not None:
+            raise self.error
+        raise AssertionError(f"not run: an earlier step failed ({self.error!r})")
+
+    def remaining(self, index: int, cost: float) -> float:
+        """What step `index` may still take (its declared `cost` less the time it has run; 0 once it ended)."""
+        if self.thread is None or index >= len(self.began):
+            return cost
+        if index < len(self.values) or not self.thread.is_alive():
+            return 0.0
+        return max(cost - (time.monotonic() - self.began[index]), 0.0)
+
+    def stop(self) -> list[str]:
+        """End the steps' running commands and wait for the thread; the commands it ended."""
+        if self.thread is None or not self.thread.is_alive():
+            return []
+        ended = stop_running()
+        self.thread.join()
+        return ended
 
 
 def playbook(*args: str, timeout: float = 900, strategy: str = "") -> subprocess.CompletedProcess:
@@ -21,8 +118,7 @@ def playbook(*args: str, timeout: float = 900, strategy: str = "") -> subprocess
     output captured, never raises."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            **({"ANSIBLE_STRATEGY": strategy} if strategy else {})}
-    return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return run([str(BIN / "ansible-playbook"), *args], env=env, timeout=timeout)
 
 
 def kernel_hosts() -> set[str]:
@@ -47,7 +143,7 @@ def playbooks_beside(*args: str, timeout: float = 900) -> list[subprocess.Comple
 
 def on(host: str, command: str, timeout: float = 300) -> str:
     """Run a command on a lab host as the automation account; fails the test when it exits non-zero."""
-    proc = subprocess.run([*SSH, host, command], capture_output=True, text=True, timeout=timeout, check=False)
+    proc = run([*SSH, host, command], timeout=timeout)
     assert proc.returncode == 0, f"{host}: {command}\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
