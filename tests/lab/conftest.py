@@ -1,6 +1,8 @@
 """The lab for integration tests: one `scripts/lab up --vm` per test session, `scripts/lab down` at the end.
 The lab's own checks run first, then `scripts/demo` on the fresh lab (the main job, exactly as a user runs it),
-then the suites that build on the hosts the demo hardened, then the drifts (tests/lab/test_drift.py).
+then the suites that build on the hosts the demo hardened, then the drifts (tests/lab/test_drift.py), then pyinfra's
+parity on the twins (tests/lab/test_engine_parity.py) with the Debian 13 hosts joining the lab and taking their first
+baseline beside it (AHEAD_OF), then the Debian 13 tests (tests/lab/test_trixie.py).
 
 The session holds the lab lock (one lab user at a time) and tells child processes so (BASELINE_LAB_LOCK_HELD).
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lab_run import Ahead
 
 from baseline import REPO_ROOT
 from baseline.results import new_run_id, read_results
@@ -37,10 +40,41 @@ def pytest_collection_modifyitems(items):
         if here not in item.path.parents:
             # lab-marked tests elsewhere (the report of the lab run) come after the lab suites
             return 5 if item.get_closest_marker("lab") else 0
-        # the Debian 13 hosts join the lab after the drifts: no suite before them iterates over them
-        return {"test_lab.py": 1, "test_demo.py": 2, "test_drift.py": 4, "test_trixie.py": 4.5}.get(item.path.name, 3)
+        # the Debian 13 hosts join the lab after the drifts (beside the parity tests, whose hosts and inventory are
+        # the twins' own): no suite before them iterates over them
+        return {"test_lab.py": 1, "test_demo.py": 2, "test_drift.py": 4, "test_engine_parity.py": 4.2,
+                "test_trixie.py": 4.5}.get(item.path.name, 3)
 
     items.sort(key=rank)  # stable: keeps file order within each rank
+
+
+# Steps of a later module's fixtures (its AHEAD, a lab_run.Ahead) that start when a module before it starts and run
+# beside its tests: module -> the later module. pyinfra's parity tests on the twins leave part of the two cores idle
+# (pyinfra's controller is one process, waiting on the twins most of the time: measured 45 % idle during the dry run
+# on the twins, 28 % during the first run): the Debian 13 hosts join the lab and take their first baseline
+# (tests/lab/test_trixie.py) meanwhile. Their hosts are their own, the
+# change records of each are told apart by engine, and `scripts/lab up` writes the inventories whole.
+AHEAD_OF = {"test_engine_parity.py": "test_trixie.py"}
+
+
+def _succeeded(item: pytest.Item, fixture: str) -> bool:
+    """The session fixture `fixture` of `item` is set up and did not fail."""
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get(fixture)
+    cached = getattr(defs[-1], "cached_result", None) if defs else None
+    return cached is not None and cached[2] is None
+
+
+def pytest_runtest_setup(item):
+    """Start the AHEAD of the module AHEAD_OF names for the module of `item` (once; only when that module's tests are
+    in the session and the demo, which the steps build on, has run)."""
+    later = AHEAD_OF.get(item.path.name)
+    if not later or not _succeeded(item, "demo_run"):
+        return
+    for other in item.session.items:
+        ahead = getattr(getattr(other, "module", None), "AHEAD", None)
+        if other.path.name == later and isinstance(ahead, Ahead):
+            ahead.start()
+            return
 
 
 # The lab session's deadline (BASELINE_LAB_DEADLINE; `make test` sets one below CI's limit): a lab test starts only
@@ -98,6 +132,10 @@ def lab_up(lab_lock):
     proc = run_lab("--json", "up", "--vm", "--twins")
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     yield figures
+    for ahead in Ahead.STARTED:  # steps still running when the session ends (stopped, or their tests not run)
+        ended = ahead.stop()
+        if ended:
+            print(f"lab: stopped before `scripts/lab down`: {'; '.join(ended)}")
     run_lab("down")
 
 

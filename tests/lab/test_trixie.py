@@ -10,7 +10,10 @@ new libraries, then the upgrade's file changes approved in the integrity databas
 upg1 and changes nothing elsewhere; the restore drill on drill13 restores pg13's PostgreSQL 17 and maria13's MariaDB
 11.8 backups; and the compliance suites pass on every host with the checks and outcomes that the demo's verification
 gave the Debian 12 host of its class.
-pyinfra, run after Ansible, finds nothing to change on the Debian 13 servers."""
+pyinfra, run after Ansible, finds nothing to change on the Debian 13 servers.
+
+In `make test` the steps up to the drill run beside pyinfra's parity tests (tests/lab/test_engine_parity.py, whose
+hosts are the twins), started by tests/lab/conftest.py; this module's tests then check what they did."""
 
 from __future__ import annotations
 
@@ -18,10 +21,12 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
-from lab_run import changed_tasks, on, playbook, playbooks_beside, recap
+from lab_run import Ahead, changed_tasks, on, playbook, playbooks_beside, recap, run
 
 from baseline import REPO_ROOT
 from baseline.operations import changes
@@ -30,9 +35,9 @@ from devtools.lab import config
 
 pytestmark = [pytest.mark.lab, pytest.mark.trixie]
 # what the expensive fixtures may take on CI's machine (devtools/lab/deadline.py): joining with the images built,
-# first apply, upgrade, second apply, drill, suites
-LAB_FIXTURE_COSTS = {"trixie_up": 150, "first_apply": 680, "upgraded": 100, "second_apply": 300, "drilled": 120,
-                     "verified": 170}
+# first apply, upgrade, second apply, drill, suites; once the steps up to the drill run ahead (AHEAD below), what
+# each may still take is its cost less the time it has run
+COSTS = {"trixie_up": 150, "first_apply": 680, "upgraded": 100, "second_apply": 300, "drilled": 120, "verified": 170}
 TRIXIE = [h.name for h in config.TRIXIE_HOSTS + config.TRIXIE_VM_HOSTS]
 UPGRADED = [h.name for h in config.UPGRADE_HOSTS]
 # a Debian 12 host of the same class
@@ -52,6 +57,73 @@ SUITES = ("compliance_tests/linux", "compliance_tests/databases")
 HOST_JOBS = 4  # a complete run with hosts side by side, as the demo verifies (baseline/compliance_jobs.py)
 
 
+def release(name: str) -> str:
+    return on(name, ". /etc/os-release && echo $VERSION_ID").strip()
+
+
+def join() -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """The Debian 13 hosts join the running lab (the hosts already running stay as they are); the release of each
+    new host, of upg1 and of app1 right after."""
+    proc = run([str(REPO_ROOT / "scripts" / "lab"), "up", "--trixie", "--vm"], timeout=1800)
+    assert proc.returncode == 0, f"scripts/lab up --trixie failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc, {name: release(name) for name in [*TRIXIE, "app1", *UPGRADED]}
+
+
+def site() -> subprocess.CompletedProcess:
+    """site.yml on the hosts of this test: the VM (software-emulated) in a run of its own beside the containers'."""
+    runs = playbooks_beside("playbooks/site.yml", "--limit", LIMIT, timeout=1800)
+    return subprocess.CompletedProcess([r.args for r in runs], max(r.returncode for r in runs),
+                                       "".join(r.stdout for r in runs), "".join(r.stderr for r in runs))
+
+
+def upgrade() -> dict[str, str]:
+    """upg1 upgraded in place after its Debian 12 baseline; its release before and after."""
+    before = {name: release(name) for name in UPGRADED}
+    for name in UPGRADED:
+        on(name, UPGRADE, timeout=900)
+    # then the reboot that ends a release upgrade: every service starts with the new libraries
+    proc = run([str(REPO_ROOT / "scripts" / "lab"), "reboot", *UPGRADED], timeout=600)
+    assert proc.returncode == 0, f"scripts/lab reboot failed:\n{proc.stdout}\n{proc.stderr}"
+    for name in UPGRADED:
+        on(name, APPROVE, timeout=600)
+    return {name: before[name] + "->" + release(name) for name in UPGRADED}
+
+
+def drill() -> tuple[subprocess.CompletedProcess, float]:
+    """The restore drill of the Debian 13 database servers, on their drill host; and when it started."""
+    started = time.time()
+    return playbook("playbooks/restore_drill.yml", "--limit", ",".join(DRILL), timeout=1500), started
+
+
+# The fixtures' steps up to the drill, in order. They start beside tests/lab/test_engine_parity.py (tests/lab/
+# conftest.py, AHEAD_OF), whose hosts are the twins; in a session without it (make test-trixie) each fixture runs
+# its step. The suites and pyinfra's run come after parity's tests, in this module's tests.
+AHEAD_FIXTURES = ["trixie_up", "first_apply", "upgraded", "second_apply", "drilled"]
+AHEAD = Ahead(join, site, upgrade, site, drill)
+
+
+class _Costs(Mapping):
+    """COSTS, but a fixture whose step runs ahead costs what that step may still take (read anew by each test)."""
+
+    def __getitem__(self, name: str) -> float:
+        cost = COSTS[name]
+        return AHEAD.remaining(AHEAD_FIXTURES.index(name), cost) if name in AHEAD_FIXTURES else cost
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COSTS)
+
+    def __len__(self) -> int:
+        return len(COSTS)
+
+
+LAB_FIXTURE_COSTS = _Costs()
+
+
+def step(fixture: str, work: Callable[[], Any]) -> Any:
+    """The value of `fixture`'s step: from AHEAD when it started, else run here."""
+    return AHEAD.step(AHEAD_FIXTURES.index(fixture)) if AHEAD.started else work()
+
+
 def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedProcess, list]:
     results = tmp / f"{name}.jsonl"
     proc = subprocess.run([sys.executable, "-m", "pytest", *SUITES, "-q",
@@ -62,51 +134,28 @@ def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def trixie_up(demo_run) -> subprocess.CompletedProcess:
-    """The Debian 13 hosts join the running lab (the hosts already running stay as they are)."""
-    proc = subprocess.run([str(REPO_ROOT / "scripts" / "lab"), "up", "--trixie", "--vm"], capture_output=True,
-                          text=True, timeout=1800, check=False)
-    assert proc.returncode == 0, f"scripts/lab up --trixie failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def site(timeout: float) -> subprocess.CompletedProcess:
-    """site.yml on the hosts of this test: the VM (software-emulated) in a run of its own beside the containers'."""
-    runs = playbooks_beside("playbooks/site.yml", "--limit", LIMIT, timeout=timeout)
-    return subprocess.CompletedProcess([r.args for r in runs], max(r.returncode for r in runs),
-                                       "".join(r.stdout for r in runs), "".join(r.stderr for r in runs))
+def trixie_up(demo_run) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    return step("trixie_up", join)
 
 
 @pytest.fixture(scope="module")
 def first_apply(trixie_up) -> subprocess.CompletedProcess:
-    return site(timeout=1800)
+    return step("first_apply", site)
 
 
 @pytest.fixture(scope="module")
 def upgraded(first_apply) -> dict[str, str]:
-    """upg1 upgraded in place after its Debian 12 baseline; its release before and after."""
-    before = {name: on(name, ". /etc/os-release && echo $VERSION_ID").strip() for name in UPGRADED}
-    for name in UPGRADED:
-        on(name, UPGRADE, timeout=900)
-    # then the reboot that ends a release upgrade: every service starts with the new libraries
-    proc = subprocess.run([str(REPO_ROOT / "scripts" / "lab"), "reboot", *UPGRADED], capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert proc.returncode == 0, f"scripts/lab reboot failed:\n{proc.stdout}\n{proc.stderr}"
-    for name in UPGRADED:
-        on(name, APPROVE, timeout=600)
-    return {name: before[name] + "->" + on(name, ". /etc/os-release && echo $VERSION_ID").strip() for name in UPGRADED}
+    return step("upgraded", upgrade)
 
 
 @pytest.fixture(scope="module")
 def second_apply(upgraded) -> subprocess.CompletedProcess:
-    return site(timeout=1800)
+    return step("second_apply", site)
 
 
 @pytest.fixture(scope="module")
 def drilled(second_apply) -> tuple[subprocess.CompletedProcess, float]:
-    """The restore drill of the Debian 13 database servers, on their drill host; and when it started."""
-    started = time.time()
-    return playbook("playbooks/restore_drill.yml", "--limit", ",".join(DRILL), timeout=1500), started
+    return step("drilled", drill)
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +167,9 @@ def verified(drilled, tmp_path_factory, lab_results):
 
 
 def test_the_debian_13_hosts_run_debian_13(trixie_up):
-    for name in TRIXIE:
-        assert on(name, ". /etc/os-release && echo $VERSION_ID").strip() == "13", name
-    for name in ["app1", *UPGRADED]:
-        assert on(name, ". /etc/os-release && echo $VERSION_ID").strip() == "12", name
+    """As they joined (upg1 is upgraded later)."""
+    _proc, releases = trixie_up
+    assert releases == {**dict.fromkeys(TRIXIE, "13"), **dict.fromkeys(["app1", *UPGRADED], "12")}
 
 
 def test_site_yml_applies_the_baseline_to_debian_13(first_apply):
