@@ -63,8 +63,8 @@ test: setup
 # The lab tests `make test` leaves out (marked `extended`), in a lab session of their own with the demo as its setup:
 # the control-tag runs (each control ID's tag applied alone) and pyinfra's lab tests beyond the parity proof (both
 # engines on one host, pyinfra's lockout guard, its backup and PKI parts); the parity proof on the twins
-# (tests/lab/test_engine_parity.py) is part of `make test`. With them `make test` would come
-# close to CI's 90-minute limit (an estimated 82 of its 90 minutes on two cores).
+# (tests/lab/test_engine_parity.py) is part of `make test`. With them `make test` (61–83 min here on two cores,
+# depending on the machine's day) would pass CI's 90-minute limit.
 test-extended: setup
 	$(BIN)/pytest tests/lab -m "lab and (extended or lab_teardown)" -p no:cacheprovider \
 	  --durations=25 -rfEs -o console_output_style=times $(PYTEST_ARGS)

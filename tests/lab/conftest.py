@@ -51,9 +51,9 @@ def pytest_collection_modifyitems(items):
 # Steps of a later module's fixtures (its AHEAD, a lab_run.Ahead) that start when a module before it starts and run
 # beside its tests: module -> the later module. pyinfra's parity tests on the twins leave part of the two cores idle
 # (pyinfra's controller is one process, waiting on the twins most of the time: measured 45 % idle during the dry run
-# on the twins, 28 % during the first run): the Debian 13 hosts join the lab and take their first baseline
-# (tests/lab/test_trixie.py) meanwhile. Their hosts are their own, the
-# change records of each are told apart by engine, and `scripts/lab up` writes the inventories whole.
+# on the twins, 28 % during the first run): meanwhile the Debian 13 hosts join the lab and take their baseline, upg1
+# is upgraded and the drill runs (tests/lab/test_trixie.py). Each side has hosts of its own, the change records of
+# each are told apart by engine, and `scripts/lab up` writes the inventories whole.
 AHEAD_OF = {"test_engine_parity.py": "test_trixie.py"}
 
 
