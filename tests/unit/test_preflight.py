@@ -72,6 +72,7 @@ def test_a_run_that_imports_the_preflight_per_part_checks_each_host_once(tmp_pat
     # the three checks and the group of hosts that passed, once; the second play has no host left
     assert out.count("ok: [ghost]") == 4 and "skipping: [ghost]" not in out, out[-3000:]
     assert out.count("skipping: no hosts matched") == 1, out[-3000:]
+    assert "Could not match supplied host pattern" not in proc.stdout + proc.stderr  # the group is named once it exists
     assert not marker.exists()
 
 

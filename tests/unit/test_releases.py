@@ -64,6 +64,7 @@ def release_play(tmp_path: Path, releases: list[str]) -> subprocess.CompletedPro
         (books / "group_vars" / f"debian_{number}.yml").write_text(f"release_marker: debian-{number}\n")
     (books / "show.yml").write_text(
         "- ansible.builtin.import_playbook: release.yml\n"
+        "- ansible.builtin.import_playbook: release.yml\n"  # as site.yml imports it once per part
         "- hosts: linux_servers\n  gather_facts: false\n  tasks:\n"
         "    - ansible.builtin.debug:\n        msg: 'marker={{ release_marker }} groups={{ group_names | join(\",\") }}'\n")
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"linux_servers": {"hosts": {"box": {
@@ -79,6 +80,10 @@ def test_the_release_play_groups_a_supported_host_and_changes_nothing(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert f"marker=debian-{number} groups=debian_{number},linux_servers" in proc.stdout
     assert "changed=0" in proc.stdout
+    # the second import leaves out the host grouped by the first, and no pattern makes Ansible warn
+    assert proc.stdout.count("Debian release | distribution facts") == 1, proc.stdout[-3000:]
+    assert "skipping: no hosts matched" in proc.stdout
+    assert "Could not match supplied host pattern" not in proc.stdout + proc.stderr
 
 
 @pytest.mark.skipif(not Path("/etc/debian_version").exists(), reason="the release play reads a Debian controller")
