@@ -87,8 +87,8 @@ def pyinfra(limit: str, *args: str, deploy: str = "playbooks/pyinfra/site.py",
 
 
 def last_record() -> dict:
-    """The last change record of pyinfra: the Debian 13 hosts' first Ansible run records its own beside this
-    module's runs (tests/lab/conftest.py, AHEAD_OF)."""
+    """The last change record of pyinfra: the Debian 13 hosts' Ansible runs (applies, drill) record their own beside
+    this module's runs (tests/lab/conftest.py, AHEAD_OF)."""
     records = [r for r in changes.archive().read() if r.get("engine") == "pyinfra"]
     assert records, "the pyinfra run left no change record (CM-01)"
     return records[-1]
