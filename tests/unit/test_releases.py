@@ -81,7 +81,7 @@ def test_the_release_play_groups_a_supported_host_and_changes_nothing(tmp_path):
     assert f"marker=debian-{number} groups=debian_{number},linux_servers" in proc.stdout
     assert "changed=0" in proc.stdout
     # the second import leaves out the host grouped by the first, and no pattern makes Ansible warn
-    assert proc.stdout.count("Debian release | distribution facts") == 1, proc.stdout[-3000:]
+    assert proc.stdout.count("TASK [Debian release | distribution facts]") == 1, proc.stdout[-3000:]
     assert "skipping: no hosts matched" in proc.stdout
     assert "Could not match supplied host pattern" not in proc.stdout + proc.stderr
 
