@@ -550,7 +550,8 @@ def ssh(v: dict[str, Any], facts: dict[str, Any]) -> None:
     removal = [f"rm -f {' '.join(shlex.quote(p) for p in stray)}"] if stray else []
     shell("AC-01 | Remove sshd drop-ins the baseline does not manage; IA-05 | the complete sshd configuration is "
           "valid, sshd reloads", *removal,
-          f"/usr/sbin/sshd -t && systemctl reload ssh || {restore_and_fail('the sshd change failed (sshd -t, reload)')}")
+          f"/usr/sbin/sshd -t && ({v['accounts_sshd_reload']}\n) || "
+          f"{restore_and_fail('the sshd change failed (sshd -t, reload)')}")
     confirm("IA-05", change)
 
 
