@@ -9,6 +9,7 @@ compliance tests, pyinfra deploys, `scripts/netdev`, `scripts/report`.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,7 +52,11 @@ class Inventory:
     _variables: Any
 
     def hosts(self, pattern: str = "all") -> list[str]:
-        return [h.name for h in self._manager.get_hosts(pattern)]
+        """The hosts of an Ansible host pattern, as Ansible resolves it; a group or host the inventory does not
+        have matches nothing, as in Ansible, but without its "Could not match supplied host pattern" warning (an
+        inventory of a few hosts, such as the pyinfra twins', lacks groups the deploys name)."""
+        known = pattern_without_unknown_names(pattern, set(self._manager.groups) | set(self._manager.hosts))
+        return [] if known is None else [h.name for h in self._manager.get_hosts(known)]
 
     def groups(self) -> dict[str, list[str]]:
         return {name: [h.name for h in group.get_hosts()] for name, group in self._manager.groups.items()}
@@ -60,6 +65,29 @@ class Inventory:
         """Host variables after Ansible's precedence rules, plain Python values, vault values decrypted."""
         raw = self._variables.get_vars(host=self._manager.get_host(host), include_hostvars=False)
         return _plain(raw)
+
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def pattern_without_unknown_names(pattern: str, names: set[str]) -> str | None:
+    """An Ansible host pattern without the plain group or host names that are not in `names`, with the same hosts:
+    an unknown name adds nothing ("a:x"), excludes nothing ("a:!x") and leaves nothing in an intersection ("a:&x":
+    None); a pattern whose every host-adding term is unknown matches nothing (None). Wildcards, regular expressions
+    and ranges stay as they are."""
+    terms = [t for t in re.split(r"[:,]", pattern) if t]
+    if not all(PLAIN_NAME.fullmatch(t.lstrip("!&")) for t in terms):
+        return pattern
+    kept = []
+    for term in terms:
+        name = term.lstrip("!&")
+        if name in names or name == "all":
+            kept.append(term)
+        elif term.startswith("&"):
+            return None
+    if not any(not t.startswith(("!", "&")) for t in kept) and any(not t.startswith(("!", "&")) for t in terms):
+        return None
+    return ":".join(kept) if kept else "all"
 
 
 def _plain(value: Any) -> Any:

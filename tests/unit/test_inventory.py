@@ -66,3 +66,33 @@ def test_suites_find_the_lab_staff_keys_without_importing_the_lab(monkeypatch, t
     assert compliance.staff_key_path("zhangsan") == lab_secrets.staff_key_path("zhangsan")
     monkeypatch.setenv("BASELINE_STAFF_KEYS", str(tmp_path))
     assert compliance.staff_key_path("zhangsan") == tmp_path / "zhangsan" / "id_ed25519"
+
+
+def test_a_pattern_naming_groups_the_inventory_lacks_matches_as_in_ansible_without_its_warning(tmp_path, capfd):
+    inv = tmp_path / "inv"
+    inv.mkdir()
+    (inv / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
+        "linux_servers": {"hosts": {"app2": None, "db3": None}}, "postgresql_servers": {"hosts": {"db3": None}}}}}))
+    loaded = inventory.load(str(inv))
+    assert loaded.hosts("linux_servers:!kernel_hosts") == ["app2", "db3"]
+    assert loaded.hosts("linux_servers:!postgresql_servers:!kernel_hosts") == ["app2"]
+    assert loaded.hosts("log_servers") == []
+    assert loaded.hosts("log_servers:backup_servers") == []
+    assert loaded.hosts("log_servers:!postgresql_servers") == []
+    assert loaded.hosts("linux_servers:&drill_hosts") == []
+    assert loaded.hosts("linux_servers:&postgresql_servers") == ["db3"]
+    assert loaded.hosts("!kernel_hosts") == ["app2", "db3"]
+    assert loaded.hosts("!db3") == ["app2"]
+    assert loaded.hosts("backup_servers,db3") == ["db3"]
+    assert loaded.hosts("app*") == ["app2"]
+    assert "Could not match supplied host pattern" not in "".join(capfd.readouterr())
+
+
+def test_patterns_keep_their_meaning_once_unknown_names_are_left_out():
+    names = {"a", "b", "h1"}
+    assert inventory.pattern_without_unknown_names("a:!x:&b", names) == "a:&b"
+    assert inventory.pattern_without_unknown_names("x:&a", names) is None
+    assert inventory.pattern_without_unknown_names("a:&x", names) is None
+    assert inventory.pattern_without_unknown_names("!x", names) == "all"
+    assert inventory.pattern_without_unknown_names("web[1:3]", names) == "web[1:3]"
+    assert inventory.pattern_without_unknown_names("~^a$", names) == "~^a$"
