@@ -319,7 +319,7 @@ def test_kernel_host_gets_the_kernel_part_only_with_ansibles_files(monkeypatch):
     assert set(wanted) == {"/etc/audit/rules.d/50-baseline.rules", "/etc/systemd/system/auditd.service.d/50-baseline.conf",
                            "/etc/chrony/chrony.conf"}
     assert deploy_files(recorder) == wanted
-    assert "server 10.231.0.14 iburst" in wanted["/etc/chrony/chrony.conf"][0]
+    assert "server 10.231.0.14 iburst minpoll 4 maxpoll 6 maxdelay 0.5\n" in wanted["/etc/chrony/chrony.conf"][0]
     assert included == []
     assert not [n for n in recorder.names if n.startswith(("AU-03 | Install rsyslog", "AU-04"))]
     packages = [op for op in recorder.ops if op["op"] == "apt.packages"]
