@@ -21,7 +21,8 @@ HEADER = "MS Name/IP address         Stratum Poll Reach LastRx Last sample\n" + 
 
 
 def tracking(leap: str) -> str:
-    return f"Reference ID    : 0AE7000E ({SOURCE})\nSystem time     : 0.000001 seconds fast of NTP time\nLeap status     : {leap}\n"
+    return (f"Reference ID    : 0AE7000E ({SOURCE})\nSystem time     : 0.000001 seconds fast of NTP time\n"
+            f"Leap status     : {leap}\n")
 
 
 def sources(state: str) -> str:
