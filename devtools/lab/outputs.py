@@ -20,10 +20,14 @@ def write_whole(path: Path, text: str, mode: int = 0o644) -> None:
     never a part of one."""
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(part, mode)
-    os.replace(part, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(part, mode)
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)  # a write that failed (disk full, interrupted) leaves the former file only
+        raise
 
 
 def key_path() -> Path:

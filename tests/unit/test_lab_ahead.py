@@ -99,3 +99,17 @@ def test_the_inventory_is_written_whole_with_its_mode_and_nothing_left_beside_it
     assert target.stat().st_mode & 0o777 == 0o600
     assert target.stat().st_ino != inode, "written in place: a reader could see a part of it"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hosts.yml"]
+
+
+def test_a_write_that_fails_leaves_the_former_file_and_no_part(tmp_path, monkeypatch):
+    target = tmp_path / "hosts.yml"
+    target.write_text("old\n")
+
+    def full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError, match="No space left"):
+        outputs.write_whole(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hosts.yml"], "the partial file was left behind"
