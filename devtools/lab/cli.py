@@ -180,12 +180,10 @@ def cmd_up(args: argparse.Namespace) -> dict:
         # each release in use gets its base image, offline repository and (for a VM host) VM image
         releases = sorted({config.DEFAULT_RELEASE} | {h.release for h in chosen},
                           key=list(config.RELEASES).index)
-        bases, repos, vm_images = {}, {}, {}
+        t_images = time.monotonic()
+        bases, repos, vm_images = image.build_all(releases, {h.release for h in chosen if h.kind == "vm"})
+        figures["images_ready_s"] = round(time.monotonic() - t_images, 1)
         for release in releases:
-            bases[release] = image.base_image(release)
-            repos[release] = image.offline_repo(bases[release].path, release)
-            if any(h.kind == "vm" and h.release == release for h in chosen):
-                vm_images[release] = image.vm_image(release)
             suffix = "" if release == config.DEFAULT_RELEASE else f"_{release}"
             figures[f"base_image_build_s{suffix}"] = bases[release].seconds
             figures[f"repo_build_s{suffix}"] = repos[release].seconds

@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,3 +194,24 @@ def vm_image(release: str = config.DEFAULT_RELEASE) -> Built:
     tmp.rename(final)
     _prune(_name("vm", release), final)
     return Built(final, round(time.monotonic() - start, 1))
+
+
+def build_all(releases: list[str], vm_releases: set[str]) -> tuple[dict[str, Built], dict[str, Built], dict[str, Built]]:
+    """Each release's base image and offline repository (one after the other: the repository is resolved on the
+    base image), and the VM image of each release in `vm_releases`. A VM image is a bootstrap of its own, about as
+    long as base image and repository together: it builds beside them (one VM image at a time). An error of either
+    side is raised once both have ended, so that no build is left half-way in the cache's temporary directories."""
+    bases: dict[str, Built] = {}
+    repos: dict[str, Built] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vm-image") as pool:
+        vm_builds = {release: pool.submit(vm_image, release) for release in releases if release in vm_releases}
+        try:
+            for release in releases:
+                bases[release] = base_image(release)
+                repos[release] = offline_repo(bases[release].path, release)
+        except BaseException:
+            for build in vm_builds.values():
+                build.cancel()  # those not begun; the one building ends first (the `with` waits for it)
+            raise
+        vm_images = {release: build.result() for release, build in vm_builds.items()}
+    return bases, repos, vm_images
