@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import fnmatch
-import hashlib
 import json
 import re
 import shlex
@@ -34,6 +33,7 @@ from pyinfra.operations import apt, files, server
 
 from baseline import accounts as roster
 from baseline import pyinfra_deploy as deploy
+from baseline.accounts import initial_password_hash
 
 ROLE = "accounts"
 PATTERN = "linux_servers:!kernel_hosts"  # playbooks/linux.yml, play "Server baseline"
@@ -124,14 +124,6 @@ def accounts_report(unknown: list[str], exceptions: list[str], unmanaged: str, o
     report = {"unknown": unknown, "exceptions": exceptions, "unmanaged": unmanaged,
               "open_left_in_place": open_accounts if unmanaged == "report" else []}
     return json.dumps(report, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
-
-
-def initial_password_hash(seed: str, username: str) -> str:
-    """The role's `password_hash('sha512', (seed ~ username) | hash('sha1'))[:16])` of the derived password."""
-    from ansible.plugins.filter.core import get_encrypted_password
-
-    salt = hashlib.sha1((seed + username).encode()).hexdigest()[:16]  # noqa: S324 - the role's salt derivation
-    return str(get_encrypted_password(roster.initial_password(seed, username), "sha512", salt=salt))
 
 
 def staff_groups(person: dict[str, Any], v: dict[str, Any]) -> list[str]:

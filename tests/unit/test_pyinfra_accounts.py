@@ -25,7 +25,7 @@ import pytest
 import yaml
 from passlib.hash import sha512_crypt
 
-from baseline import REPO_ROOT
+from baseline import REPO_ROOT, accounts
 from baseline import pyinfra_deploy as real_deploy
 
 ROLE = REPO_ROOT / "roles" / "accounts"
@@ -583,3 +583,39 @@ def test_pam_check_keeps_the_test_password_off_command_lines(run, module, lab_va
                     first = segment.split()[0]
                     assert first == "printf" or first.startswith(("secret=", "hash=")), line
     assert script.count('pamtester sshd "$user"') == 2 and "restore access --run" in script
+
+
+def test_the_play_hashes_once_what_a_host_lacks_and_the_account_task_takes_it():
+    hashes_task = staff_task("AC-02 | Hash once the initial passwords of staff accounts a host of the play lacks")
+    assert hashes_task["run_once"] is True and hashes_task["no_log"] is True
+    account_task = staff_task("AC-02 | Individual accounts for active staff, in their role's group")
+    hosts = {"h1": {"ansible_facts": {"getent_passwd": {"root": [], "zhangwei": [], "liqiang": []}}},
+             "h2": {"ansible_facts": {"getent_passwd": {"root": [], "zhangwei": []}}},
+             "h3": {"ansible_facts": {}}}  # its accounts not read yet (free strategy): it may lack any
+    active = [{"username": name} for name in ("zhangwei", "liqiang", "wangfang")]
+    common = {"accounts_active": active, "accounts_initial_password_seed": SEED, "ansible_play_hosts": ["h1", "h2"],
+              "hostvars": hosts}
+    hashes = ansible_template(hashes_task["ansible.builtin.set_fact"]["accounts_initial_hashes"], common)
+    assert sorted(hashes) == ["liqiang", "wangfang"], "zhangwei is on every host: nothing to hash for him"
+    with_h3 = ansible_template(hashes_task["ansible.builtin.set_fact"]["accounts_initial_hashes"],
+                               {**common, "ansible_play_hosts": ["h1", "h2", "h3"]})
+    assert sorted(with_h3) == ["liqiang", "wangfang", "zhangwei"]
+    omit = "__omit_place_holder__test"
+    for user in ("liqiang", "wangfang"):
+        inline = ansible_template(account_task["ansible.builtin.user"]["password"],
+                                  {"item": {"username": user}, "accounts_initial_password_seed": SEED,
+                                   "ansible_facts": {"getent_passwd": {"root": []}}, "omit": omit})
+        taken = ansible_template(account_task["ansible.builtin.user"]["password"],
+                                 {"item": {"username": user}, "accounts_initial_password_seed": SEED,
+                                  "accounts_initial_hashes": {user: "$6$taken$from-the-play"},
+                                  "ansible_facts": {"getent_passwd": {"root": []}}, "omit": omit})
+        assert hashes[user] == str(inline).strip(), "the play's hash differs from the one the task computes"
+        assert str(taken).strip() == "$6$taken$from-the-play", "the account task hashed again"
+        assert sha512_crypt.verify(accounts.initial_password(SEED, user), hashes[user])
+
+
+def test_the_initial_password_hash_is_computed_once_per_process():
+    accounts.initial_password_hash.cache_clear()
+    first = accounts.initial_password_hash(SEED, "zhangwei")
+    again = accounts.initial_password_hash(SEED, "zhangwei")
+    assert first == again and accounts.initial_password_hash.cache_info().hits == 1
