@@ -1,8 +1,9 @@
 """Accounts made from the staff roster: which persons get an account, and each person's initial password.
 
 The initial password is derived from a vault seed and the user name, so it differs per person, is never stored
-in plain text, and can be handed over out of band (and recomputed by a test that needs to log in). Used by the
-Ansible filter plugin `baseline_initial_password` (plugins/filter/baseline.py) and by the compliance tests.
+in plain text, and can be handed over out of band (and recomputed by a test that needs to log in). Its shadow entry
+is hashed here alone, for the Ansible filters `baseline_initial_password_hash(es)` (plugins/filter/baseline.py), for
+pyinfra's accounts deploy, and the password is recomputed by the compliance tests.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 try:
     from baseline.accounts import (
-        initial_password,
         initial_password_hash,
         lacking_accounts,
         local_accounts,
@@ -16,8 +15,8 @@ except ImportError as exc:
     raise ImportError(f"{exc}: run Ansible from the project's virtualenv (scripts/setup installs baseline there)") from exc
 
 
-def baseline_initial_password(username: str, seed: str) -> str:
-    return initial_password(seed, username)
+def baseline_initial_password_hash(username: str, seed: str) -> str:
+    return initial_password_hash(seed, username)
 
 
 def baseline_initial_password_hashes(usernames: list[str], seed: str, facts_of_hosts: list[dict]) -> dict[str, str]:
@@ -30,7 +29,7 @@ def baseline_initial_password_hashes(usernames: list[str], seed: str, facts_of_h
 class FilterModule:
     def filters(self):
         return {
-            "baseline_initial_password": baseline_initial_password,
+            "baseline_initial_password_hash": baseline_initial_password_hash,
             "baseline_initial_password_hashes": baseline_initial_password_hashes,
             "baseline_local_accounts": local_accounts,
             "baseline_unknown_accounts": unknown_accounts,
