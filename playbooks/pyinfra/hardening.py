@@ -294,7 +294,9 @@ def firewall_part(v: dict[str, Any]) -> None:
 
 
 def updates_part(v: dict[str, Any]) -> None:
-    install_packages("IP-04", "Install unattended-upgrades and cron", v["hardening_updates_packages"])
+    # without recommends, as the role: cron's bring a mail transport agent (exim4) nothing here uses
+    install_packages("IP-04", "Install unattended-upgrades and cron", v["hardening_updates_packages"],
+                     no_recommends=True)
     for path in v["hardening_updates_logs"]:
         info = host.get_fact(File, path=path)
         if not info or str(info.get("mode")).lstrip("0") != "640" or (info.get("user"), info.get("group")) != ("root", "adm"):

@@ -89,7 +89,7 @@ def main() -> None:
     missing = [n for n in v["logserver_packages"] if n not in installed]
     apt.packages(name="AU-03 | Install rsyslog with its TLS driver and logrotate (IN-01)",
                  packages=v["logserver_packages"], present=True, update=bool(missing),
-                 cache_time=APT_CACHE_SECONDS if missing else None)
+                 cache_time=APT_CACHE_SECONDS if missing else None, no_recommends=True)
     files.directory(name="AU-04 | Directory of received records, one subdirectory per host", path=v["logserver_dir"],
                     present=True, user="root", group="adm", mode="750")
     if devices:

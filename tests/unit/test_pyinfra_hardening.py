@@ -461,7 +461,7 @@ def test_a_fresh_container_host_gets_the_role_in_its_order(monkeypatch):
     assert [op["packages"] for op in packages] == [["nftables"], ["unattended-upgrades", "cron"], ["needrestart"],
                                                    ["aide", "aide-common", "cron", "debsums"], ["libpam-tmpdir"],
                                                    ["sysstat"]]
-    assert packages[3]["no_recommends"] and not packages[1]["no_recommends"]
+    assert packages[3]["no_recommends"] and packages[1]["no_recommends"] and not packages[0]["no_recommends"]
     # needrestart's setting (list only) is written before the package and its apt hook arrive
     names = recorder.names
     assert names.index("IP-04 | needrestart lists the services running replaced libraries and restarts none") \

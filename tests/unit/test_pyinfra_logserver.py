@@ -123,3 +123,10 @@ def test_changed_units_reload_systemd_before_the_timer_is_enabled(monkeypatch):
     _, recorder = run_deploy("logserver", "log1", monkeypatch, state)
     timer = next(op for op in recorder.ops if op["name"].startswith("AU-03 | Run the space check regularly"))
     assert timer["commands"] == ["systemctl daemon-reload"]
+
+
+def test_the_packages_come_without_recommends_as_the_roles_install(monkeypatch):
+    """cron, in the log server's packages, recommends a mail transport agent (exim4): test_package_recommends.py."""
+    _, recorder = run_deploy("logserver", "log1", monkeypatch)
+    installs = [op for op in recorder.ops if op["op"] == "apt.packages"]
+    assert installs and all(op["no_recommends"] for op in installs)
