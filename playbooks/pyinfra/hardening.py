@@ -294,7 +294,7 @@ def firewall_part(v: dict[str, Any]) -> None:
 
 
 def updates_part(v: dict[str, Any]) -> None:
-    # without recommends, as the role: cron's bring a mail transport agent (exim4) nothing here uses
+    # without recommends, as the role: cron's recommends bring a mail transport agent (exim4) nothing here uses
     install_packages("IP-04", "Install unattended-upgrades and cron", v["hardening_updates_packages"],
                      no_recommends=True)
     for path in v["hardening_updates_logs"]:

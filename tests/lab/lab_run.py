@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,9 @@ class Ahead:
 
     STARTED: list[Ahead] = []  # noqa: RUF012 - every instance started in this process
 
-    def __init__(self, *steps: Callable[[], Any]):
+    def __init__(self, *steps: Callable[[], Any], fixtures: Sequence[str] = ()):
         self.steps = steps
+        self.fixtures = list(fixtures)  # the fixture each step serves, in order (value(), costs())
         self.values: list[Any] = []
         self.error: BaseException | None = None
         self.began: list[float] = []  # time.monotonic() when each step started
@@ -96,6 +97,15 @@ class Ahead:
             raise self.error
         raise AssertionError(f"not run: an earlier step failed ({self.error!r})")
 
+    def value(self, fixture: str, work: Callable[[], Any]) -> Any:
+        """The value of `fixture`'s step: from the thread when it started, else `work` run here."""
+        return self.step(self.fixtures.index(fixture)) if self.started else work()
+
+    def costs(self, costs: Mapping[str, float]) -> Mapping[str, float]:
+        """LAB_FIXTURE_COSTS for a module's `costs`: a fixture whose step runs ahead costs what that step may still
+        take (read anew by each test)."""
+        return _AheadCosts(self, costs)
+
     def remaining(self, index: int, cost: float) -> float:
         """What step `index` may still take (its declared `cost` less the time it has run; 0 once it ended)."""
         if self.thread is None or index >= len(self.began):
@@ -111,6 +121,22 @@ class Ahead:
         ended = stop_running()
         self.thread.join()
         return ended
+
+
+class _AheadCosts(Mapping):
+    def __init__(self, ahead: Ahead, costs: Mapping[str, float]):
+        self.ahead, self.costs = ahead, costs
+
+    def __getitem__(self, name: str) -> float:
+        cost = self.costs[name]
+        fixtures = self.ahead.fixtures
+        return self.ahead.remaining(fixtures.index(name), cost) if name in fixtures else cost
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.costs)
+
+    def __len__(self) -> int:
+        return len(self.costs)
 
 
 def playbook(*args: str, timeout: float = 900, strategy: str = "") -> subprocess.CompletedProcess:

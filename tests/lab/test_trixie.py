@@ -21,9 +21,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lab_run import Ahead, changed_tasks, on, playbook, playbooks_beside, recap, run
@@ -98,30 +96,9 @@ def drill() -> tuple[subprocess.CompletedProcess, float]:
 # The fixtures' steps up to the drill, in order. They start beside tests/lab/test_engine_parity.py (tests/lab/
 # conftest.py, AHEAD_OF), whose hosts are the twins; in a session without it (make test-trixie) each fixture runs
 # its step. The suites and pyinfra's run come after parity's tests, in this module's tests.
-AHEAD_FIXTURES = ["trixie_up", "first_apply", "upgraded", "second_apply", "drilled"]
-AHEAD = Ahead(join, site, upgrade, site, drill)
-
-
-class _Costs(Mapping):
-    """COSTS, but a fixture whose step runs ahead costs what that step may still take (read anew by each test)."""
-
-    def __getitem__(self, name: str) -> float:
-        cost = COSTS[name]
-        return AHEAD.remaining(AHEAD_FIXTURES.index(name), cost) if name in AHEAD_FIXTURES else cost
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(COSTS)
-
-    def __len__(self) -> int:
-        return len(COSTS)
-
-
-LAB_FIXTURE_COSTS = _Costs()
-
-
-def step(fixture: str, work: Callable[[], Any]) -> Any:
-    """The value of `fixture`'s step: from AHEAD when it started, else run here."""
-    return AHEAD.step(AHEAD_FIXTURES.index(fixture)) if AHEAD.started else work()
+AHEAD = Ahead(join, site, upgrade, site, drill,
+              fixtures=["trixie_up", "first_apply", "upgraded", "second_apply", "drilled"])
+LAB_FIXTURE_COSTS = AHEAD.costs(COSTS)
 
 
 def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedProcess, list]:
@@ -135,27 +112,27 @@ def suite(tmp: Path, name: str, hosts: list[str]) -> tuple[subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def trixie_up(demo_run) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
-    return step("trixie_up", join)
+    return AHEAD.value("trixie_up", join)
 
 
 @pytest.fixture(scope="module")
 def first_apply(trixie_up) -> subprocess.CompletedProcess:
-    return step("first_apply", site)
+    return AHEAD.value("first_apply", site)
 
 
 @pytest.fixture(scope="module")
 def upgraded(first_apply) -> dict[str, str]:
-    return step("upgraded", upgrade)
+    return AHEAD.value("upgraded", upgrade)
 
 
 @pytest.fixture(scope="module")
 def second_apply(upgraded) -> subprocess.CompletedProcess:
-    return step("second_apply", site)
+    return AHEAD.value("second_apply", site)
 
 
 @pytest.fixture(scope="module")
 def drilled(second_apply) -> tuple[subprocess.CompletedProcess, float]:
-    return step("drilled", drill)
+    return AHEAD.value("drilled", drill)
 
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,26 @@ def test_what_a_step_may_still_take_is_its_cost_less_the_time_it_ran():
     assert ahead.remaining(0, 100) == ahead.remaining(1, 50) == 0
 
 
+def test_a_fixture_takes_its_steps_value_once_started_and_runs_its_work_itself_before():
+    ahead = Ahead(lambda: "ahead", lambda: "later", fixtures=["first", "second"])
+    assert ahead.value("second", lambda: "here") == "here"  # not started (a session without the module before)
+    ahead.start()
+    assert (ahead.value("first", lambda: "here"), ahead.value("second", lambda: "here")) == ("ahead", "later")
+
+
+def test_the_costs_of_fixtures_running_ahead_shrink_as_they_run_and_the_others_stay():
+    gate = threading.Event()
+    ahead = Ahead(lambda: gate.wait(5), fixtures=["applied"])
+    costs = ahead.costs({"applied": 100, "verified": 30})
+    assert dict(costs) == {"applied": 100, "verified": 30}  # not started: the whole costs
+    ahead.start()
+    time.sleep(0.3)
+    assert 99 < costs["applied"] < 99.8 and costs["verified"] == 30
+    gate.set()
+    ahead.step(0)
+    assert (costs["applied"], costs["verified"]) == (0, 30)
+
+
 def test_stop_ends_the_command_a_step_runs_and_the_step_fails():
     ahead = Ahead(lambda: run(["sleep", "60"], timeout=120))
     ahead.start()
