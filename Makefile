@@ -20,9 +20,8 @@ lint-tools:
 	$(BIN)/ansible-lint --profile production --offline
 
 # The suite CI runs: lint, the tests that need no lab, and the lab integration tests (lab up, the demo, the suites that
-# build on the hosts it hardened, the drifts with pyinfra's runs on the twins beside them, pyinfra's parity tests on
-# the twins with the Debian 13 hosts joining the lab beside them (first apply, in-place upgrade, second apply, drill),
-# the Debian 13 suites, lab down); the lab tests
+# build on the hosts it hardened, the drifts, pyinfra's parity on the twins with the Debian 13 hosts joining the lab
+# beside it (first apply, in-place upgrade, second apply, drill), the Debian 13 suites, lab down); the lab tests
 # marked `extended` run in `make test-extended`.
 # The lab tests run in the foreground; lint and the other tests run beside them in a process group of their own (they mostly wait on simulated devices and timeouts, the lab mostly computes): their output is
 # kept in results/test-beside.log and shown when both are done, followed by the lab tests' failures again (their

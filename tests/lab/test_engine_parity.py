@@ -12,9 +12,7 @@ originals (app1, db1, db2, by scripts/demo), and then
   (hardened by Ansible, pam_tmpdir in place) is repaired by pyinfra as well.
 
 `make test` runs the module but for the two tests marked `extended` (pyinfra on an original: the repair of a drift
-and the run after a stopped run), which `make test-extended` runs. There pyinfra's three runs on the fresh twins
-(AHEAD) start beside the drifts (tests/lab/test_drift.py; tests/lab/conftest.py, AHEAD_OF): the drifts change the
-originals and the log server, never a twin, and leave part of the two cores idle while their suites wait on hosts.
+and the run after a stopped run), which `make test-extended` runs.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lab_run import Ahead, on, recap, run
+from lab_run import on, recap
 
 from baseline import REPO_ROOT
 from baseline.operations import changes
@@ -37,9 +35,10 @@ from devtools.lab import config, filecompare
 pytestmark = pytest.mark.lab
 # pyinfra's safety on an original, beyond the parity proof (see above): make test-extended
 ON_AN_ORIGINAL = pytest.mark.extended
+# what the expensive fixtures may take on CI's machine (devtools/lab/deadline.py)
+LAB_FIXTURE_COSTS = {"twins_applied": 430}
 BIN = Path(sys.executable).parent
 TWINS = dict(config.TWIN_OF)  # twin -> original
-TWIN_LIMIT = ",".join(TWINS)
 ORIGINALS = {original: twin for twin, original in TWINS.items()}
 PYINFRA_INVENTORY = "inventory/lab/pyinfra_inventory.py"
 SUITES = ("compliance_tests/linux", "compliance_tests/databases")
@@ -79,22 +78,19 @@ BACKUP_CHECKS = ("compliance_tests/linux/test_backups.py::", "compliance_tests/d
 
 def pyinfra(limit: str, *args: str, deploy: str = "playbooks/pyinfra/site.py",
             timeout: float = 1800) -> subprocess.CompletedProcess:
-    """pyinfra on `limit`; a --dry run without -y (with -y pyinfra skips the change detection --dry exists for).
-    Run by lab_run.run: the end of the session stops it while it runs ahead."""
+    """pyinfra on `limit`; a --dry run without -y (with -y pyinfra skips the change detection --dry exists for)."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")}
     confirm = [] if "--dry" in args else ["-y"]
     limits = [arg for name in limit.split(",") for arg in ("--limit", name)]  # pyinfra: one --limit per name
-    return run([str(BIN / "pyinfra"), *confirm, PYINFRA_INVENTORY, deploy, *limits, *args], env=env, timeout=timeout)
+    return subprocess.run([str(BIN / "pyinfra"), *confirm, PYINFRA_INVENTORY, deploy, *limits, *args],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def last_record(limit: str = "") -> dict:
-    """The last change record of pyinfra (with `limit`, of a run limited to those hosts): the drifts' Ansible runs
-    and the Debian 13 hosts' (applies, drill) record their own beside this module's runs (tests/lab/conftest.py,
-    AHEAD_OF)."""
-    wanted = set(limit.split(",")) if limit else None
-    records = [r for r in changes.archive().read() if r.get("engine") == "pyinfra"
-               and (wanted is None or set(str(r.get("limit") or "").split(",")) == wanted)]
-    assert records, f"the pyinfra run{' on ' + limit if limit else ''} left no change record (CM-01)"
+def last_record() -> dict:
+    """The last change record of pyinfra: the Debian 13 hosts' Ansible runs (applies, drill) record their own beside
+    this module's runs (tests/lab/conftest.py, AHEAD_OF)."""
+    records = [r for r in changes.archive().read() if r.get("engine") == "pyinfra"]
+    assert records, "the pyinfra run left no change record (CM-01)"
     return records[-1]
 
 
@@ -134,29 +130,20 @@ def managed_files(host: str) -> dict[str, filecompare.FileState]:
             if not path.startswith(HOST_SPECIFIC + BACKUP_CLIENT_FILES) and not DATED_COPY.search(path)}
 
 
-def apply_twins() -> dict[str, dict[str, list[str]]]:
-    """Dry run, real run and second run of pyinfra's site deploy on the fresh twins: what the change record of each
-    names (predicted, made, again)."""
-    found = {}
-    for name, what, args in (("predicted", "pyinfra --dry on the fresh twins", ("--dry",)),
-                             ("made", "pyinfra on the fresh twins", ()),
-                             ("again", "the second pyinfra run on the twins", ())):
-        run_ok(pyinfra(TWIN_LIMIT, *args), what)
-        found[name] = changed(last_record(TWIN_LIMIT))
-    return found
-
-
-# The runs on the twins, ahead of this module's tests in `make test` (see above); in a session without the drifts
-# (make test-extended) the fixture runs them itself.
-AHEAD = Ahead(apply_twins, fixtures=["twins_applied"])
-# what the expensive fixtures may take on CI's machine (devtools/lab/deadline.py); ahead, less the time they ran
-LAB_FIXTURE_COSTS = AHEAD.costs({"twins_applied": 430})
-
-
 @pytest.fixture(scope="module")
 def twins_applied(demo_run, tmp_path_factory):
-    """pyinfra's three runs on the fresh twins (apply_twins) and a directory for this module's suite runs."""
-    return {**AHEAD.value("twins_applied", apply_twins), "tmp": tmp_path_factory.mktemp("parity")}
+    """Dry run, real run and second run of pyinfra's site deploy on the fresh twins; the change records of each."""
+    limit = ",".join(TWINS)
+    dry = pyinfra(limit, "--dry")
+    run_ok(dry, "pyinfra --dry on the fresh twins")
+    predicted = changed(last_record())
+    first = pyinfra(limit)
+    run_ok(first, "pyinfra on the fresh twins")
+    made = changed(last_record())
+    second = pyinfra(limit)
+    run_ok(second, "the second pyinfra run on the twins")
+    again = changed(last_record())
+    return {"predicted": predicted, "made": made, "again": again, "tmp": tmp_path_factory.mktemp("parity")}
 
 
 def test_dry_run_predicts_the_real_run_and_a_second_run_changes_nothing(twins_applied):
